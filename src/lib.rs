@@ -1,4 +1,10 @@
 //! paved: a GitOps-native Internal Developer Platform that lives inside GitHub.
 
+pub mod clock;
+pub mod config;
+pub mod github;
+pub mod metrics;
+pub mod queue;
 pub mod secret;
+pub mod server;
 pub mod webhook;

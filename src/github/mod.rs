@@ -1,0 +1,101 @@
+//! The GitHub client: App authentication, installation tokens, retries and
+//! rate limits, with every call counted. A thin layer over octocrab's HTTP
+//! stack and models.
+
+mod auth;
+mod client;
+mod error;
+mod retry;
+
+pub use auth::{AppKey, InstallationToken, TokenCache};
+pub use client::{Auth, GitHub, GitHubOptions, Response};
+pub use error::GitHubError;
+pub use retry::RetryPolicy;
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A repository as `owner/name`, checked against GitHub's naming rules so it
+/// is always safe to put in a URL path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepoName {
+    pub owner: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoNameError {
+    #[error("{0:?} is not of the form owner/name")]
+    Shape(String),
+    #[error("owner {0:?} must be 1-39 letters, digits or '-', not starting with '-'")]
+    Owner(String),
+    #[error(
+        "repository name {0:?} must be 1-100 letters, digits, '.', '_' or '-', and not '.' or '..'"
+    )]
+    Name(String),
+}
+
+impl FromStr for RepoName {
+    type Err = RepoNameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (owner, name) = s
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| RepoNameError::Shape(s.into()))?;
+        if !valid_owner(owner) {
+            return Err(RepoNameError::Owner(owner.into()));
+        }
+        if !valid_repo(name) {
+            return Err(RepoNameError::Name(name.into()));
+        }
+        Ok(Self {
+            owner: owner.into(),
+            name: name.into(),
+        })
+    }
+}
+
+impl fmt::Display for RepoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+fn valid_owner(s: &str) -> bool {
+    (1..=39).contains(&s.len())
+        && !s.starts_with('-')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn valid_repo(s: &str) -> bool {
+    (1..=100).contains(&s.len())
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_names() {
+        let r: RepoName = "acme/catalog".parse().unwrap();
+        assert_eq!((r.owner.as_str(), r.name.as_str()), ("acme", "catalog"));
+        assert_eq!(r.to_string(), "acme/catalog");
+        for bad in [
+            "acme",
+            "/x",
+            "acme/",
+            "acme/..",
+            "-a/b",
+            "a/b/c",
+            "a b/c",
+            "acme/x%2f",
+        ] {
+            assert!(bad.parse::<RepoName>().is_err(), "{bad} accepted");
+        }
+    }
+}

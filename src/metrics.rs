@@ -1,0 +1,106 @@
+//! Prometheus metrics, named by Prometheus conventions (`paved_` prefix,
+//! `_total` counters, `_seconds` durations) and held in one registry.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    pub webhooks_received: IntCounterVec,
+    pub signature_failures: IntCounter,
+    pub queue_depth: IntGauge,
+    pub github_calls: IntCounterVec,
+    pub github_call_seconds: HistogramVec,
+    pub github_rate_limit_remaining: IntGaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let m = Self {
+            webhooks_received: IntCounterVec::new(
+                Opts::new(
+                    "paved_webhooks_received_total",
+                    "Webhook deliveries by event and outcome.",
+                ),
+                &["event", "outcome"],
+            )
+            .expect("metric"),
+            signature_failures: IntCounter::new(
+                "paved_webhook_signature_failures_total",
+                "Deliveries refused for a missing, malformed or wrong signature.",
+            )
+            .expect("metric"),
+            queue_depth: IntGauge::new("paved_queue_depth", "Jobs waiting in the queue.")
+                .expect("metric"),
+            github_calls: IntCounterVec::new(
+                Opts::new(
+                    "paved_github_api_calls_total",
+                    "GitHub API calls by operation and status.",
+                ),
+                &["operation", "status"],
+            )
+            .expect("metric"),
+            github_call_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "paved_github_api_call_duration_seconds",
+                    "GitHub API call latency.",
+                )
+                .buckets(vec![
+                    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                ]),
+                &["operation"],
+            )
+            .expect("metric"),
+            github_rate_limit_remaining: IntGaugeVec::new(
+                Opts::new(
+                    "paved_github_rate_limit_remaining",
+                    "Requests left in the current rate-limit window, per installation.",
+                ),
+                &["installation"],
+            )
+            .expect("metric"),
+            registry,
+        };
+        m.register_all();
+        m
+    }
+
+    fn register_all(&self) {
+        let r = &self.registry;
+        r.register(Box::new(self.webhooks_received.clone()))
+            .expect("register");
+        r.register(Box::new(self.signature_failures.clone()))
+            .expect("register");
+        r.register(Box::new(self.queue_depth.clone()))
+            .expect("register");
+        r.register(Box::new(self.github_calls.clone()))
+            .expect("register");
+        r.register(Box::new(self.github_call_seconds.clone()))
+            .expect("register");
+        r.register(Box::new(self.github_rate_limit_remaining.clone()))
+            .expect("register");
+        #[cfg(target_os = "linux")]
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))
+        .expect("register");
+    }
+
+    /// The registry in Prometheus' text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::with_capacity(8 * 1024);
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding");
+        String::from_utf8(buf).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,176 @@
+//! The webhook endpoint: verify, parse, enqueue, answer. It never calls
+//! GitHub and never waits on the workers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use super::dedupe::RecentDeliveries;
+use super::event::{Event, Parsed, event_label, parse};
+use super::signature;
+use crate::metrics::Metrics;
+use crate::queue::{Job, Queue};
+use crate::secret::Secret;
+
+/// GitHub caps webhook payloads at 25 MB.
+pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// Seconds a sender should wait when the queue is full.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+/// What the endpoint needs, shared by every request.
+pub struct Intake {
+    pub secrets: Vec<Secret>,
+    pub queue: Queue,
+    pub recent: RecentDeliveries,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The answer to one delivery, and how it is counted.
+enum Outcome {
+    Queued,
+    Duplicate,
+    Pong,
+    Ignored(&'static str),
+    BadSignature(signature::SignatureError),
+    BadRequest(String),
+    TooLarge,
+    QueueFull,
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Duplicate => "duplicate",
+            Self::Pong => "pong",
+            Self::Ignored(_) => "ignored",
+            Self::BadSignature(_) => "bad_signature",
+            Self::BadRequest(_) => "bad_request",
+            Self::TooLarge => "too_large",
+            Self::QueueFull => "queue_full",
+        }
+    }
+}
+
+impl IntoResponse for Outcome {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Queued => (StatusCode::ACCEPTED, "queued").into_response(),
+            Self::Duplicate => {
+                (StatusCode::OK, "duplicate delivery: already taken").into_response()
+            }
+            Self::Pong => (StatusCode::OK, "pong").into_response(),
+            Self::Ignored(why) => (StatusCode::ACCEPTED, format!("ignored: {why}")).into_response(),
+            Self::BadSignature(e) => (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
+            Self::BadRequest(why) => (StatusCode::BAD_REQUEST, why).into_response(),
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload over GitHub's 25 MB limit",
+            )
+                .into_response(),
+            Self::QueueFull => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                )],
+                "queue full, retry later",
+            )
+                .into_response(),
+        }
+    }
+}
+
+pub async fn receive(
+    State(intake): State<Arc<Intake>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let event = headers.get("x-github-event").and_then(|v| v.to_str().ok());
+    let outcome = intake.take(&headers, event, body).await;
+    let m = &intake.metrics;
+    m.webhooks_received
+        .with_label_values(&[event_label(event.unwrap_or("")), outcome.label()])
+        .inc();
+    if let Outcome::BadSignature(_) = outcome {
+        m.signature_failures.inc();
+    }
+    outcome.into_response()
+}
+
+impl Intake {
+    async fn take(&self, headers: &HeaderMap, event: Option<&str>, body: Body) -> Outcome {
+        let received = Instant::now();
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Outcome::TooLarge;
+        }
+        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<LengthLimitError>() => return Outcome::TooLarge,
+            Err(_) => return Outcome::BadRequest("could not read the request body".into()),
+        };
+        let signature = headers
+            .get("x-hub-signature-256")
+            .map(HeaderValue::as_bytes);
+        if let Err(e) = signature::verify(&self.secrets, &body, signature) {
+            tracing::warn!(reason = %e, "refused a webhook delivery");
+            return Outcome::BadSignature(e);
+        }
+        let Some(event) = event else {
+            return Outcome::BadRequest("missing X-GitHub-Event header".into());
+        };
+        let Some(delivery) = headers
+            .get("x-github-delivery")
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Outcome::BadRequest("missing X-GitHub-Delivery header".into());
+        };
+        if !valid_delivery_id(delivery) {
+            return Outcome::BadRequest("malformed X-GitHub-Delivery header".into());
+        }
+        let parsed = match parse(event, &body) {
+            Ok(p) => p,
+            Err(e) => return Outcome::BadRequest(format!("delivery {delivery}: {e}")),
+        };
+        match parsed {
+            Parsed::Ping => Outcome::Pong,
+            Parsed::Ignored(why) => Outcome::Ignored(why),
+            Parsed::Event(event) => self.enqueue(delivery, event, received),
+        }
+    }
+
+    fn enqueue(&self, delivery: &str, event: Box<Event>, received: Instant) -> Outcome {
+        if !self.recent.insert(delivery) {
+            return Outcome::Duplicate;
+        }
+        let job = Job {
+            delivery: delivery.to_owned(),
+            event,
+            received,
+        };
+        match self.queue.try_push(job) {
+            Ok(()) => {
+                self.metrics.queue_depth.set(self.queue.depth() as i64);
+                Outcome::Queued
+            }
+            Err(_) => {
+                self.recent.remove(delivery);
+                Outcome::QueueFull
+            }
+        }
+    }
+}
+
+/// GitHub sends a UUID; accept anything of that alphabet and a sane length.
+fn valid_delivery_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}

@@ -1,0 +1,121 @@
+//! Helpers shared by the integration tests: keys, settings, servers, signed requests.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use axum::Router;
+use base64::Engine;
+use paved::config::{Config, Source};
+use paved::secret::Secret;
+use paved::webhook::signature::sign;
+
+pub const SECRET: &str = "test-webhook-secret";
+
+/// An RSA key pair made once per test binary.
+pub struct TestKey {
+    pub pem: String,
+    /// PKCS#1 `RSAPublicKey` DER, what `DecodingKey::from_rsa_der` takes.
+    pub public_der: Vec<u8>,
+}
+
+pub fn key() -> &'static TestKey {
+    static KEY: OnceLock<TestKey> = OnceLock::new();
+    KEY.get_or_init(new_key)
+}
+
+/// A fresh RSA-2048 key pair.
+pub fn new_key() -> TestKey {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use aws_lc_rs::signature::KeyPair as _;
+    let pair = KeyPair::generate(KeySize::Rsa2048).expect("generate RSA key");
+    let der = pair.as_der().expect("PKCS#8 DER");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap());
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    TestKey {
+        pem,
+        public_der: pair.public_key().as_ref().to_vec(),
+    }
+}
+
+/// Complete, valid settings; `overrides` replace or add entries.
+pub fn settings<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut pairs = vec![
+        ("APP_ID", "77"),
+        ("PRIVATE_KEY", key().pem.as_str()),
+        ("WEBHOOK_SECRET", SECRET),
+        ("PAVED_CATALOG_REPO", "acme/catalog"),
+        ("PAVED_PLATFORM_REPO", "acme/platform"),
+        ("PAVED_LISTEN", "127.0.0.1:0"),
+    ];
+    for (k, v) in overrides {
+        pairs.retain(|(name, _)| name != k);
+        pairs.push((k, v));
+    }
+    pairs
+}
+
+pub fn config(overrides: &[(&str, &str)]) -> Config {
+    Config::load(&Source::from_pairs(settings(overrides))).expect("valid test settings")
+}
+
+/// Serves `router` on an ephemeral loopback port.
+pub async fn spawn(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/webhooks")
+        .join(name)
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixture_path(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// `../shared/<rel>` beside the checkout, when it exists (CI has it; a fresh clone may not).
+pub fn shared(rel: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} is not here", p.display());
+        None
+    }
+}
+
+/// Posts a delivery the way GitHub does, signed with `secret`.
+pub async fn deliver(
+    client: &reqwest::Client,
+    url: &str,
+    event: &str,
+    delivery: &str,
+    body: Vec<u8>,
+    secret: &str,
+) -> reqwest::Response {
+    let signature = sign(&Secret::new(secret), &body);
+    client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("user-agent", "GitHub-Hookshot/044aadd")
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("delivery sent")
+}
