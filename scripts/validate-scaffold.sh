@@ -18,6 +18,7 @@
 #   hadolint       Dockerfile, failing on any finding down to style level
 #   yamllint       every *.yml/*.yaml, strict (warnings fail), config below
 #   json           every *.json parses
+#   codeowners     CODEOWNERS rules name valid owners
 #   kustomize      `kubectl kustomize k8s` builds
 #   k8s-schema     kubernetes-validate --strict of the built manifests against
 #                  the oldest and newest Kubernetes versions listed below
@@ -139,6 +140,24 @@ check_json() {
   echo "${#files[@]} JSON files parsed"
 }
 
+# CODEOWNERS: every rule is a path pattern followed by at least one owner
+# (@user, @org/team or an e-mail address).
+check_codeowners() {
+  [[ -f "$DIR/CODEOWNERS" ]] || { echo "no CODEOWNERS"; return 1; }
+  awk '
+    /^[[:space:]]*(#|$)/ { next }
+    {
+      rules++
+      if (NF < 2) { printf "line %d: no owner: %s\n", NR, $0; bad++ }
+      for (i = 2; i <= NF; i++)
+        if ($i !~ /^@[A-Za-z0-9][A-Za-z0-9-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/ && $i !~ /^[^@[:space:]]+@[^@[:space:]]+$/) {
+          printf "line %d: not an owner: %s\n", NR, $i; bad++
+        }
+    }
+    END { if (!rules) { print "no rule"; bad++ } exit bad > 0 }
+  ' "$DIR/CODEOWNERS"
+}
+
 check_kustomize() {
   [[ -f "$DIR/k8s/kustomization.yaml" ]] || { echo "no k8s/kustomization.yaml"; return 1; }
   kubectl kustomize "$DIR/k8s" >"$WORK/manifests.yaml" && cat "$WORK/manifests.yaml"
@@ -243,6 +262,7 @@ run actionlint check_actionlint
 run hadolint check_hadolint
 run yamllint check_yamllint
 run json check_json
+run codeowners check_codeowners
 run kustomize check_kustomize
 run k8s-schema check_k8s_schema
 run argocd-override check_argocd_override
