@@ -5,6 +5,8 @@ pub mod config;
 pub mod github;
 pub mod metrics;
 pub mod queue;
+pub mod scaffold;
 pub mod secret;
 pub mod server;
 pub mod webhook;
+pub mod yaml;

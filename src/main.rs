@@ -1,11 +1,13 @@
 //! The `paved` command line.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use paved::config::{Config, Source};
+use paved::scaffold::Templates;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +32,65 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         env_file: Option<PathBuf>,
     },
+    /// List the service templates and the parameters each takes.
+    Templates {
+        #[command(flatten)]
+        dir: TemplatesDir,
+    },
+    /// Render a template locally, the dry run of what paved would push.
+    ///
+    /// Example: paved render --template python-fastapi --set name=billing-api
+    /// --set description="Bills customers" --set owner=@acme/payments --out ./billing-api
+    Render {
+        /// The template to render.
+        #[arg(long)]
+        template: String,
+        /// A parameter value, as key=value; repeat for each parameter.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
+        values: Vec<(String, String)>,
+        /// Where to write the files; must be missing or empty unless --force.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Write into a non-empty directory, replacing files of the same name.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        dir: TemplatesDir,
+    },
+    /// Check the templates offline: every file parses, uses only declared
+    /// parameters, and escapes free text.
+    Check {
+        #[command(flatten)]
+        dir: TemplatesDir,
+    },
+}
+
+#[derive(clap::Args)]
+struct TemplatesDir {
+    /// The templates directory [default: $PAVED_TEMPLATES, else ./templates]
+    #[arg(long = "templates", value_name = "DIR")]
+    path: Option<PathBuf>,
+}
+
+impl TemplatesDir {
+    fn load(&self) -> Result<Templates, ExitCode> {
+        let dir = self
+            .path
+            .clone()
+            .unwrap_or_else(paved::scaffold::default_dir);
+        Templates::load(&dir).map_err(|errors| {
+            for e in errors {
+                eprintln!("paved: {e}");
+            }
+            ExitCode::from(2)
+        })
+    }
+}
+
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
 fn main() -> ExitCode {
@@ -37,6 +98,92 @@ fn main() -> ExitCode {
     init_logging();
     match cli.command {
         Command::Serve { env_file } => serve(env_file),
+        Command::Templates { dir } => dir.load().map_or_else(|code| code, |t| list_templates(&t)),
+        Command::Render {
+            template,
+            values,
+            out,
+            force,
+            dir,
+        } => dir
+            .load()
+            .map_or_else(|code| code, |t| render(&t, &template, values, &out, force)),
+        Command::Check { dir } => dir.load().map_or_else(
+            |code| code,
+            |t| {
+                let names: Vec<String> = t
+                    .iter()
+                    .map(|t| format!("{} {}", t.name, t.version))
+                    .collect();
+                println!("ok: {} templates ({})", names.len(), names.join(", "));
+                ExitCode::SUCCESS
+            },
+        ),
+    }
+}
+
+fn list_templates(templates: &Templates) -> ExitCode {
+    for t in templates.iter() {
+        println!("{} {} ({}): {}", t.name, t.version, t.language, t.title);
+        println!("  {}", t.description.trim());
+        for p in &t.params {
+            let need = match (&p.default, p.required) {
+                (Some(d), _) => format!("default {d}"),
+                (None, true) => "required".to_owned(),
+                (None, false) => "optional".to_owned(),
+            };
+            println!(
+                "  --set {}=…  {:?}, {need}: {}",
+                p.name, p.kind, p.description
+            );
+        }
+        println!();
+    }
+    ExitCode::SUCCESS
+}
+
+fn render(
+    templates: &Templates,
+    name: &str,
+    values: Vec<(String, String)>,
+    out: &Path,
+    force: bool,
+) -> ExitCode {
+    let Some(template) = templates.get(name) else {
+        let known: Vec<&str> = templates.names().collect();
+        eprintln!(
+            "paved: no template {name:?} (there are: {})",
+            known.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    let given: BTreeMap<String, String> = values.into_iter().collect();
+    let values = match paved::scaffold::resolve(template, &given) {
+        Ok(v) => v,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("paved: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let result =
+        paved::scaffold::render(template, &values).and_then(|r| r.write_to(out, force).map(|()| r));
+    match result {
+        Ok(r) => {
+            println!(
+                "wrote {} files from {} {} to {}",
+                r.files.len(),
+                template.name,
+                template.version,
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("paved: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,0 +1,565 @@
+//! A template: `templates/<name>/template.yaml` (what it is and the
+//! parameters it takes) plus `skeleton/**` (the files, rendered with Tera).
+//! Loading checks everything a render could trip on, so a broken template
+//! fails at startup or in `paved check`, never halfway through a request.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde::Deserialize;
+use tera::Tera;
+use tera::ast::{Expr, ExprVal, Node};
+
+use super::escape::FILTERS;
+use crate::yaml;
+
+/// The parameters every template takes, under these names.
+pub const COMMON_PARAMS: [&str; 5] = ["name", "description", "owner", "org", "domain"];
+
+/// Filters that only change case or spacing; allowed before an escaping filter.
+const PLAIN_FILTERS: [&str; 3] = ["lower", "upper", "trim"];
+
+/// A problem in a template, located as precisely as we can.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct TemplateError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    String,
+    Integer,
+    Boolean,
+}
+
+/// One declared parameter, checked and compiled.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: String,
+    pub kind: ParamType,
+    pub description: String,
+    pub default: Option<serde_json::Value>,
+    pub required: bool,
+    pub choices: Option<Vec<String>>,
+    pub pattern: Option<Regex>,
+    pub minimum: Option<i64>,
+    pub maximum: Option<i64>,
+    pub max_length: Option<usize>,
+}
+
+impl Param {
+    /// Free text: a string whose values no pattern or choice list constrains.
+    /// Such a value may only reach a file through an escaping filter.
+    pub fn is_free_text(&self) -> bool {
+        self.kind == ParamType::String && self.pattern.is_none() && self.choices.is_none()
+    }
+}
+
+/// A skeleton file: its path (which may hold variables) and how to produce it.
+#[derive(Debug, Clone)]
+pub struct SkeletonFile {
+    pub path: String,
+    pub body: FileBody,
+    pub executable: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum FileBody {
+    /// Rendered: the name of the Tera template holding it.
+    Text(String),
+    /// Copied as it is (not UTF-8, so not a template).
+    Binary(Vec<u8>),
+}
+
+/// A loaded, checked template.
+pub struct Template {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub language: String,
+    pub version: String,
+    pub params: Vec<Param>,
+    pub dir: PathBuf,
+    pub(super) files: Vec<SkeletonFile>,
+    pub(super) tera: Tera,
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Template")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+impl Template {
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    pub fn files(&self) -> &[SkeletonFile] {
+        &self.files
+    }
+}
+
+/// `template.yaml` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecFile {
+    name: String,
+    title: String,
+    description: String,
+    language: String,
+    version: String,
+    parameters: yaml::Mapping,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParamFile {
+    #[serde(rename = "type")]
+    kind: Option<ParamType>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    default: Option<yaml::Value>,
+    #[serde(default)]
+    required: bool,
+    #[serde(default, rename = "enum")]
+    choices: Option<Vec<yaml::Value>>,
+    #[serde(default)]
+    pattern: Option<String>,
+    #[serde(default)]
+    minimum: Option<i64>,
+    #[serde(default)]
+    maximum: Option<i64>,
+    #[serde(default)]
+    max_length: Option<usize>,
+}
+
+/// Loads and checks the template in `dir`, reporting every problem found.
+pub fn load(dir: &Path) -> Result<Template, Vec<TemplateError>> {
+    let spec_path = dir.join("template.yaml");
+    let err = |line, message: String| {
+        vec![TemplateError {
+            file: spec_path.clone(),
+            line,
+            message,
+        }]
+    };
+    let text = std::fs::read_to_string(&spec_path).map_err(|e| err(None, e.to_string()))?;
+    let spec: SpecFile = yaml::from_str(&text).map_err(|e| {
+        err(
+            e.location().map(|l| l.line()),
+            format!("not a valid template.yaml: {e}"),
+        )
+    })?;
+    let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if spec.name != folder {
+        return Err(err(
+            None,
+            format!("name {:?} must equal the folder name {folder:?}", spec.name),
+        ));
+    }
+    let mut errors = Vec::new();
+    let params = params(&spec.parameters, &text, &spec_path, &mut errors);
+    let (tera, files) = skeleton(&dir.join("skeleton"), &mut errors);
+    for file in &files {
+        if let FileBody::Text(name) = &file.body {
+            lint(
+                &tera,
+                name,
+                &params,
+                &dir.join("skeleton").join(name),
+                &mut errors,
+            );
+        }
+        if is_templated(&file.path) {
+            let name = path_template_name(&file.path);
+            lint(
+                &tera,
+                &name,
+                &params,
+                &dir.join("skeleton").join(&file.path),
+                &mut errors,
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Template {
+        name: spec.name,
+        title: spec.title,
+        description: spec.description,
+        language: spec.language,
+        version: spec.version,
+        params,
+        dir: dir.to_owned(),
+        files,
+        tera,
+    })
+}
+
+fn params(
+    map: &yaml::Mapping,
+    text: &str,
+    file: &Path,
+    errors: &mut Vec<TemplateError>,
+) -> Vec<Param> {
+    let mut out = Vec::new();
+    for (key, value) in map {
+        let Some(name) = key.as_str() else {
+            errors.push(located(
+                file,
+                text,
+                "parameters:",
+                "parameter names must be strings".into(),
+            ));
+            continue;
+        };
+        let at = |message: String| {
+            located(
+                file,
+                text,
+                &format!("{name}:"),
+                format!("parameter {name}: {message}"),
+            )
+        };
+        match param(name, value.clone()) {
+            Ok(p) => out.push(p),
+            Err(message) => errors.push(at(message)),
+        }
+    }
+    for common in COMMON_PARAMS {
+        match out.iter().find(|p| p.name == common) {
+            None => errors.push(TemplateError {
+                file: file.to_owned(),
+                line: None,
+                message: format!("every template must declare the parameter {common:?}"),
+            }),
+            Some(p) if matches!(common, "org" | "domain") && p.default.is_none() => {
+                errors.push(located(
+                    file,
+                    text,
+                    &format!("{common}:"),
+                    format!("parameter {common}: needs a default"),
+                ))
+            }
+            Some(p) if common == "name" && !p.required => errors.push(located(
+                file,
+                text,
+                "name:",
+                "parameter name: must be required".into(),
+            )),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+fn param(name: &str, value: yaml::Value) -> Result<Param, String> {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        || !name.starts_with(|c: char| c.is_ascii_lowercase())
+    {
+        return Err("names are lowercase letters, digits and '_', starting with a letter".into());
+    }
+    let f: ParamFile = serde_yaml::from_value(value).map_err(|e| e.to_string())?;
+    let kind = f.kind.ok_or("has no type (string, integer or boolean)")?;
+    let pattern = f
+        .pattern
+        .map(|p| {
+            Regex::new(&format!("^(?:{p})$")).map_err(|e| format!("pattern does not compile: {e}"))
+        })
+        .transpose()?;
+    let to_json = |v: yaml::Value| serde_json::to_value(v).map_err(|e| e.to_string());
+    let choices = f
+        .choices
+        .map(|list| {
+            list.into_iter()
+                .map(|v| Ok(scalar_text(&to_json(v)?)))
+                .collect::<Result<Vec<_>, String>>()
+        })
+        .transpose()?;
+    let default = f.default.map(to_json).transpose()?;
+    if kind != ParamType::String && (pattern.is_some() || f.max_length.is_some()) {
+        return Err("pattern and max_length apply to strings only".into());
+    }
+    if kind != ParamType::Integer && (f.minimum.is_some() || f.maximum.is_some()) {
+        return Err("minimum and maximum apply to integers only".into());
+    }
+    let p = Param {
+        name: name.into(),
+        kind,
+        description: f.description,
+        default,
+        required: f.required,
+        choices,
+        pattern,
+        minimum: f.minimum,
+        maximum: f.maximum,
+        max_length: f.max_length,
+    };
+    if let Some(d) = &p.default {
+        super::params::check(&p, &scalar_text(d)).map_err(|e| format!("default {e}"))?;
+    }
+    Ok(p)
+}
+
+/// A YAML/JSON scalar as the text a user would have typed.
+fn scalar_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads every file under `skeleton/` into one Tera instance.
+fn skeleton(root: &Path, errors: &mut Vec<TemplateError>) -> (Tera, Vec<SkeletonFile>) {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![]);
+    super::render::register_filters(&mut tera);
+    let mut files = Vec::new();
+    let mut paths = Vec::new();
+    if let Err(e) = walk(root, root, &mut paths) {
+        errors.push(TemplateError {
+            file: root.to_owned(),
+            line: None,
+            message: e.to_string(),
+        });
+    }
+    paths.sort();
+    for rel in paths {
+        let full = root.join(&rel);
+        let fail = |message: String| TemplateError {
+            file: full.clone(),
+            line: None,
+            message,
+        };
+        let bytes = match std::fs::read(&full) {
+            Ok(b) => b,
+            Err(e) => {
+                errors.push(fail(e.to_string()));
+                continue;
+            }
+        };
+        let executable = is_executable(&full);
+        let body = match String::from_utf8(bytes) {
+            Ok(text) => match tera.add_raw_template(&rel, &text) {
+                Ok(()) => FileBody::Text(rel.clone()),
+                Err(e) => {
+                    errors.push(tera_error(&full, &e));
+                    continue;
+                }
+            },
+            Err(e) => FileBody::Binary(e.into_bytes()),
+        };
+        if is_templated(&rel)
+            && let Err(e) = tera.add_raw_template(&path_template_name(&rel), &rel)
+        {
+            errors.push(tera_error(&full, &e));
+        }
+        files.push(SkeletonFile {
+            path: rel,
+            body,
+            executable,
+        });
+    }
+    if files.is_empty() && errors.is_empty() {
+        errors.push(TemplateError {
+            file: root.to_owned(),
+            line: None,
+            message: "the skeleton has no files".into(),
+        });
+    }
+    (tera, files)
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            walk(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root).expect("under root");
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &Path) -> bool {
+    false
+}
+
+pub(super) fn is_templated(path: &str) -> bool {
+    path.contains("{{") || path.contains("{%")
+}
+
+pub(super) fn path_template_name(path: &str) -> String {
+    format!("path:{path}")
+}
+
+/// Tera's parse errors carry ` --> line:col`; keep the line, drop the noise.
+fn tera_error(file: &Path, e: &tera::Error) -> TemplateError {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    let line = text
+        .split_once(" --> ")
+        .and_then(|(_, rest)| rest.split(':').next()?.trim().parse().ok());
+    TemplateError {
+        file: file.to_owned(),
+        line,
+        message: text.replace('\n', " "),
+    }
+}
+
+/// An error pointing at the first line of `text` containing `needle`.
+fn located(file: &Path, text: &str, needle: &str, message: String) -> TemplateError {
+    let line = text.lines().position(|l| l.contains(needle)).map(|i| i + 1);
+    TemplateError {
+        file: file.to_owned(),
+        line,
+        message,
+    }
+}
+
+/// Checks what a skeleton file does with its values: only declared
+/// variables, only `{{ }}`, `{% if %}` and `{% raw %}`, only known filters,
+/// and free text always through an escaping filter.
+fn lint(tera: &Tera, name: &str, params: &[Param], file: &Path, errors: &mut Vec<TemplateError>) {
+    let Ok(template) = tera.get_template(name) else {
+        return;
+    };
+    let source = std::fs::read_to_string(file)
+        .unwrap_or_else(|_| name.trim_start_matches("path:").to_owned());
+    let mut lint = Lint {
+        params,
+        file,
+        source: &source,
+        errors,
+    };
+    lint.nodes(&template.ast);
+}
+
+struct Lint<'a> {
+    params: &'a [Param],
+    file: &'a Path,
+    source: &'a str,
+    errors: &'a mut Vec<TemplateError>,
+}
+
+impl<'a> Lint<'a> {
+    fn fail(&mut self, needle: &str, message: String) {
+        self.errors
+            .push(located(self.file, self.source, needle, message));
+    }
+
+    fn nodes(&mut self, nodes: &[Node]) {
+        for node in nodes {
+            match node {
+                Node::Text(_) | Node::Raw(..) | Node::Comment(..) => {}
+                Node::VariableBlock(_, expr) => self.output(expr),
+                Node::If(branches, _) => {
+                    for (_, condition, body) in &branches.conditions {
+                        self.condition(condition);
+                        self.nodes(body);
+                    }
+                    if let Some((_, body)) = &branches.otherwise {
+                        self.nodes(body);
+                    }
+                }
+                other => {
+                    let tag = format!("{other:?}");
+                    let tag = tag.split('(').next().unwrap_or("tag").to_owned();
+                    self.fail("{%", format!("{tag} is not allowed: templates use only {{{{ }}}}, {{% if %}} and {{% raw %}}"));
+                }
+            }
+        }
+    }
+
+    /// A `{{ value | filters }}` block: a declared variable, known filters,
+    /// and free text ending in an escaping filter.
+    fn output(&mut self, expr: &Expr) {
+        let ExprVal::Ident(var) = &expr.val else {
+            self.fail("{{", "only variables may be output, e.g. {{ name }}".into());
+            return;
+        };
+        let Some(param) = self.declared(var) else {
+            return;
+        };
+        let mut escaped = false;
+        for f in &expr.filters {
+            let known =
+                FILTERS.contains(&f.name.as_str()) || PLAIN_FILTERS.contains(&f.name.as_str());
+            if !known || !f.args.is_empty() {
+                self.fail(&f.name, format!("filter {:?} is not available (use one of {FILTERS:?} or lower, upper, trim)", f.name));
+            }
+            escaped = FILTERS.contains(&f.name.as_str());
+        }
+        if param.is_free_text() && !escaped {
+            self.fail(
+                var,
+                format!(
+                    "{{{{ {var} }}}} is free text: end it with an escaping filter ({})",
+                    FILTERS.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn condition(&mut self, expr: &Expr) {
+        match &expr.val {
+            ExprVal::Ident(var) => {
+                self.declared(var);
+            }
+            ExprVal::String(_) | ExprVal::Int(_) | ExprVal::Bool(_) | ExprVal::Float(_) => {}
+            ExprVal::Logic(l) => {
+                self.condition(&l.lhs);
+                self.condition(&l.rhs);
+            }
+            _ => self.fail(
+                "{%",
+                "conditions compare variables and literals only".into(),
+            ),
+        }
+    }
+
+    fn declared(&mut self, var: &str) -> Option<&'a Param> {
+        let params = self.params;
+        let found = params.iter().find(|p| p.name == var);
+        if found.is_none() {
+            self.fail(var, format!("variable {var:?} is not a declared parameter"));
+        }
+        found
+    }
+}
