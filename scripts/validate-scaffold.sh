@@ -33,7 +33,8 @@ set -euo pipefail
 
 # yamllint configuration. Relaxed from `default` where rendered files must
 # differ from its taste:
-#   line-length     disabled: a scaffold's description can be 10 KB on one line
+#   line-length     disabled: a value from the scaffold request (a description
+#                   of up to 10 KB, say) may land on one line
 #   document-start  disabled: manifests and workflows start without `---`
 #   truthy          keys not checked: GitHub Actions' `on:` key is not a bool
 # Everything else (syntax, duplicate keys, indentation, trailing spaces, ...)
@@ -59,6 +60,10 @@ for tool in actionlint hadolint yamllint kubectl kubernetes-validate shellcheck 
     exit 2
   fi
 done
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  echo "$0: python3 cannot import yaml (PyYAML); pip install -r scripts/requirements-validators.txt" >&2
+  exit 2
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/validate-scaffold.XXXXXX")
 cleanup() {

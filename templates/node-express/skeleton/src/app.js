@@ -38,7 +38,6 @@ export function createApp({ logger = createLogger(), readiness = { ready: false 
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', true);
 
   app.use((req, res, next) => {
     const start = process.hrtime.bigint();
