@@ -59,7 +59,7 @@ class AccessLogMiddleware:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": route or "unmatched",
+                    "path": route or "none",
                     "status": status,
                     "duration_ms": round((time.perf_counter() - start) * 1000, 3),
                 },
