@@ -20,9 +20,17 @@ pub fn yaml(s: &str) -> String {
     })
 }
 
-/// A JSON string literal.
+/// A JSON string literal. The Unicode line separators JSON allows raw are
+/// escaped too, so the literal is also safe where JSON is read as JavaScript.
 pub fn json(s: &str) -> String {
-    serde_json::to_string(s).expect("a string always serializes")
+    let out = serde_json::to_string(s).expect("a string always serializes");
+    if out.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        out.replace('\u{85}', "\\u0085")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
+    } else {
+        out
+    }
 }
 
 /// A Python string literal (double-quoted, no prefix).

@@ -436,10 +436,15 @@ fn tera_error(file: &Path, e: &tera::Error) -> TemplateError {
     let line = text
         .split_once(" --> ")
         .and_then(|(_, rest)| rest.split(':').next()?.trim().parse().ok());
+    // pest draws the spot in ASCII art; keep only its "= expected ..." verdict.
+    let message = match (line, text.rsplit_once("= ")) {
+        (Some(_), Some((_, verdict))) => format!("cannot parse: {}", verdict.trim()),
+        _ => text.replace('\n', " "),
+    };
     TemplateError {
         file: file.to_owned(),
         line,
-        message: text.replace('\n', " "),
+        message,
     }
 }
 

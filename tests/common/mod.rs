@@ -119,3 +119,41 @@ pub async fn deliver(
         .await
         .expect("delivery sent")
 }
+
+/// A directory under the system temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("paved-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `contents` at `rel`, creating folders.
+    pub fn write(&self, rel: &str, contents: &str) {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, contents).unwrap();
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The templates shipped in this repository.
+pub fn shipped_templates() -> paved::scaffold::Templates {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    paved::scaffold::Templates::load(&dir).unwrap_or_else(|e| panic!("{e:?}"))
+}
