@@ -1,5 +1,6 @@
 //! paved: a GitOps-native Internal Developer Platform that lives inside GitHub.
 
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod github;

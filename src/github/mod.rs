@@ -43,7 +43,7 @@ impl FromStr for RepoName {
             .trim()
             .split_once('/')
             .ok_or_else(|| RepoNameError::Shape(s.into()))?;
-        if !valid_owner(owner) {
+        if !is_valid_owner(owner) {
             return Err(RepoNameError::Owner(owner.into()));
         }
         if !valid_repo(name) {
@@ -62,7 +62,8 @@ impl fmt::Display for RepoName {
     }
 }
 
-fn valid_owner(s: &str) -> bool {
+/// A GitHub user or organisation name.
+pub fn is_valid_owner(s: &str) -> bool {
     (1..=39).contains(&s.len())
         && !s.starts_with('-')
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')

@@ -1,0 +1,213 @@
+//! `paved.yaml` in the catalog repository: the organisation, its domain, its
+//! environments in promotion order, and policy.
+
+use serde::Deserialize;
+
+use super::Problem;
+use crate::scaffold::is_dns_label;
+use crate::yaml;
+
+/// The in-cluster API server, Argo CD's name for "the cluster I run in".
+pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSettings {
+    pub organization: String,
+    pub domain: String,
+    #[serde(default = "default_environments")]
+    pub environments: Vec<Environment>,
+    #[serde(default)]
+    pub templates: TemplatePolicy,
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub name: String,
+    #[serde(default = "in_cluster")]
+    pub cluster: String,
+    /// Changes need a pull request on the platform repository.
+    #[serde(default)]
+    pub review: bool,
+    #[serde(default)]
+    pub replicas: Replicas,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replicas {
+    #[serde(default = "one")]
+    pub default: u32,
+    #[serde(default = "ten")]
+    pub max: u32,
+}
+
+impl Default for Replicas {
+    fn default() -> Self {
+        Self {
+            default: 1,
+            max: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatePolicy {
+    /// Empty: every template is allowed.
+    #[serde(default)]
+    pub allowed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default)]
+    pub name_prefixes: Vec<String>,
+    #[serde(default)]
+    pub reserved_names: Vec<String>,
+    #[serde(default)]
+    pub admin_teams: Vec<String>,
+    #[serde(default = "yes")]
+    pub private_repositories: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            name_prefixes: vec![],
+            reserved_names: vec![],
+            admin_teams: vec![],
+            private_repositories: true,
+        }
+    }
+}
+
+fn in_cluster() -> String {
+    IN_CLUSTER.to_owned()
+}
+fn one() -> u32 {
+    1
+}
+fn ten() -> u32 {
+    10
+}
+fn yes() -> bool {
+    true
+}
+
+/// dev and staging take direct commits; prod changes go through review.
+fn default_environments() -> Vec<Environment> {
+    let env = |name: &str, review, default| Environment {
+        name: name.to_owned(),
+        cluster: in_cluster(),
+        review,
+        replicas: Replicas { default, max: 10 },
+    };
+    vec![
+        env("dev", false, 1),
+        env("staging", false, 2),
+        env("prod", true, 3),
+    ]
+}
+
+impl CatalogSettings {
+    /// Parses and checks `paved.yaml`; every problem is reported.
+    pub fn parse(text: &str) -> Result<Self, Vec<Problem>> {
+        let settings: Self = yaml::from_str(text).map_err(|e| {
+            vec![Problem {
+                field: None,
+                line: e.location().map(|l| l.line()),
+                message: format!("paved.yaml: {e}"),
+            }]
+        })?;
+        let problems = settings.problems();
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Settings for a catalog without `paved.yaml`.
+    pub fn defaults(organization: &str) -> Self {
+        Self {
+            organization: organization.to_owned(),
+            domain: "apps.example.com".into(),
+            environments: default_environments(),
+            templates: TemplatePolicy::default(),
+            policy: Policy::default(),
+        }
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    /// The first environment: where a new service is deployed.
+    pub fn first_environment(&self) -> &Environment {
+        &self.environments[0]
+    }
+
+    pub fn template_allowed(&self, template: &str) -> bool {
+        self.templates.allowed.is_empty() || self.templates.allowed.iter().any(|t| t == template)
+    }
+
+    fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut problem = |field: &str, message: String| out.push(Problem::new(field, message));
+        if !crate::github::is_valid_owner(&self.organization) {
+            problem(
+                "organization",
+                format!("{:?} is not a GitHub organisation name", self.organization),
+            );
+        }
+        let domain_ok =
+            self.domain.split('.').count() >= 2 && self.domain.split('.').all(is_dns_label_part);
+        if !domain_ok {
+            problem(
+                "domain",
+                format!(
+                    "{:?} is not a DNS domain such as apps.example.com",
+                    self.domain
+                ),
+            );
+        }
+        if self.environments.is_empty() {
+            problem("environments", "name at least one environment".into());
+        }
+        for (i, env) in self.environments.iter().enumerate() {
+            if !is_dns_label(&env.name) {
+                problem(
+                    "environments",
+                    format!("{:?} is not a DNS-1123 label", env.name),
+                );
+            }
+            if self.environments[..i].iter().any(|e| e.name == env.name) {
+                problem("environments", format!("{:?} is named twice", env.name));
+            }
+            if env.replicas.max == 0 || env.replicas.default > env.replicas.max {
+                problem(
+                    "environments",
+                    format!(
+                        "{}: replicas.default must be at most replicas.max, and max at least 1",
+                        env.name
+                    ),
+                );
+            }
+        }
+        out
+    }
+}
+
+fn is_dns_label_part(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}

@@ -1,0 +1,119 @@
+//! Validation of a request against the templates and the organisation's
+//! policy. Every problem is found and reported together; nothing is created
+//! for a request with any. (Whether the name is free is a question for
+//! GitHub, asked by the reconciler.)
+
+use std::collections::BTreeMap;
+
+use super::{CatalogSettings, Problem, ServiceRequest};
+use crate::scaffold::{COMMON_PARAMS, Templates, Values, is_dns_label, resolve};
+
+/// A request that passed validation, with its template's values resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidRequest {
+    pub request: ServiceRequest,
+    pub values: Values,
+}
+
+pub fn validate(
+    request: &ServiceRequest,
+    templates: &Templates,
+    settings: &CatalogSettings,
+) -> Result<ValidRequest, Vec<Problem>> {
+    let mut problems = name_problems(&request.name, settings);
+    if request.owner.trim().is_empty() {
+        problems.push(Problem::new(
+            "owner",
+            "is required: the owning team, as @org/team",
+        ));
+    }
+    for key in request
+        .parameters
+        .keys()
+        .filter(|k| COMMON_PARAMS.contains(&k.as_str()))
+    {
+        problems.push(Problem::new(
+            key,
+            "is set by its own field, not as an extra parameter",
+        ));
+    }
+    let Some(template) = templates.get(&request.template) else {
+        let known: Vec<&str> = templates
+            .names()
+            .filter(|t| settings.template_allowed(t))
+            .collect();
+        let problem = format!(
+            "{:?} is not a template here; choose one of {}",
+            request.template,
+            known.join(", ")
+        );
+        problems.push(Problem::new("template", problem));
+        return Err(problems);
+    };
+    if !settings.template_allowed(&template.name) {
+        let allowed = settings.templates.allowed.join(", ");
+        problems.push(Problem::new(
+            "template",
+            format!(
+                "{} is not allowed by paved.yaml (allowed: {allowed})",
+                template.name
+            ),
+        ));
+    }
+    let mut given: BTreeMap<String, String> = request.parameters.clone();
+    given.insert("name".into(), request.name.clone());
+    given.insert("description".into(), request.description.clone());
+    given.insert("owner".into(), request.owner.trim().to_owned());
+    given.insert("org".into(), settings.organization.clone());
+    given.insert("domain".into(), settings.domain.clone());
+    match resolve(template, &given) {
+        Ok(values) if problems.is_empty() => Ok(ValidRequest {
+            request: request.clone(),
+            values,
+        }),
+        Ok(_) => Err(problems),
+        Err(errors) => {
+            for e in errors {
+                if !problems
+                    .iter()
+                    .any(|p| p.field.as_deref() == Some(e.param.as_str()))
+                {
+                    problems.push(Problem::new(&e.param, e.problem));
+                }
+            }
+            Err(problems)
+        }
+    }
+}
+
+fn name_problems(name: &str, settings: &CatalogSettings) -> Vec<Problem> {
+    let policy = &settings.policy;
+    let shown: String = name.chars().take(64).collect();
+    if name.is_empty() {
+        return vec![Problem::new("name", "is required")];
+    }
+    if !is_dns_label(name) {
+        return vec![Problem::new(
+            "name",
+            format!(
+                "{shown:?} is not a DNS-1123 label: lowercase letters, digits and '-', at most 63, starting with a letter and not ending with '-'"
+            ),
+        )];
+    }
+    let mut out = Vec::new();
+    if policy.reserved_names.iter().any(|r| r == name) {
+        out.push(Problem::new("name", format!("{name:?} is reserved")));
+    }
+    if !policy.name_prefixes.is_empty()
+        && !policy
+            .name_prefixes
+            .iter()
+            .any(|p| name.starts_with(p.as_str()))
+    {
+        out.push(Problem::new(
+            "name",
+            format!("must start with one of {}", policy.name_prefixes.join(", ")),
+        ));
+    }
+    out
+}

@@ -1,0 +1,285 @@
+//! Reading requests the way GitHub delivers them, and validating them
+//! against templates and the organisation's policy.
+
+mod common;
+
+use paved::catalog::form::{self, FieldKind, Form, REQUIRED_IDS};
+use paved::catalog::{CatalogSettings, Problem, ServiceRequest, service_file, validate};
+
+/// A body as GitHub renders a submitted new-service form (CRLF, as browsers send).
+fn body(
+    name: &str,
+    template: &str,
+    description: &str,
+    owner: &str,
+    extras: &str,
+    ticked: bool,
+) -> String {
+    let tick = if ticked { "X" } else { " " };
+    format!(
+        "### Service name\n\n{name}\n\n### Template\n\n{template}\n\n### Description\n\n{description}\n\n\
+         ### Owning team\n\n{owner}\n\n### Extra parameters\n\n{extras}\n\n### Before you submit\n\n\
+         - [{tick}] The name is not taken by another service or repository.\n"
+    )
+    .replace('\n', "\r\n")
+}
+
+fn settings() -> CatalogSettings {
+    CatalogSettings::parse(include_str!("../catalog/paved.yaml")).unwrap()
+}
+
+fn messages(problems: &[Problem]) -> Vec<String> {
+    problems.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn the_shipped_form_has_the_fields_paved_reads() {
+    let form = Form::new_service();
+    assert_eq!(form.labels, ["paved:request"]);
+    for id in REQUIRED_IDS {
+        assert!(form.field(id).is_some_and(|f| f.required), "{id}");
+    }
+    let FieldKind::Dropdown { options } = &form.field("template").unwrap().kind else {
+        panic!()
+    };
+    let templates = common::shipped_templates();
+    let shipped: Vec<&str> = templates.names().collect();
+    for option in options {
+        assert!(
+            shipped.contains(&option.as_str()),
+            "the form offers {option}, which is not a template"
+        );
+    }
+}
+
+#[test]
+fn a_submitted_form_becomes_a_request() {
+    let b = body(
+        "billing-api",
+        "python-fastapi",
+        "Bills customers.\n\nMonthly.",
+        "@acme/payments",
+        "port: 9000",
+        true,
+    );
+    let r = form::request(Form::new_service(), &b).unwrap();
+    assert_eq!(r.name, "billing-api");
+    assert_eq!(r.template, "python-fastapi");
+    assert_eq!(r.description, "Bills customers.\n\nMonthly.");
+    assert_eq!(r.owner, "@acme/payments");
+    assert_eq!(r.parameters.get("port").map(String::as_str), Some("9000"));
+}
+
+#[test]
+fn empty_fields_and_unticked_boxes_are_reported_together() {
+    let b = body(
+        "_No response_",
+        "None",
+        "_No response_",
+        "@acme/x",
+        "_No response_",
+        false,
+    );
+    let problems = form::request(Form::new_service(), &b).unwrap_err();
+    assert_eq!(
+        messages(&problems),
+        [
+            "Service name: is required",
+            "Template: is required",
+            "Description: is required",
+            "Before you submit: tick \"The name is not taken by another service or repository.\"",
+        ]
+    );
+}
+
+#[test]
+fn headings_inside_values_and_code_fences_do_not_split_fields() {
+    let sneaky =
+        "Line one\n### Owning team\n@evil/team\n```\n### Service name\nhijack\n```\n### Template";
+    let extras = "### Service name\n\nother";
+    let b = body(
+        "real-name",
+        "node-express",
+        sneaky,
+        "@acme/payments",
+        extras,
+        true,
+    );
+    let submitted = form::read(Form::new_service(), &b);
+    assert_eq!(submitted.text["name"], "real-name");
+    assert_eq!(submitted.text["template"], "node-express");
+    assert_eq!(submitted.text["owner"], "@acme/payments");
+    assert_eq!(submitted.text["description"], sneaky);
+    assert_eq!(submitted.text["parameters"], extras);
+}
+
+#[test]
+fn a_body_edited_into_nonsense_is_not_a_request() {
+    let problems = form::request(Form::new_service(), "I want a service please").unwrap_err();
+    assert_eq!(problems.len(), 5, "{problems:?}");
+}
+
+#[test]
+fn valid_requests_resolve_every_template_value() {
+    let templates = common::shipped_templates();
+    let r = ServiceRequest {
+        name: "billing-api".into(),
+        template: "node-express".into(),
+        description: "Bills.".into(),
+        owner: "@acme/payments".into(),
+        parameters: [("port".to_owned(), "9000".to_owned())].into(),
+    };
+    let v = validate(&r, &templates, &settings()).unwrap();
+    assert_eq!(v.values.get("org").unwrap(), "acme");
+    assert_eq!(v.values.get("domain").unwrap(), "apps.example.com");
+    assert_eq!(v.values.get("port").unwrap(), 9000);
+}
+
+#[test]
+fn every_problem_is_listed_in_one_reply() {
+    let templates = common::shipped_templates();
+    let r = ServiceRequest {
+        name: "platform".into(),
+        template: "python-fastapi".into(),
+        description: "x".into(),
+        owner: "payments".into(),
+        parameters: [
+            ("port".into(), "http".into()),
+            ("name".into(), "y".into()),
+            ("colour".into(), "red".into()),
+        ]
+        .into(),
+    };
+    let mut s = settings();
+    s.policy.name_prefixes = vec!["svc-".into()];
+    let problems = messages(&validate(&r, &templates, &s).unwrap_err());
+    assert_eq!(problems[0], "name: \"platform\" is reserved");
+    assert_eq!(problems[1], "name: must start with one of svc-");
+    assert_eq!(
+        problems[2],
+        "name: is set by its own field, not as an extra parameter"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("colour: is not a parameter of python-fastapi")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("owner: \"payments\" does not match")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p == "port: \"http\" is not a whole number"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn hostile_names_and_unknown_templates_are_refused() {
+    let templates = common::shipped_templates();
+    for name in [
+        "../x",
+        ".git",
+        "con",
+        "Ünicode",
+        "a".repeat(64).as_str(),
+        "pаyments", /* Cyrillic а */
+    ] {
+        let r = ServiceRequest {
+            name: name.into(),
+            template: "rails".into(),
+            owner: "@a/b".into(),
+            ..Default::default()
+        };
+        let problems = messages(&validate(&r, &templates, &settings()).unwrap_err());
+        if name == "con" {
+            assert!(
+                problems.iter().all(|p| !p.starts_with("name:")),
+                "{problems:?}"
+            );
+        } else {
+            assert!(
+                problems[0].starts_with("name: ") && problems[0].contains("not a DNS-1123 label"),
+                "{problems:?}"
+            );
+        }
+        assert!(problems.iter().any(|p| p == "template: \"rails\" is not a template here; choose one of node-express, python-fastapi"));
+    }
+    let mut s = settings();
+    s.templates.allowed = vec!["python-fastapi".into()];
+    let r = ServiceRequest {
+        name: "ok".into(),
+        template: "node-express".into(),
+        description: "d".into(),
+        owner: "@a/b".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        messages(&validate(&r, &templates, &s).unwrap_err()),
+        ["template: node-express is not allowed by paved.yaml (allowed: python-fastapi)"]
+    );
+}
+
+#[test]
+fn service_files_parse_with_line_numbers_for_problems() {
+    let good = "name: billing-api\ntemplate: python-fastapi\ndescription: Bills.\nowner: \"@acme/payments\"\nparameters:\n  port: 9000\n";
+    let r = service_file::parse("services/billing-api.yaml", good).unwrap();
+    assert_eq!(r.parameters["port"], "9000");
+
+    let renamed = good.replace("name: billing-api", "name: other");
+    let p = service_file::parse("services/billing-api.yaml", &renamed).unwrap_err();
+    assert_eq!(
+        (p[0].line, p[0].to_string()),
+        (
+            Some(1),
+            "name: \"other\" must equal the file name \"billing-api\"".into()
+        )
+    );
+
+    let unknown = format!("{good}colour: red\n");
+    let p = service_file::parse("services/billing-api.yaml", &unknown).unwrap_err();
+    assert_eq!(p[0].line, Some(7));
+    assert!(
+        p[0].message.contains("unknown field `colour`"),
+        "{}",
+        p[0].message
+    );
+
+    let p = service_file::parse("services/billing-api.yaml", "name: [unclosed\n").unwrap_err();
+    assert!(p[0].line.is_some());
+    assert!(service_file::service_of_path("services/../x.yaml").is_none());
+    assert!(service_file::service_of_path("services/a/b.yaml").is_none());
+    assert_eq!(
+        service_file::service_of_path("services/ok.yaml"),
+        Some("ok")
+    );
+}
+
+#[test]
+fn paved_yaml_is_checked() {
+    let s = settings();
+    assert_eq!(
+        s.environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>(),
+        ["dev", "staging", "prod"]
+    );
+    assert!(s.environment("prod").unwrap().review);
+    let bad = "organization: -bad\ndomain: localhost\nenvironments:\n  - {name: dev, replicas: {default: 5, max: 2}}\n  - {name: dev}\n";
+    let problems = messages(&CatalogSettings::parse(bad).unwrap_err());
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    assert!(
+        CatalogSettings::parse("organization: acme\ndomain: a.b\nsurprise: 1\n").unwrap_err()[0]
+            .message
+            .contains("unknown field")
+    );
+    let minimal = CatalogSettings::parse("organization: acme\ndomain: apps.acme.dev\n").unwrap();
+    assert_eq!(minimal.environments.len(), 3);
+    assert!(minimal.template_allowed("anything"));
+}
