@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod github;
 pub mod metrics;
+pub mod platform;
 pub mod queue;
 pub mod scaffold;
 pub mod secret;

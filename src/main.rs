@@ -57,11 +57,15 @@ enum Command {
         #[command(flatten)]
         dir: TemplatesDir,
     },
-    /// Check the templates offline: every file parses, uses only declared
-    /// parameters, and escapes free text.
+    /// Check the templates offline (every file parses, uses only declared
+    /// parameters, and escapes free text) and, with --catalog, a catalog
+    /// repository checkout (its issue form, paved.yaml and services/*.yaml).
     Check {
         #[command(flatten)]
         dir: TemplatesDir,
+        /// A checkout of the catalog repository to check too.
+        #[arg(long, value_name = "DIR")]
+        catalog: Option<PathBuf>,
     },
 }
 
@@ -108,18 +112,30 @@ fn main() -> ExitCode {
         } => dir
             .load()
             .map_or_else(|code| code, |t| render(&t, &template, values, &out, force)),
-        Command::Check { dir } => dir.load().map_or_else(
-            |code| code,
-            |t| {
-                let names: Vec<String> = t
-                    .iter()
-                    .map(|t| format!("{} {}", t.name, t.version))
-                    .collect();
-                println!("ok: {} templates ({})", names.len(), names.join(", "));
-                ExitCode::SUCCESS
-            },
-        ),
+        Command::Check { dir, catalog } => dir
+            .load()
+            .map_or_else(|code| code, |t| check(&t, catalog.as_deref())),
     }
+}
+
+fn check(templates: &Templates, catalog: Option<&Path>) -> ExitCode {
+    let names: Vec<String> = templates
+        .iter()
+        .map(|t| format!("{} {}", t.name, t.version))
+        .collect();
+    println!("ok: {} templates ({})", names.len(), names.join(", "));
+    let Some(dir) = catalog else {
+        return ExitCode::SUCCESS;
+    };
+    let problems = paved::catalog::check::check_dir(dir, templates);
+    if problems.is_empty() {
+        println!("ok: catalog {}", dir.display());
+        return ExitCode::SUCCESS;
+    }
+    for p in &problems {
+        eprintln!("{}/{p}", dir.display());
+    }
+    ExitCode::from(2)
 }
 
 fn list_templates(templates: &Templates) -> ExitCode {

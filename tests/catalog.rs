@@ -283,3 +283,54 @@ fn paved_yaml_is_checked() {
     assert_eq!(minimal.environments.len(), 3);
     assert!(minimal.template_allowed("anything"));
 }
+
+#[test]
+fn paved_check_reports_a_broken_catalog_with_paths_and_lines() {
+    let dir = common::TempDir::new("catalog-check");
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+    dir.write(
+        "paved.yaml",
+        &std::fs::read_to_string(catalog.join("paved.yaml")).unwrap(),
+    );
+    let form =
+        std::fs::read_to_string(catalog.join(".github/ISSUE_TEMPLATE/new-service.yml")).unwrap();
+    dir.write(
+        ".github/ISSUE_TEMPLATE/new-service.yml",
+        &form.replace("- node-express", "- rails"),
+    );
+    dir.write(
+        "services/good.yaml",
+        "name: good\ntemplate: node-express\ndescription: Fine.\nowner: \"@acme/a\"\n",
+    );
+    dir.write("services/bad.yaml", "name: bad\ntemplate: node-express\ndescription: x\nowner: nobody\nparameters:\n  port: 1\n");
+
+    let bin = env!("CARGO_BIN_EXE_paved");
+    let out = std::process::Command::new(bin)
+        .args(["check", "--catalog"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr)
+        .unwrap()
+        .replace(&dir.path().display().to_string(), "");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "/.github/ISSUE_TEMPLATE/new-service.yml: the template dropdown offers \"rails\", which is not an allowed template",
+            "/services/bad.yaml:4: owner: \"nobody\" does not match the pattern ^@[A-Za-z0-9][A-Za-z0-9-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$",
+            "/services/bad.yaml:6: port: 1 is outside 1024 to 65535",
+        ]
+    );
+    let shipped = std::process::Command::new(bin)
+        .args(["check", "--catalog"])
+        .arg(&catalog)
+        .output()
+        .unwrap();
+    assert!(
+        shipped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shipped.stderr)
+    );
+}

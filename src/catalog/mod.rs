@@ -2,6 +2,7 @@
 //! `services/<name>.yaml`), the organisation's `paved.yaml`, and validation
 //! of a request against templates and policy.
 
+pub mod check;
 pub mod form;
 pub mod service_file;
 pub mod settings;

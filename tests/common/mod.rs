@@ -157,3 +157,39 @@ pub fn shipped_templates() -> paved::scaffold::Templates {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
     paved::scaffold::Templates::load(&dir).unwrap_or_else(|e| panic!("{e:?}"))
 }
+
+/// Checks Applications against Argo CD's Application schema with unknown
+/// fields as errors (`../shared/argocd/application.strict.schema.json`),
+/// using Python's `jsonschema`. `None` (and a note) when either is missing.
+pub fn argo_schema_errors(apps: &[serde_json::Value]) -> Option<Vec<String>> {
+    let schema = shared("argocd/application.strict.schema.json")?;
+    let program = "import json,sys\n\
+        try:\n    import jsonschema\nexcept ImportError:\n    print('null'); sys.exit(0)\n\
+        schema=json.load(open(sys.argv[1]))\n\
+        v=jsonschema.Draft7Validator(schema)\n\
+        print(json.dumps([f'{i}: {\"/\".join(map(str,e.path))}: {e.message}' for i,d in enumerate(json.load(sys.stdin)) for e in v.iter_errors(d)]))";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", program])
+        .arg(schema)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()?
+        .write_all(&serde_json::to_vec(apps).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let errors: Option<Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
+    if errors.is_none() {
+        eprintln!("skipped: python3 has no jsonschema module");
+    }
+    errors
+}

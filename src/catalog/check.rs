@@ -1,0 +1,115 @@
+//! `paved check --catalog DIR`: a catalog repository checked offline, as a
+//! platform team would before pushing it.
+
+use std::path::Path;
+
+use super::form::{FieldKind, Form, REQUEST_LABEL, REQUIRED_IDS};
+use super::{CatalogSettings, service_file, validate};
+use crate::scaffold::Templates;
+
+pub const FORM_PATH: &str = ".github/ISSUE_TEMPLATE/new-service.yml";
+
+/// Every problem in the catalog at `dir`, as `path[:line]: message`.
+pub fn check_dir(dir: &Path, templates: &Templates) -> Vec<String> {
+    let mut out = Vec::new();
+    let read = |rel: &str| std::fs::read_to_string(dir.join(rel));
+    let settings = match read("paved.yaml") {
+        Ok(text) => match CatalogSettings::parse(&text) {
+            Ok(s) => Some(s),
+            Err(problems) => {
+                out.extend(
+                    problems
+                        .iter()
+                        .map(|p| located("paved.yaml", p.line, &p.to_string())),
+                );
+                None
+            }
+        },
+        Err(e) => {
+            out.push(format!("paved.yaml: {e}"));
+            None
+        }
+    };
+    match read(FORM_PATH) {
+        Ok(text) => out.extend(form_problems(&text, templates, settings.as_ref())),
+        Err(e) => out.push(format!("{FORM_PATH}: {e}")),
+    }
+    if let Some(settings) = &settings {
+        out.extend(service_problems(dir, templates, settings));
+    }
+    out
+}
+
+fn located(path: &str, line: Option<usize>, message: &str) -> String {
+    match line {
+        Some(l) => format!("{path}:{l}: {message}"),
+        None => format!("{path}: {message}"),
+    }
+}
+
+fn form_problems(
+    text: &str,
+    templates: &Templates,
+    settings: Option<&CatalogSettings>,
+) -> Vec<String> {
+    let form = match Form::parse(text) {
+        Ok(f) => f,
+        Err(e) => return vec![format!("{FORM_PATH}: {e}")],
+    };
+    let mut out = Vec::new();
+    if !form.labels.iter().any(|l| l == REQUEST_LABEL) {
+        out.push(format!(
+            "{FORM_PATH}: the form must set the label {REQUEST_LABEL}"
+        ));
+    }
+    for id in REQUIRED_IDS {
+        if form.field(id).is_none() {
+            out.push(format!(
+                "{FORM_PATH}: the form needs a field with id {id:?}"
+            ));
+        }
+    }
+    if let Some(FieldKind::Dropdown { options }) = form.field("template").map(|f| &f.kind) {
+        for option in options {
+            let allowed = settings.is_none_or(|s| s.template_allowed(option));
+            if templates.get(option).is_none() || !allowed {
+                out.push(format!("{FORM_PATH}: the template dropdown offers {option:?}, which is not an allowed template"));
+            }
+        }
+    }
+    out
+}
+
+fn service_problems(dir: &Path, templates: &Templates, settings: &CatalogSettings) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join("services")) else {
+        return vec![];
+    };
+    let mut paths: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml"))
+        .map(|n| format!("services/{n}"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let text = match std::fs::read_to_string(dir.join(&path)) {
+            Ok(t) => t,
+            Err(e) => {
+                out.push(format!("{path}: {e}"));
+                continue;
+            }
+        };
+        let problems = service_file::parse(&path, &text)
+            .and_then(|r| validate(&r, templates, settings).map(|_| ()));
+        for p in problems.err().unwrap_or_default() {
+            let line = p.line.or_else(|| {
+                p.field
+                    .as_deref()
+                    .and_then(|f| service_file::line_of(&text, f))
+            });
+            out.push(located(&path, line, &p.to_string()));
+        }
+    }
+    out
+}

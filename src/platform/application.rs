@@ -1,0 +1,235 @@
+//! The Argo CD `Application` paved writes for each environment of a service,
+//! at `apps/<service>/<env>.yaml` in the platform repository. The image tag
+//! and replica count live in `spec.source.kustomize`, so promotion, rollback
+//! and scaling are one-line diffs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::yaml;
+
+/// Argo CD deletes what an Application deployed when the Application is
+/// deleted only if this finalizer is set.
+pub const FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
+/// What paved decides about one environment of one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSpec {
+    pub service: String,
+    pub environment: String,
+    pub template: String,
+    /// The service repository's clone URL.
+    pub repo_url: String,
+    /// The image without a tag, e.g. `ghcr.io/acme/billing-api`.
+    pub image: String,
+    pub tag: String,
+    pub replicas: u32,
+    pub project: String,
+    pub cluster: String,
+    pub namespace: String,
+    /// The catalog issue or pull request the service came from.
+    pub request_url: String,
+}
+
+impl AppSpec {
+    /// The file in the platform repository.
+    pub fn path(&self) -> String {
+        path(&self.service, &self.environment)
+    }
+
+    pub fn name(&self) -> String {
+        format!("{}-{}", self.service, self.environment)
+    }
+
+    /// The Application manifest, as committed.
+    pub fn to_yaml(&self) -> String {
+        let app = Application {
+            api_version: "argoproj.io/v1alpha1".into(),
+            kind: "Application".into(),
+            metadata: Metadata {
+                name: self.name(),
+                namespace: "argocd".into(),
+                labels: BTreeMap::from([
+                    ("app.kubernetes.io/managed-by".into(), "paved".into()),
+                    ("paved.dev/service".into(), self.service.clone()),
+                    ("paved.dev/environment".into(), self.environment.clone()),
+                ]),
+                annotations: BTreeMap::from([
+                    ("paved.dev/request".into(), self.request_url.clone()),
+                    ("paved.dev/template".into(), self.template.clone()),
+                ]),
+                finalizers: vec![FINALIZER.into()],
+            },
+            spec: Spec {
+                project: self.project.clone(),
+                source: Source {
+                    repo_url: self.repo_url.clone(),
+                    target_revision: "main".into(),
+                    path: "k8s".into(),
+                    kustomize: Kustomize {
+                        images: vec![format!("{}:{}", self.image, self.tag)],
+                        replicas: vec![ReplicaOverride {
+                            name: self.service.clone(),
+                            count: self.replicas,
+                        }],
+                    },
+                },
+                destination: Destination {
+                    server: self.cluster.clone(),
+                    namespace: self.namespace.clone(),
+                },
+                sync_policy: SyncPolicy {
+                    automated: Automated {
+                        prune: true,
+                        self_heal: true,
+                    },
+                    sync_options: vec!["CreateNamespace=true".into(), "PruneLast=true".into()],
+                    retry: Retry {
+                        limit: 5,
+                        backoff: Backoff {
+                            duration: "10s".into(),
+                            factor: 2,
+                            max_duration: "3m".into(),
+                        },
+                    },
+                },
+            },
+        };
+        let body = yaml::to_string(&app).expect("an Application always serializes");
+        format!("# Managed by paved: change it with /paved commands on the request.\n{body}")
+    }
+
+    /// Reads back an Application paved wrote (for day-2 changes and status).
+    pub fn from_yaml(text: &str) -> Result<Self, yaml::Error> {
+        let app: Application = yaml::from_str(text)?;
+        let label = |k: &str| app.metadata.labels.get(k).cloned().unwrap_or_default();
+        let annotation = |k: &str| app.metadata.annotations.get(k).cloned().unwrap_or_default();
+        let image = app
+            .spec
+            .source
+            .kustomize
+            .images
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        let (image, tag) = image
+            .rsplit_once(':')
+            .map_or((image.clone(), String::new()), |(i, t)| {
+                (i.into(), t.into())
+            });
+        Ok(Self {
+            service: label("paved.dev/service"),
+            environment: label("paved.dev/environment"),
+            template: annotation("paved.dev/template"),
+            repo_url: app.spec.source.repo_url,
+            image,
+            tag,
+            replicas: app
+                .spec
+                .source
+                .kustomize
+                .replicas
+                .first()
+                .map_or(1, |r| r.count),
+            project: app.spec.project,
+            cluster: app.spec.destination.server,
+            namespace: app.spec.destination.namespace,
+            request_url: annotation("paved.dev/request"),
+        })
+    }
+}
+
+/// `apps/<service>/<env>.yaml`.
+pub fn path(service: &str, environment: &str) -> String {
+    format!("apps/{service}/{environment}.yaml")
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Application {
+    api_version: String,
+    kind: String,
+    metadata: Metadata,
+    spec: Spec,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Metadata {
+    name: String,
+    namespace: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    finalizers: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Spec {
+    project: String,
+    source: Source,
+    destination: Destination,
+    sync_policy: SyncPolicy,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Source {
+    #[serde(rename = "repoURL")]
+    repo_url: String,
+    target_revision: String,
+    path: String,
+    kustomize: Kustomize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Kustomize {
+    #[serde(default)]
+    images: Vec<String>,
+    #[serde(default)]
+    replicas: Vec<ReplicaOverride>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ReplicaOverride {
+    name: String,
+    count: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Destination {
+    server: String,
+    namespace: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SyncPolicy {
+    automated: Automated,
+    sync_options: Vec<String>,
+    retry: Retry,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Automated {
+    prune: bool,
+    self_heal: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Retry {
+    limit: u32,
+    backoff: Backoff,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Backoff {
+    duration: String,
+    factor: u32,
+    max_duration: String,
+}

@@ -1,0 +1,6 @@
+//! The platform repository: one Argo CD Application per environment of each
+//! service, under `apps/`, deployed by the root app-of-apps.
+
+mod application;
+
+pub use application::{AppSpec, FINALIZER, path};
