@@ -119,7 +119,7 @@ mod tests {
             Err(SignatureError::Malformed)
         );
         assert_eq!(
-            verify(&s, b"body", Some(good[..good.len() - 1].as_bytes())),
+            verify(&s, b"body", Some(&good.as_bytes()[..good.len() - 1])),
             Err(SignatureError::Malformed)
         );
         assert_eq!(
