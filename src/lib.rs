@@ -7,6 +7,7 @@ pub mod github;
 pub mod metrics;
 pub mod platform;
 pub mod queue;
+pub mod sandbox;
 pub mod scaffold;
 pub mod secret;
 pub mod server;

@@ -1,0 +1,300 @@
+//! Webhook payloads for what actors do: the common envelope, pushes (with
+//! `pull_request.synchronize` for open PRs on the pushed branch) and
+//! simulated CI runs.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+use super::Shared;
+use super::error::ApiError;
+use super::git::CommitInfo;
+use super::render::Render;
+use super::state::{IssueState, Repo, RepoKey, World};
+
+const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+
+impl Shared {
+    pub(crate) fn render<'a>(&'a self, world: &'a World) -> Render<'a> {
+        Render {
+            world,
+            base: &self.base,
+        }
+    }
+
+    /// Queues `event` with GitHub's envelope (`action`, `fields`, `repository`,
+    /// `organization`, `sender`, `installation`). Only repositories where the App
+    /// is installed produce deliveries, as on GitHub. Called with the world
+    /// locked, so deliveries keep the order of the changes.
+    pub(crate) fn emit(
+        &self,
+        world: &World,
+        event: &str,
+        action: Option<&str>,
+        repo: &Repo,
+        sender: &str,
+        fields: Vec<(&str, Value)>,
+    ) {
+        let Some(installation) = world.installation_for(&repo.key.owner) else {
+            return;
+        };
+        let render = self.render(world);
+        let mut payload = Map::new();
+        if let Some(action) = action {
+            payload.insert("action".into(), action.into());
+        }
+        for (name, value) in fields {
+            payload.insert(name.into(), value);
+        }
+        // A push carries its own rendering of the repository.
+        payload
+            .entry("repository")
+            .or_insert_with(|| render.repo(repo));
+        if let Some(org) = render.organization(&repo.key.owner) {
+            payload.insert("organization".into(), org);
+        }
+        payload.insert("sender".into(), render.user(sender));
+        payload.insert(
+            "installation".into(),
+            json!({"id": installation.id, "node_id": format!("MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{}", installation.id)}),
+        );
+        self.hooks.enqueue(event, &Value::Object(payload));
+    }
+}
+
+/// After refs of `key` moved from `before` to `after` (a git push or a commit
+/// written for an actor): one `push` per changed ref, `synchronize` for open
+/// pull requests whose head moved.
+pub(crate) async fn after_push(
+    shared: &Shared,
+    key: &RepoKey,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+    pusher: &str,
+) {
+    let mut changed: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    for name in before.keys().chain(after.keys()) {
+        let (old, new) = (before.get(name), after.get(name));
+        if old != new && !changed.iter().any(|(n, ..)| n == name) {
+            changed.push((name.clone(), old.cloned(), new.cloned()));
+        }
+    }
+    for (ref_name, old, new) in changed {
+        let commits = match &new {
+            Some(new) => shared
+                .git
+                .commits(key, &ref_name, old.as_deref(), new)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "could not list pushed commits");
+                    Vec::new()
+                }),
+            None => Vec::new(),
+        };
+        record_ref_change(shared, key, &ref_name, &old, &new, &commits, pusher);
+    }
+}
+
+/// Applies one moved ref to the world (PR heads and bases, `pushed_at`) and
+/// queues its webhooks.
+fn record_ref_change(
+    shared: &Shared,
+    key: &RepoKey,
+    ref_name: &str,
+    old: &Option<String>,
+    new: &Option<String>,
+    commits: &[CommitInfo],
+    pusher: &str,
+) {
+    let mut world = shared.world();
+    let now = Utc::now();
+    let Some(repo) = world.repo_mut(key) else {
+        return;
+    };
+    repo.pushed_at = now;
+    let branch = ref_name.strip_prefix("refs/heads/").map(str::to_string);
+    let mut synchronized = Vec::new();
+    if let (Some(branch), Some(new)) = (&branch, &new) {
+        for issue in repo.issues.values_mut() {
+            let Some(pull) = issue.pull.as_mut() else {
+                continue;
+            };
+            if issue.state == IssueState::Open && &pull.head_ref == branch {
+                let previous = std::mem::replace(&mut pull.head_sha, new.clone());
+                issue.updated_at = now;
+                synchronized.push((issue.number, previous));
+            }
+            if issue.state == IssueState::Open && &pull.base_ref == branch {
+                pull.base_sha = new.clone();
+            }
+        }
+    }
+    let repo = world.repo(key).expect("looked up above");
+    let payload = push_fields(shared, &world, repo, ref_name, old, new, commits, pusher);
+    shared.emit(&world, "push", None, repo, pusher, payload);
+    for (number, previous) in synchronized {
+        let issue = &repo.issues[&number];
+        let pull = shared.render(&world).pull(repo, issue, None);
+        let fields = vec![
+            ("number", json!(number)),
+            ("before", json!(previous)),
+            ("after", json!(new)),
+            ("pull_request", pull),
+        ];
+        shared.emit(
+            &world,
+            "pull_request",
+            Some("synchronize"),
+            repo,
+            pusher,
+            fields,
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_fields(
+    shared: &Shared,
+    world: &World,
+    repo: &Repo,
+    ref_name: &str,
+    old: &Option<String>,
+    new: &Option<String>,
+    commits: &[CommitInfo],
+    pusher: &str,
+) -> Vec<(&'static str, Value)> {
+    let html = format!("{}/{}", shared.base, repo.key.full_name());
+    let commit_json = |c: &CommitInfo| {
+        let person = |s: &super::git::Signature| json!({"name": s.name, "email": s.email, "username": s.name, "date": c.timestamp});
+        json!({
+            "id": c.sha, "tree_id": c.tree, "distinct": true, "message": c.message,
+            "timestamp": c.timestamp, "url": format!("{html}/commit/{}", c.sha),
+            "author": person(&c.author), "committer": person(&c.committer),
+            "added": c.added, "removed": c.removed, "modified": c.modified,
+        })
+    };
+    let before = old.clone().unwrap_or_else(|| ZERO_SHA.into());
+    let after = new.clone().unwrap_or_else(|| ZERO_SHA.into());
+    let email = world.noreply_email(pusher);
+    // Push payloads carry the repository with epoch timestamps and `master_branch`.
+    let mut repository = shared.render(world).repo(repo);
+    repository["created_at"] = json!(repo.created_at.timestamp());
+    repository["pushed_at"] = json!(repo.pushed_at.timestamp());
+    repository["master_branch"] = json!(repo.default_branch);
+    repository["stargazers"] = json!(0);
+    vec![
+        ("ref", json!(ref_name)),
+        ("before", json!(before)),
+        ("after", json!(after)),
+        ("created", json!(old.is_none())),
+        ("deleted", json!(new.is_none())),
+        ("forced", json!(false)),
+        ("base_ref", Value::Null),
+        (
+            "compare",
+            json!(format!(
+                "{html}/compare/{}...{}",
+                &before[..12],
+                &after[..12]
+            )),
+        ),
+        (
+            "commits",
+            json!(commits.iter().map(commit_json).collect::<Vec<_>>()),
+        ),
+        (
+            "head_commit",
+            commits.last().map_or(Value::Null, commit_json),
+        ),
+        ("pusher", json!({"name": pusher, "email": email})),
+        ("repository", repository),
+    ]
+}
+
+/// Fires `workflow_run` `completed` for the head of `branch`, with the open pull
+/// requests whose head is that branch, as GitHub Actions would.
+pub(crate) async fn complete_workflow_run(
+    shared: &Shared,
+    repo: &str,
+    branch: &str,
+    workflow: &str,
+    conclusion: &str,
+) -> Result<u64, ApiError> {
+    let key = RepoKey::parse(repo).ok_or_else(ApiError::not_found)?;
+    let key = shared
+        .world()
+        .repo(&key)
+        .map(|r| r.key.clone())
+        .ok_or_else(ApiError::not_found)?;
+    let head_sha = shared
+        .git
+        .resolve(&key, &format!("refs/heads/{branch}"))
+        .await?
+        .ok_or_else(|| ApiError::unprocessable(format!("No commit found for ref {branch}")))?;
+    let mut world = shared.world();
+    let run_id = world.next_id();
+    let workflow_id = world.next_id();
+    let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
+    let render = shared.render(&world);
+    let api = render.repo_api(repo);
+    let html = format!("{}/{}", shared.base, key.full_name());
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let path = format!(
+        ".github/workflows/{}.yml",
+        workflow.to_lowercase().replace(' ', "-")
+    );
+    let pulls: Vec<Value> = repo
+        .issues
+        .values()
+        .filter_map(|i| Some((i, i.pull.as_ref()?)))
+        .filter(|(i, p)| i.state == IssueState::Open && p.head_ref == branch)
+        .map(|(i, p)| {
+            json!({
+                "id": p.id, "number": i.number,
+                "url": format!("{api}/pulls/{}", i.number),
+                "head": {"ref": p.head_ref, "sha": p.head_sha, "repo": {"id": repo.id, "url": api, "name": key.name}},
+                "base": {"ref": p.base_ref, "sha": p.base_sha, "repo": {"id": repo.id, "url": api, "name": key.name}},
+            })
+        })
+        .collect();
+    let bot = world.app.bot_login();
+    let run = json!({
+        "id": run_id, "node_id": format!("WFR_{run_id}"), "name": workflow,
+        "display_title": workflow, "path": path,
+        "head_branch": branch, "head_sha": head_sha, "run_number": run_id, "run_attempt": 1,
+        "event": "push", "status": "completed", "conclusion": conclusion,
+        "workflow_id": workflow_id, "check_suite_id": run_id, "check_suite_node_id": format!("CS_{run_id}"),
+        "url": format!("{api}/actions/runs/{run_id}"), "html_url": format!("{html}/actions/runs/{run_id}"),
+        "pull_requests": pulls, "created_at": now, "updated_at": now, "run_started_at": now,
+        "actor": render.user(&bot), "triggering_actor": render.user(&bot),
+        "jobs_url": format!("{api}/actions/runs/{run_id}/jobs"),
+        "logs_url": format!("{api}/actions/runs/{run_id}/logs"),
+        "check_suite_url": format!("{api}/check-suites/{run_id}"),
+        "artifacts_url": format!("{api}/actions/runs/{run_id}/artifacts"),
+        "cancel_url": format!("{api}/actions/runs/{run_id}/cancel"),
+        "rerun_url": format!("{api}/actions/runs/{run_id}/rerun"),
+        "previous_attempt_url": null,
+        "workflow_url": format!("{api}/actions/workflows/{workflow_id}"),
+        "head_commit": {"id": head_sha, "tree_id": head_sha, "message": "", "timestamp": now,
+                        "author": {"name": bot, "email": ""}, "committer": {"name": bot, "email": ""}},
+        "repository": render.repo(repo), "head_repository": render.repo(repo),
+    });
+    let workflow = json!({
+        "id": workflow_id, "node_id": format!("W_{workflow_id}"), "name": workflow, "path": path,
+        "state": "active", "created_at": now, "updated_at": now,
+        "url": format!("{api}/actions/workflows/{workflow_id}"),
+        "html_url": format!("{html}/blob/main/{path}"),
+        "badge_url": format!("{html}/workflows/{workflow}/badge.svg"),
+    });
+    let fields = vec![("workflow_run", run), ("workflow", workflow)];
+    shared.emit(
+        &world,
+        "workflow_run",
+        Some("completed"),
+        repo,
+        &bot,
+        fields,
+    );
+    Ok(run_id)
+}

@@ -1,0 +1,230 @@
+//! Fault injection: make the next N calls to an endpoint fail the way GitHub
+//! fails (5xx, secondary rate limits, stalls) or answer slowly.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+
+/// A stall never sleeps longer than this, so a forgotten fault cannot hang a test run.
+pub const MAX_STALL: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// 500 Internal Server Error.
+    ServerError,
+    /// 502 Bad Gateway.
+    BadGateway,
+    /// 403 with GitHub's secondary-rate-limit message and `Retry-After`.
+    SecondaryRateLimit { retry_after: u64 },
+    /// 429 Too Many Requests with `Retry-After`.
+    TooManyRequests { retry_after: u64 },
+    /// Holds the request for `millis` (at most [`MAX_STALL`]), then answers 504
+    /// without performing it: longer than a client's timeout, the client sees a hang.
+    Stall { millis: u64 },
+    /// Answers normally after `millis`.
+    Latency { millis: u64 },
+}
+
+/// Which requests a fault applies to, parsed from text:
+/// `*` (all), `METHOD /path/with/{params}/or/*` (a route) or an operation
+/// name such as `issues/create-comment`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum Endpoint {
+    Any,
+    Route { method: String, pattern: String },
+    Operation(String),
+}
+
+impl From<String> for Endpoint {
+    fn from(text: String) -> Self {
+        let text = text.trim();
+        if text == "*" {
+            return Endpoint::Any;
+        }
+        match text.split_once(' ') {
+            Some((method, pattern)) if pattern.starts_with('/') => Endpoint::Route {
+                method: method.to_ascii_uppercase(),
+                pattern: pattern.to_string(),
+            },
+            _ => Endpoint::Operation(text.to_string()),
+        }
+    }
+}
+
+impl From<&str> for Endpoint {
+    fn from(text: &str) -> Self {
+        Endpoint::from(text.to_string())
+    }
+}
+
+impl From<Endpoint> for String {
+    fn from(endpoint: Endpoint) -> Self {
+        match endpoint {
+            Endpoint::Any => "*".into(),
+            Endpoint::Route { method, pattern } => format!("{method} {pattern}"),
+            Endpoint::Operation(op) => op,
+        }
+    }
+}
+
+impl Endpoint {
+    fn matches(&self, method: &str, path: &str, operation: Option<&str>) -> bool {
+        match self {
+            Endpoint::Any => true,
+            Endpoint::Operation(op) => operation == Some(op.as_str()),
+            Endpoint::Route { method: m, pattern } => {
+                (m == "*" || m.eq_ignore_ascii_case(method)) && path_matches(pattern, path)
+            }
+        }
+    }
+}
+
+/// `{name}` and `*` match one segment, a trailing `**` the rest.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut want = pattern.trim_matches('/').split('/');
+    let mut have = path.trim_matches('/').split('/');
+    loop {
+        match (want.next(), have.next()) {
+            (Some("**"), _) => return true,
+            (None, None) => return true,
+            (Some(w), Some(h)) if w == "*" || w.starts_with('{') || w == h => {}
+            _ => return false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultRule {
+    pub endpoint: Endpoint,
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    /// How many matching calls it affects; `None` means until cleared.
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+impl FaultRule {
+    /// Fails (or delays) the next `count` calls to `endpoint`.
+    pub fn next(endpoint: impl Into<Endpoint>, kind: FaultKind, count: u32) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            kind,
+            count: Some(count),
+        }
+    }
+}
+
+/// What the middleware must do to one request.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub delay: Duration,
+    pub failure: Option<FaultKind>,
+}
+
+#[derive(Default)]
+pub struct Faults(Mutex<Vec<FaultRule>>);
+
+impl Faults {
+    pub fn add(&self, rule: FaultRule) {
+        self.0.lock().unwrap().push(rule);
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+
+    pub fn list(&self) -> Vec<FaultRule> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Consumes one use of every matching rule: latencies add up, the first failure wins.
+    pub fn plan(&self, method: &str, path: &str, operation: Option<&str>) -> Plan {
+        let mut rules = self.0.lock().unwrap();
+        let mut plan = Plan::default();
+        for rule in rules.iter_mut() {
+            if rule.count == Some(0) || !rule.endpoint.matches(method, path, operation) {
+                continue;
+            }
+            match &rule.kind {
+                FaultKind::Latency { millis } => plan.delay += Duration::from_millis(*millis),
+                kind if plan.failure.is_none() => plan.failure = Some(kind.clone()),
+                _ => continue,
+            }
+            if let Some(n) = &mut rule.count {
+                *n -= 1;
+            }
+        }
+        rules.retain(|r| r.count != Some(0));
+        plan
+    }
+}
+
+/// The answer for a failure fault (a stall has already slept).
+pub fn failure_response(kind: &FaultKind) -> Response {
+    let secondary = "You have exceeded a secondary rate limit. Please wait a few minutes \
+                     before you try again. If you reach out to GitHub Support for help, \
+                     please include the request ID.";
+    let (error, retry_after) = match kind {
+        FaultKind::ServerError => (ApiError::internal("Server Error"), None),
+        FaultKind::BadGateway => (ApiError::new(StatusCode::BAD_GATEWAY, "Server Error"), None),
+        FaultKind::SecondaryRateLimit { retry_after } => {
+            (ApiError::forbidden(secondary), Some(*retry_after))
+        }
+        FaultKind::TooManyRequests { retry_after } => (
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, secondary),
+            Some(*retry_after),
+        ),
+        FaultKind::Stall { .. } | FaultKind::Latency { .. } => (
+            ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "We couldn't respond to your request in time.",
+            ),
+            None,
+        ),
+    };
+    let mut response = error.into_response();
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from(seconds));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse_and_match() {
+        let route = Endpoint::from("post /repos/{owner}/*/issues");
+        assert!(route.matches("POST", "/repos/acme/catalog/issues", None));
+        assert!(!route.matches("GET", "/repos/acme/catalog/issues", None));
+        assert!(!route.matches("POST", "/repos/acme/catalog/issues/1", None));
+        assert!(Endpoint::from("GET /repos/**").matches("GET", "/repos/a/b/pulls/1", None));
+        let op = Endpoint::from("issues/create");
+        assert!(op.matches("POST", "/x", Some("issues/create")));
+        assert!(!op.matches("POST", "/x", Some("issues/update")));
+        assert!(Endpoint::from("*").matches("GET", "/anything", None));
+    }
+
+    #[test]
+    fn counts_run_out_and_latency_adds_up() {
+        let faults = Faults::default();
+        faults.add(FaultRule::next("*", FaultKind::Latency { millis: 5 }, 2));
+        faults.add(FaultRule::next("issues/create", FaultKind::ServerError, 1));
+        let first = faults.plan("POST", "/p", Some("issues/create"));
+        assert_eq!(first.delay, Duration::from_millis(5));
+        assert_eq!(first.failure, Some(FaultKind::ServerError));
+        let second = faults.plan("POST", "/p", Some("issues/create"));
+        assert_eq!(second.failure, None);
+        assert!(faults.list().is_empty());
+    }
+}

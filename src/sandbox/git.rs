@@ -1,0 +1,488 @@
+//! Bare repositories on disk, driven through the `git` command line: creation,
+//! commits written without a work tree, merges, diffs and file reads.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use super::error::SandboxError;
+use super::state::RepoKey;
+
+/// Author and committer of commits the sandbox writes itself.
+#[derive(Debug, Clone)]
+pub struct Signature {
+    pub name: String,
+    pub email: String,
+}
+
+/// A changed file between two commits, as a pull request's file list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub filename: String,
+    /// `added`, `removed` or `modified`.
+    pub status: &'static str,
+    pub additions: u64,
+    pub deletions: u64,
+    pub sha: String,
+}
+
+/// One commit of a push, with the paths it touched.
+#[derive(Debug, Clone)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub tree: String,
+    pub message: String,
+    pub timestamp: String,
+    pub author: Signature,
+    pub committer: Signature,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub modified: Vec<String>,
+}
+
+/// What a path names at a revision.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    File { sha: String, content: Vec<u8> },
+    Dir(Vec<DirEntry>),
+}
+
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub name: String,
+    pub sha: String,
+    pub is_dir: bool,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeMethod {
+    Merge,
+    Squash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeOutcome {
+    Merged(String),
+    Conflict,
+}
+
+#[derive(Debug, Clone)]
+pub struct GitStore {
+    root: PathBuf,
+}
+
+impl GitStore {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn repo_path(&self, key: &RepoKey) -> PathBuf {
+        self.root.join(&key.owner).join(format!("{}.git", key.name))
+    }
+
+    /// `git init --bare` with `main` as HEAD.
+    pub async fn init(&self, key: &RepoKey) -> Result<(), SandboxError> {
+        let path = self.repo_path(key);
+        tokio::fs::create_dir_all(&path).await?;
+        run(
+            &path,
+            &["init", "--bare", "--quiet", "--initial-branch=main"],
+            &[],
+            None,
+        )
+        .await?;
+        // Served over HTTP, so receive-pack must be allowed without a per-repo flag.
+        run(&path, &["config", "http.receivepack", "true"], &[], None).await?;
+        Ok(())
+    }
+
+    /// Every ref and the object it points at.
+    pub async fn refs(&self, key: &RepoKey) -> Result<BTreeMap<String, String>, SandboxError> {
+        let out = run_in(
+            self,
+            key,
+            &["for-each-ref", "--format=%(refname) %(objectname)"],
+        )
+        .await?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(r, o)| (r.to_string(), o.to_string()))
+            .collect())
+    }
+
+    /// The commit `rev` names, if any.
+    pub async fn resolve(&self, key: &RepoKey, rev: &str) -> Result<Option<String>, SandboxError> {
+        let spec = format!("{rev}^{{commit}}");
+        match run_in(self, key, &["rev-parse", "--verify", "--quiet", &spec]).await {
+            Ok(out) => Ok(Some(out.trim().to_string())),
+            Err(SandboxError::Git { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Commits `files` on top of `branch` (or as a root commit when it does not
+    /// exist yet) without a work tree, and moves the branch.
+    pub async fn write_commit(
+        &self,
+        key: &RepoKey,
+        branch: &str,
+        files: &[(String, Vec<u8>)],
+        message: &str,
+        author: &Signature,
+    ) -> Result<String, SandboxError> {
+        let path = self.repo_path(key);
+        let parent = self.resolve(key, &format!("refs/heads/{branch}")).await?;
+        let index = path.join(format!("sandbox-index-{}", super::ids::random_hex(8)));
+        let index_env = index.to_string_lossy().into_owned();
+        let env = [("GIT_INDEX_FILE", index_env.as_str())];
+        let result = async {
+            if let Some(parent) = &parent {
+                run(&path, &["read-tree", parent], &env, None).await?;
+            }
+            for (file, content) in files {
+                let blob =
+                    run(&path, &["hash-object", "-w", "--stdin"], &[], Some(content)).await?;
+                let info = format!("100644,{},{file}", blob.trim());
+                run(
+                    &path,
+                    &["update-index", "--add", "--cacheinfo", &info],
+                    &env,
+                    None,
+                )
+                .await?;
+            }
+            let tree = run(&path, &["write-tree"], &env, None).await?;
+            self.commit_tree(key, tree.trim(), parent.as_slice(), message, author)
+                .await
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&index).await;
+        let sha = result?;
+        self.update_ref(key, branch, &sha, parent.as_deref())
+            .await?;
+        Ok(sha)
+    }
+
+    /// The tree of merging `head` into `base`, or `None` on conflicts.
+    pub async fn merge_tree(
+        &self,
+        key: &RepoKey,
+        base: &str,
+        head: &str,
+    ) -> Result<Option<String>, SandboxError> {
+        let out = Command::new("git")
+            .args(["merge-tree", "--write-tree", "--no-messages", base, head])
+            .current_dir(self.repo_path(key))
+            .stdin(Stdio::null())
+            .output()
+            .await?;
+        match out.status.code() {
+            Some(0) => {}
+            Some(1) => return Ok(None),
+            _ => return Err(git_failure("merge-tree", &out.stderr)),
+        }
+        let tree = String::from_utf8_lossy(&out.stdout);
+        Ok(tree.lines().next().map(|t| t.trim().to_string()))
+    }
+
+    /// Merges `head_sha` into branch `base` the way GitHub's merge button does
+    /// and moves `base`.
+    pub async fn merge(
+        &self,
+        key: &RepoKey,
+        base: &str,
+        head_sha: &str,
+        message: &str,
+        author: &Signature,
+        method: MergeMethod,
+    ) -> Result<MergeOutcome, SandboxError> {
+        let Some(base_sha) = self.resolve(key, &format!("refs/heads/{base}")).await? else {
+            return Ok(MergeOutcome::Conflict);
+        };
+        let Some(tree) = self.merge_tree(key, &base_sha, head_sha).await? else {
+            return Ok(MergeOutcome::Conflict);
+        };
+        let parents = match method {
+            MergeMethod::Merge => vec![base_sha.clone(), head_sha.to_string()],
+            MergeMethod::Squash => vec![base_sha.clone()],
+        };
+        let sha = self
+            .commit_tree(key, &tree, &parents, message, author)
+            .await?;
+        self.update_ref(key, base, &sha, Some(&base_sha)).await?;
+        Ok(MergeOutcome::Merged(sha))
+    }
+
+    /// How many commits `head` has that `base` lacks.
+    pub async fn count_commits(
+        &self,
+        key: &RepoKey,
+        base: &str,
+        head: &str,
+    ) -> Result<u64, SandboxError> {
+        let range = format!("{base}..{head}");
+        let out = run_in(self, key, &["rev-list", "--count", &range]).await?;
+        Ok(out.trim().parse().unwrap_or(0))
+    }
+
+    async fn commit_tree(
+        &self,
+        key: &RepoKey,
+        tree: &str,
+        parents: &[String],
+        message: &str,
+        author: &Signature,
+    ) -> Result<String, SandboxError> {
+        let mut args = vec!["commit-tree", tree];
+        for p in parents {
+            args.extend(["-p", p.as_str()]);
+        }
+        let env = [
+            ("GIT_AUTHOR_NAME", author.name.as_str()),
+            ("GIT_AUTHOR_EMAIL", author.email.as_str()),
+            ("GIT_COMMITTER_NAME", author.name.as_str()),
+            ("GIT_COMMITTER_EMAIL", author.email.as_str()),
+        ];
+        let sha = run(&self.repo_path(key), &args, &env, Some(message.as_bytes())).await?;
+        Ok(sha.trim().to_string())
+    }
+
+    async fn update_ref(
+        &self,
+        key: &RepoKey,
+        branch: &str,
+        new: &str,
+        old: Option<&str>,
+    ) -> Result<(), SandboxError> {
+        let name = format!("refs/heads/{branch}");
+        // An empty old value makes git insist the ref does not exist yet.
+        let args = ["update-ref", name.as_str(), new, old.unwrap_or("")];
+        run_in(self, key, &args).await.map(drop)
+    }
+
+    /// Files changed on `head` since it forked from `base` (GitHub's three-dot diff).
+    pub async fn diff_files(
+        &self,
+        key: &RepoKey,
+        base: &str,
+        head: &str,
+    ) -> Result<Vec<FileChange>, SandboxError> {
+        let fork = run_in(self, key, &["merge-base", base, head]).await?;
+        let fork = fork.trim();
+        let raw = run_in(
+            self,
+            key,
+            &["diff", "--no-renames", "--raw", "-z", fork, head],
+        )
+        .await?;
+        let numstat = run_in(
+            self,
+            key,
+            &["diff", "--no-renames", "--numstat", "-z", fork, head],
+        )
+        .await?;
+        let stats: Vec<(u64, u64)> = numstat
+            .split('\0')
+            .filter(|s| !s.is_empty())
+            .map(|line| {
+                let mut parts = line.split('\t');
+                let n = |p: Option<&str>| p.and_then(|v| v.parse().ok()).unwrap_or(0);
+                (n(parts.next()), n(parts.next()))
+            })
+            .collect();
+        // `--raw -z` alternates ":meta" and path fields.
+        let fields: Vec<&str> = raw.split('\0').filter(|s| !s.is_empty()).collect();
+        Ok(fields
+            .chunks(2)
+            .zip(stats)
+            .filter_map(|(pair, (additions, deletions))| {
+                let meta: Vec<&str> = pair.first()?.split(' ').collect();
+                let status = match *meta.get(4)? {
+                    "A" => "added",
+                    "D" => "removed",
+                    _ => "modified",
+                };
+                let sha = if status == "removed" {
+                    meta.get(2)?
+                } else {
+                    meta.get(3)?
+                };
+                Some(FileChange {
+                    filename: pair.get(1)?.to_string(),
+                    status,
+                    additions,
+                    deletions,
+                    sha: sha.to_string(),
+                })
+            })
+            .collect())
+    }
+
+    /// Commits a push of `ref_name` brought: reachable from `after` but not from
+    /// `before` (or, for a new branch, from any other branch), oldest first, at
+    /// most the last 20 like GitHub's payload.
+    pub async fn commits(
+        &self,
+        key: &RepoKey,
+        ref_name: &str,
+        before: Option<&str>,
+        after: &str,
+    ) -> Result<Vec<CommitInfo>, SandboxError> {
+        let format = "--format=%x1e%H%x1f%T%x1f%aI%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%B%x1f";
+        let mut args = vec!["log", "--reverse", "--name-status", "--no-renames", format];
+        let range = before.map(|b| format!("{b}..{after}"));
+        let exclude = format!("--exclude={ref_name}");
+        match &range {
+            Some(range) => args.push(range),
+            None => args.extend([after, "--not", &exclude, "--branches"]),
+        }
+        let out = run_in(self, key, &args).await?;
+        let mut commits: Vec<CommitInfo> = out
+            .split('\x1e')
+            .filter(|c| !c.trim().is_empty())
+            .filter_map(parse_commit)
+            .collect();
+        let skip = commits.len().saturating_sub(20);
+        Ok(commits.split_off(skip))
+    }
+
+    /// The file or directory at `path` on `rev`.
+    pub async fn read_path(
+        &self,
+        key: &RepoKey,
+        rev: &str,
+        path: &str,
+    ) -> Result<Option<Entry>, SandboxError> {
+        let Some(commit) = self.resolve(key, rev).await? else {
+            return Ok(None);
+        };
+        let path = path.trim_matches('/');
+        let spec = format!("{commit}:{path}");
+        let kind = match run_in(self, key, &["cat-file", "-t", &spec]).await {
+            Ok(kind) => kind,
+            Err(SandboxError::Git { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let sha = run_in(self, key, &["rev-parse", &spec])
+            .await?
+            .trim()
+            .to_string();
+        if kind.trim() == "blob" {
+            let content = run_raw(&self.repo_path(key), &["cat-file", "blob", &sha]).await?;
+            return Ok(Some(Entry::File { sha, content }));
+        }
+        let listing = run_in(self, key, &["ls-tree", "-l", "-z", &sha]).await?;
+        let entries = listing
+            .split('\0')
+            .filter_map(|line| {
+                let (meta, name) = line.split_once('\t')?;
+                let meta: Vec<&str> = meta.split_whitespace().collect();
+                Some(DirEntry {
+                    name: name.to_string(),
+                    sha: meta.get(2)?.to_string(),
+                    is_dir: *meta.get(1)? == "tree",
+                    size: meta.get(3)?.parse().unwrap_or(0),
+                })
+            })
+            .collect();
+        Ok(Some(Entry::Dir(entries)))
+    }
+}
+
+fn parse_commit(chunk: &str) -> Option<CommitInfo> {
+    let fields: Vec<&str> = chunk.splitn(9, '\x1f').collect();
+    let [sha, tree, timestamp, an, ae, cn, ce, message, files] = fields.as_slice() else {
+        return None;
+    };
+    let mut info = CommitInfo {
+        sha: sha.trim().to_string(),
+        tree: tree.to_string(),
+        message: message.trim_end().to_string(),
+        timestamp: timestamp.to_string(),
+        author: Signature {
+            name: an.to_string(),
+            email: ae.to_string(),
+        },
+        committer: Signature {
+            name: cn.to_string(),
+            email: ce.to_string(),
+        },
+        added: Vec::new(),
+        removed: Vec::new(),
+        modified: Vec::new(),
+    };
+    for line in files.lines() {
+        let Some((status, file)) = line.split_once('\t') else {
+            continue;
+        };
+        let list = match status {
+            "A" => &mut info.added,
+            "D" => &mut info.removed,
+            _ => &mut info.modified,
+        };
+        list.push(file.to_string());
+    }
+    Some(info)
+}
+
+async fn run_in(store: &GitStore, key: &RepoKey, args: &[&str]) -> Result<String, SandboxError> {
+    run(&store.repo_path(key), args, &[], None).await
+}
+
+async fn run_raw(dir: &Path, args: &[&str]) -> Result<Vec<u8>, SandboxError> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .await?;
+    if !out.status.success() {
+        return Err(git_failure(args.first().unwrap_or(&""), &out.stderr));
+    }
+    Ok(out.stdout)
+}
+
+/// Runs git in `dir` with extra environment and optional stdin, returning stdout.
+async fn run(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+) -> Result<String, SandboxError> {
+    let mut child = Command::new("git")
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input).await?;
+    }
+    let out = child.wait_with_output().await?;
+    if !out.status.success() {
+        return Err(git_failure(args.first().unwrap_or(&""), &out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn git_failure(command: &str, stderr: &[u8]) -> SandboxError {
+    SandboxError::Git {
+        command: command.to_string(),
+        stderr: String::from_utf8_lossy(stderr).trim().to_string(),
+    }
+}

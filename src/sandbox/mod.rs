@@ -1,0 +1,461 @@
+//! The sandbox: a local GitHub that behaves like the real one for everything
+//! paved uses: REST on loopback, git over smart HTTP backed by real bare
+//! repositories, signed webhooks, users with tokens and permissions, fault
+//! injection and a request log.
+//!
+//! ```no_run
+//! # async fn story() -> Result<(), paved::sandbox::SandboxError> {
+//! use paved::sandbox::{Permission, Sandbox, SandboxConfig};
+//! let sb = Sandbox::start(SandboxConfig::default()).await?;
+//! sb.create_org("acme");
+//! let installation = sb.install_app("acme");
+//! sb.create_repo("acme", "catalog").await?;
+//! let alice = sb.create_user("alice");
+//! sb.set_org_role("alice", "acme", Permission::Write);
+//! let number = alice.open_issue("acme/catalog", "New service", "body", &["paved:request"]).await?;
+//! assert_eq!(sb.requests().count("issues/create"), 1);
+//! # let _ = (installation, number); Ok(()) }
+//! ```
+
+mod actor;
+mod auth;
+mod error;
+mod events;
+mod faults;
+mod git;
+mod git_http;
+mod hooks;
+mod ids;
+mod ratelimit;
+mod render;
+mod requests;
+mod rest;
+mod standalone;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinHandle;
+
+pub use actor::Actor;
+pub use error::{ApiError, SandboxError};
+pub use faults::{Endpoint, FaultKind, FaultRule};
+pub use hooks::Delivery;
+pub use requests::{RequestRecord, Requests};
+pub use standalone::{DEFAULT_LISTEN, DEFAULT_WEBHOOK_URL, StandaloneOptions, run_standalone};
+pub use state::{Comment, Issue, IssueState, Permission, RepoKey};
+
+use auth::AppKey;
+use faults::Faults;
+use git::{GitStore, Signature};
+use hooks::Hooks;
+use ratelimit::RateLimits;
+use requests::RequestLog;
+use state::{AccountKind, App, Grant, Installation, Repo, World};
+
+use crate::secret::Secret;
+
+/// How to start a sandbox. `Default` gives a throw-away sandbox on a free
+/// loopback port that sends no webhooks.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub listen: SocketAddr,
+    /// Where bare repositories live (`DIR/<owner>/<repo>.git`); a temporary
+    /// directory, removed when the sandbox is dropped, when `None`.
+    pub dir: Option<PathBuf>,
+    /// Where webhooks are POSTed; `None` records deliveries as failed.
+    pub webhook_url: Option<String>,
+    /// Lifetime of installation tokens (GitHub: one hour).
+    pub token_lifetime: Duration,
+    /// Requests per hour per installation, user or anonymous caller.
+    pub rate_limit: u32,
+    pub app_slug: String,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir: None,
+            webhook_url: None,
+            token_lifetime: Duration::from_secs(3600),
+            rate_limit: 5000,
+            app_slug: "paved".into(),
+        }
+    }
+}
+
+/// What paved needs to act as the sandbox's App.
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    pub id: u64,
+    pub slug: String,
+    pub client_id: String,
+    pub private_key_pem: Secret,
+    pub webhook_secret: Secret,
+}
+
+/// State shared by the HTTP handlers and the Rust API.
+pub(crate) struct Shared {
+    world: Mutex<World>,
+    key: AppKey,
+    git: GitStore,
+    hooks: Arc<Hooks>,
+    faults: Faults,
+    limits: RateLimits,
+    log: RequestLog,
+    token_lifetime: chrono::Duration,
+    base: String,
+}
+
+impl Shared {
+    fn world(&self) -> MutexGuard<'_, World> {
+        // A handler that panicked mid-update leaves the world as it was written so far.
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The signature of commits made by `login` through the sandbox.
+    fn signature(&self, login: &str) -> Signature {
+        Signature {
+            name: login.to_string(),
+            email: self.world().noreply_email(login),
+        }
+    }
+
+    fn new_manifest_code(&self) -> String {
+        let code = ids::random_hex(20);
+        let expires = Utc::now() + chrono::Duration::hours(1);
+        self.world().manifest_codes.insert(code.clone(), expires);
+        code
+    }
+
+    /// Creates a repository record and its bare git repository.
+    async fn create_repo(
+        &self,
+        key: RepoKey,
+        description: Option<String>,
+        private: bool,
+    ) -> Result<Repo, ApiError> {
+        let repo = {
+            let mut world = self.world();
+            if world.repo(&key).is_some() {
+                return Err(ApiError::invalid_with_message(
+                    "Repository",
+                    "name",
+                    "name already exists on this account",
+                ));
+            }
+            let now = Utc::now();
+            let repo = Repo {
+                id: world.next_id(),
+                key: key.clone(),
+                description,
+                homepage: None,
+                private,
+                archived: false,
+                topics: Vec::new(),
+                default_branch: "main".into(),
+                delete_branch_on_merge: false,
+                created_at: now,
+                updated_at: now,
+                pushed_at: now,
+                issues: Default::default(),
+                labels: Default::default(),
+            };
+            world.insert_repo(repo.clone());
+            repo
+        };
+        self.git.init(&key).await?;
+        Ok(repo)
+    }
+}
+
+/// A running sandbox. Dropping it stops the server and removes a temporary directory.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: JoinHandle<()>,
+    temp_dir: Option<PathBuf>,
+}
+
+impl Sandbox {
+    pub async fn start(config: SandboxConfig) -> Result<Self, SandboxError> {
+        let (root, temp_dir) = match &config.dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let dir =
+                    std::env::temp_dir().join(format!("paved-sandbox-{}", ids::random_hex(12)));
+                (dir.clone(), Some(dir))
+            }
+        };
+        tokio::fs::create_dir_all(&root).await?;
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let key = tokio::task::spawn_blocking(AppKey::generate)
+            .await
+            .map_err(|e| SandboxError::Key(e.to_string()))??;
+        let webhook_secret = Secret::new(ids::random_hex(40));
+        let world = World::new(1000, |id| App {
+            id,
+            slug: config.app_slug.clone(),
+            name: config.app_slug.clone(),
+            client_id: format!("Iv1.{}", ids::random_hex(16)),
+            owner: config.app_slug.clone(),
+            private_key_pem: key.private_pem.clone(),
+            webhook_secret: webhook_secret.clone(),
+            created_at: Utc::now(),
+        });
+        let shared = Arc::new(Shared {
+            world: Mutex::new(world),
+            key,
+            git: GitStore::new(root),
+            hooks: Hooks::start(config.webhook_url.clone(), webhook_secret),
+            faults: Faults::default(),
+            limits: RateLimits::new(config.rate_limit),
+            log: RequestLog::default(),
+            token_lifetime: chrono::Duration::from_std(config.token_lifetime)
+                .map_err(|e| SandboxError::Invalid(format!("token lifetime: {e}")))?,
+            base: format!("http://{addr}"),
+        });
+        // The App's owner is an organisation account of the same name, as on GitHub.
+        shared
+            .world()
+            .add_account(&config.app_slug, AccountKind::Organization);
+        let app = rest::router(shared.clone());
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "sandbox server stopped");
+            }
+        });
+        tracing::info!(url = %shared.base, "sandbox listening");
+        Ok(Self {
+            shared,
+            addr,
+            server,
+            temp_dir,
+        })
+    }
+
+    /// Base URL of the REST API, the web pages and git: `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.shared.base.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Where the bare repositories are.
+    pub fn dir(&self) -> &Path {
+        self.shared.git.root()
+    }
+
+    /// The bare repository of `repo` on disk.
+    pub fn repo_path(&self, repo: &str) -> Option<PathBuf> {
+        let key = self.repo_key(repo)?;
+        Some(self.shared.git.repo_path(&key))
+    }
+
+    fn repo_key(&self, repo: &str) -> Option<RepoKey> {
+        let key = RepoKey::parse(repo)?;
+        self.shared.world().repo(&key).map(|r| r.key.clone())
+    }
+
+    pub fn app(&self) -> AppCredentials {
+        let world = self.shared.world();
+        AppCredentials {
+            id: world.app.id,
+            slug: world.app.slug.clone(),
+            client_id: world.app.client_id.clone(),
+            private_key_pem: world.app.private_key_pem.clone(),
+            webhook_secret: world.app.webhook_secret.clone(),
+        }
+    }
+
+    pub fn create_org(&self, login: &str) {
+        self.shared
+            .world()
+            .add_account(login, AccountKind::Organization);
+    }
+
+    /// Creates a user with a personal token (`ghp_...`) that does not expire.
+    pub fn create_user(&self, login: &str) -> Actor {
+        let token = {
+            let mut world = self.shared.world();
+            world.add_account(login, AccountKind::User);
+            auth::issue_token(&mut world, Grant::User(login.to_string()), None).0
+        };
+        Actor::new(self.shared.clone(), login, token)
+    }
+
+    /// Gives `user` `permission` on every repository of `org`.
+    pub fn set_org_role(&self, user: &str, org: &str, permission: Permission) {
+        if let Some(account) = self.shared.world().account_mut(user) {
+            account
+                .org_roles
+                .insert(org.to_ascii_lowercase(), permission);
+        }
+    }
+
+    /// Makes `user` a collaborator on `repo` (`owner/name`) with `permission`.
+    pub fn grant(&self, user: &str, repo: &str, permission: Permission) {
+        if let Some(key) = RepoKey::parse(repo) {
+            self.shared.world().grant(user, &key, permission);
+        }
+    }
+
+    /// Installs the App on `account` (all repositories) and returns the installation id.
+    pub fn install_app(&self, account: &str) -> u64 {
+        let mut world = self.shared.world();
+        if let Some(existing) = world.installation_for(account) {
+            return existing.id;
+        }
+        let id = world.next_id();
+        world.installations.insert(
+            id,
+            Installation {
+                id,
+                account: account.to_string(),
+                created_at: Utc::now(),
+            },
+        );
+        id
+    }
+
+    /// An installation token, as `POST /app/installations/{id}/access_tokens` gives.
+    pub fn installation_token(&self, installation: u64) -> Secret {
+        let lifetime = self.shared.token_lifetime;
+        let mut world = self.shared.world();
+        auth::issue_token(
+            &mut world,
+            Grant::Installation(installation),
+            Some(lifetime),
+        )
+        .0
+    }
+
+    /// Creates `owner/name` with an empty `main`, as a person would on github.com.
+    pub async fn create_repo(&self, owner: &str, name: &str) -> Result<RepoKey, SandboxError> {
+        let key = RepoKey::new(owner, name);
+        self.shared
+            .create_repo(key.clone(), None, false)
+            .await
+            .map_err(|e| SandboxError::Invalid(e.message))?;
+        Ok(key)
+    }
+
+    /// Commits `files` onto `branch` of `repo` as `author` (a login) and fires
+    /// the `push` webhook, as if `author` had pushed it.
+    pub async fn push_files(
+        &self,
+        repo: &str,
+        branch: &str,
+        files: &[(&str, &[u8])],
+        message: &str,
+        author: &str,
+    ) -> Result<String, SandboxError> {
+        actor::push_files(&self.shared, repo, branch, files, message, author).await
+    }
+
+    /// The commit `branch` of `repo` points at.
+    pub async fn branch_sha(&self, repo: &str, branch: &str) -> Option<String> {
+        let key = self.repo_key(repo)?;
+        let rev = format!("refs/heads/{branch}");
+        self.shared.git.resolve(&key, &rev).await.ok().flatten()
+    }
+
+    /// A file's bytes at `rev` (branch, tag or sha).
+    pub async fn file(&self, repo: &str, rev: &str, path: &str) -> Option<Vec<u8>> {
+        let key = self.repo_key(repo)?;
+        match self.shared.git.read_path(&key, rev, path).await.ok()?? {
+            git::Entry::File { content, .. } => Some(content),
+            git::Entry::Dir(_) => None,
+        }
+    }
+
+    /// The issue or pull request `number` of `repo`.
+    pub fn issue(&self, repo: &str, number: u64) -> Option<Issue> {
+        let key = RepoKey::parse(repo)?;
+        self.shared.world().repo(&key)?.issues.get(&number).cloned()
+    }
+
+    /// Comments on issue `number` of `repo`, oldest first.
+    pub fn comments(&self, repo: &str, number: u64) -> Vec<Comment> {
+        let Some(key) = self.repo_key(repo) else {
+            return Vec::new();
+        };
+        let world = self.shared.world();
+        world
+            .comments
+            .values()
+            .filter(|c| c.repo == key && c.issue == number)
+            .cloned()
+            .collect()
+    }
+
+    pub fn requests(&self) -> Requests {
+        self.shared.log.snapshot()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.log.clear();
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.hooks.list()
+    }
+
+    /// Queues delivery `id` again (same GUID); returns the new delivery's id.
+    pub fn redeliver(&self, id: u64) -> Option<u64> {
+        self.shared.hooks.redeliver(id)
+    }
+
+    /// Waits (at most `limit`) until every webhook queued so far was attempted.
+    pub async fn settle(&self, limit: Duration) -> bool {
+        self.shared.hooks.settle(limit).await
+    }
+
+    pub fn inject(&self, rule: FaultRule) {
+        self.shared.faults.add(rule);
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+        self.shared.limits.reset();
+    }
+
+    /// Spends every rate-limit budget for `duration`: 403 "API rate limit exceeded".
+    pub fn exhaust_rate_limit(&self, duration: Duration) {
+        self.shared.limits.exhaust(duration);
+    }
+
+    /// A simulated CI run on `branch` of `repo` completes: fires `workflow_run`
+    /// `completed` with `conclusion` (`success`, `failure`, ...).
+    pub async fn complete_workflow_run(
+        &self,
+        repo: &str,
+        branch: &str,
+        workflow: &str,
+        conclusion: &str,
+    ) -> Result<u64, ApiError> {
+        events::complete_workflow_run(&self.shared, repo, branch, workflow, conclusion).await
+    }
+
+    /// A code for `POST /app-manifests/{code}/conversions`, valid for an hour.
+    pub fn new_manifest_code(&self) -> String {
+        self.shared.new_manifest_code()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.server.abort();
+        if let Some(dir) = &self.temp_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The REST API: routes, and the gate every request passes (authentication,
+//! rate limit, faults, request log).
+
+mod apps;
+mod checks;
+mod comments;
+mod control;
+mod issues;
+mod ops;
+mod pulls;
+mod repos;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::Shared;
+use super::auth::{self, Caller};
+use super::error::ApiError;
+use super::faults::{self, FaultKind, MAX_STALL};
+use super::requests::RequestRecord;
+use super::state::{Permission, Repo, RepoKey, World};
+
+pub(crate) type Api = State<Arc<Shared>>;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/app", get(apps::get_app))
+        .route("/app/installations", get(apps::list_installations))
+        .route("/app/installations/{id}", get(apps::get_installation))
+        .route(
+            "/app/installations/{id}/access_tokens",
+            post(apps::create_token),
+        )
+        .route(
+            "/app-manifests/{code}/conversions",
+            post(apps::convert_manifest),
+        )
+        .route("/installation/repositories", get(apps::installation_repos))
+        .route("/orgs/{org}/installation", get(apps::org_installation))
+        .route(
+            "/repos/{owner}/{repo}/installation",
+            get(apps::repo_installation),
+        )
+        .route("/user", get(repos::authenticated_user))
+        .merge(repos::routes())
+        .merge(issues::routes())
+        .merge(pulls::routes())
+        .merge(checks::routes())
+        .nest("/_sandbox", control::routes())
+        .fallback(super::git_http::serve)
+        .layer(middleware::from_fn_with_state(shared.clone(), gate))
+        .with_state(shared)
+}
+
+/// Runs before every request: sandbox control endpoints pass straight
+/// through; git requests get faults and the log; REST requests also get
+/// authentication and the rate limit.
+async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path.starts_with("/_sandbox/") {
+        return next.run(req).await;
+    }
+    let method = req.method().as_str().to_string();
+    let operation = ops::operation(&method, &path);
+    let is_git = super::git_http::is_git_path(&path);
+    let plan = shared.faults.plan(&method, &path, operation);
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay.min(MAX_STALL)).await;
+    }
+    let mut caller = Caller::Anonymous;
+    let response = if is_git {
+        match plan.failure {
+            Some(kind) => fail(&kind).await,
+            None => next.run(req).await,
+        }
+    } else {
+        let authenticated = {
+            let world = shared.world();
+            auth::authenticate(req.headers(), &world, &shared.key, Utc::now())
+        };
+        match authenticated {
+            Err(e) => e.into_response(),
+            Ok(who) => {
+                caller = who.clone();
+                match shared.limits.charge(&who.describe()) {
+                    Err(quota) => {
+                        let mut response = rate_limited(&who).into_response();
+                        quota.write_headers(response.headers_mut());
+                        response
+                    }
+                    Ok(quota) => {
+                        let mut response = match plan.failure {
+                            Some(kind) => fail(&kind).await,
+                            None => {
+                                req.extensions_mut().insert(who);
+                                next.run(req).await
+                            }
+                        };
+                        quota.write_headers(response.headers_mut());
+                        response
+                    }
+                }
+            }
+        }
+    };
+    let caller = response
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(caller);
+    shared.log.push(RequestRecord {
+        at: Utc::now(),
+        method,
+        path,
+        query: None,
+        status: response.status().as_u16(),
+        operation: operation.map(str::to_string),
+        caller: caller.describe(),
+    });
+    response
+}
+
+async fn fail(kind: &FaultKind) -> Response {
+    if let FaultKind::Stall { millis } = kind {
+        tokio::time::sleep(std::time::Duration::from_millis(*millis).min(MAX_STALL)).await;
+    }
+    faults::failure_response(kind)
+}
+
+fn rate_limited(caller: &Caller) -> ApiError {
+    let whom = match caller {
+        Caller::Installation(id) => format!("installation ID {id}"),
+        Caller::User(login) => format!("user {login}"),
+        Caller::App | Caller::Anonymous => "127.0.0.1".into(),
+    };
+    ApiError::forbidden(format!(
+        "API rate limit exceeded for {whom}. If you reach out to GitHub Support for help, \
+         please include the request ID."
+    ))
+}
+
+/// A JSON request body. Like GitHub: an empty body is `{}`, broken JSON is a
+/// 400 "Problems parsing JSON", wrong fields a 422, and no content type is needed.
+pub(crate) struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::bad_json())?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        let value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::bad_json())?;
+        serde_json::from_value(value)
+            .map(Body)
+            .map_err(|e| ApiError::unprocessable(format!("Invalid request.\n\n{e}")))
+    }
+}
+
+/// `page` and `per_page` (default 30, at most 100) from the query string.
+pub(crate) struct Paging {
+    page: usize,
+    per_page: usize,
+    uri: Uri,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let number = |name: &str| query_param(&parts.uri, name).and_then(|v| v.parse().ok());
+        Ok(Self {
+            page: number("page").unwrap_or(1).max(1),
+            per_page: number("per_page").unwrap_or(30).clamp(1, 100),
+            uri: parts.uri.clone(),
+        })
+    }
+}
+
+/// One query parameter, percent-decoded.
+pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Paging {
+    /// Answers one page of `items` with GitHub's `Link` header.
+    pub(crate) fn respond(&self, base: &str, items: Vec<Value>) -> Response {
+        let last = items.len().div_ceil(self.per_page).max(1);
+        let page: Vec<Value> = items
+            .into_iter()
+            .skip((self.page - 1) * self.per_page)
+            .take(self.per_page)
+            .collect();
+        let mut response = axum::Json(page).into_response();
+        let link = |n: usize, rel: &str| format!("<{}>; rel=\"{rel}\"", self.url(base, n));
+        let mut links = Vec::new();
+        if self.page < last {
+            links.push(link(self.page + 1, "next"));
+            links.push(link(last, "last"));
+        }
+        if self.page > 1 {
+            links.push(link(1, "first"));
+            links.push(link(self.page - 1, "prev"));
+        }
+        if !links.is_empty()
+            && let Ok(value) = HeaderValue::from_str(&links.join(", "))
+        {
+            response.headers_mut().insert("link", value);
+        }
+        response
+    }
+
+    fn url(&self, base: &str, page: usize) -> String {
+        let mut query: Vec<String> = self
+            .uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("page=") && !p.starts_with("per_page="))
+            .map(str::to_string)
+            .collect();
+        query.push(format!("per_page={}", self.per_page));
+        query.push(format!("page={page}"));
+        format!("{base}{}?{}", self.uri.path(), query.join("&"))
+    }
+}
+
+/// The repository `owner/name` if `caller` has at least `need` on it; GitHub
+/// hides private repositories from those who cannot read them (404).
+pub(crate) fn repo_for<'w>(
+    world: &'w World,
+    caller: &Caller,
+    owner: &str,
+    name: &str,
+    need: Permission,
+) -> Result<&'w Repo, ApiError> {
+    let repo = world
+        .repo(&RepoKey::new(owner, name))
+        .ok_or_else(ApiError::not_found)?;
+    let has = permission_of(world, caller, repo);
+    if has >= need {
+        return Ok(repo);
+    }
+    if has == Permission::None {
+        return Err(ApiError::not_found());
+    }
+    Err(match caller {
+        Caller::Installation(_) => ApiError::forbidden("Resource not accessible by integration"),
+        _ if need == Permission::Admin => {
+            ApiError::forbidden("Must have admin rights to Repository.")
+        }
+        _ => ApiError::forbidden("Resource not accessible by personal access token"),
+    })
+}
+
+pub(crate) fn permission_of(world: &World, caller: &Caller, repo: &Repo) -> Permission {
+    match caller {
+        Caller::Installation(id) => match world.installation_for(&repo.key.owner) {
+            Some(i) if i.id == *id => Permission::Admin,
+            _ => Permission::None,
+        },
+        Caller::User(login) => world.permission(login, repo),
+        Caller::Anonymous if !repo.private => Permission::Read,
+        Caller::Anonymous | Caller::App => Permission::None,
+    }
+}
+
+/// The acting account's login; the App itself (JWT) and anonymous callers cannot act.
+pub(crate) fn actor(world: &World, caller: &Caller) -> Result<String, ApiError> {
+    match caller {
+        Caller::App => Err(ApiError::forbidden(
+            "A JSON web token could not be decoded. Use an installation access token.",
+        )),
+        _ => caller
+            .login(world)
+            .ok_or_else(ApiError::requires_authentication),
+    }
+}
+
+/// 201 Created with `value`.
+pub(crate) fn created(value: Value) -> Response {
+    (axum::http::StatusCode::CREATED, axum::Json(value)).into_response()
+}

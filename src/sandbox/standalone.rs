@@ -1,0 +1,195 @@
+//! `paved sandbox`: a sandbox for a person, seeded with an organisation, the
+//! catalog and platform repositories, the App, its installation and three
+//! users, its settings written to an env file that `paved serve` reads.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::error::SandboxError;
+use super::{Permission, Sandbox, SandboxConfig};
+
+/// Where `paved sandbox` listens unless told otherwise: a fixed port, so the
+/// env file stays valid across restarts.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3001";
+/// Where `paved serve` listens for webhooks by default.
+pub const DEFAULT_WEBHOOK_URL: &str = "http://127.0.0.1:3000/webhook";
+
+#[derive(Debug, Clone)]
+pub struct StandaloneOptions {
+    /// Keeps the bare repositories under `DIR/<owner>/<repo>.git`; a temporary
+    /// directory, removed on exit, when `None`.
+    pub dir: Option<PathBuf>,
+    /// The env file to write; the App's private key goes beside it.
+    pub env_file: PathBuf,
+    pub webhook_url: String,
+    pub listen: SocketAddr,
+    /// Files to seed the catalog repository with (the project's `catalog/`).
+    pub catalog_dir: PathBuf,
+    pub org: String,
+}
+
+impl StandaloneOptions {
+    /// Defaults for everything but the env file.
+    pub fn new(env_file: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: None,
+            env_file: env_file.into(),
+            webhook_url: DEFAULT_WEBHOOK_URL.into(),
+            listen: DEFAULT_LISTEN.parse().expect("a valid socket address"),
+            catalog_dir: PathBuf::from("catalog"),
+            org: "acme".into(),
+        }
+    }
+}
+
+const ROLES: [(&str, Permission); 3] = [
+    ("admin", Permission::Admin),
+    ("writer", Permission::Write),
+    ("reader", Permission::Read),
+];
+
+/// Starts a seeded sandbox, writes the env file and serves until Ctrl-C.
+pub async fn run_standalone(opts: StandaloneOptions) -> Result<(), SandboxError> {
+    let sb = Sandbox::start(SandboxConfig {
+        listen: opts.listen,
+        dir: opts.dir.clone(),
+        webhook_url: Some(opts.webhook_url.clone()),
+        ..SandboxConfig::default()
+    })
+    .await?;
+    let env = seed(&sb, &opts).await?;
+    println!("{env}");
+    println!("sandbox running at {}; Ctrl-C to stop", sb.url());
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+/// Creates the organisation, repositories, installation and users, and writes
+/// the env file (and the PEM beside it). Returns a summary without secrets.
+pub(crate) async fn seed(sb: &Sandbox, opts: &StandaloneOptions) -> Result<String, SandboxError> {
+    let org = opts.org.as_str();
+    sb.create_org(org);
+    sb.install_app(org);
+    let mut env = String::new();
+    let mut users = Vec::new();
+    for (role, permission) in ROLES {
+        let user = sb.create_user(role);
+        sb.set_org_role(role, org, permission);
+        let upper = role.to_uppercase();
+        let _ = writeln!(env, "SANDBOX_{upper}_USER={role}");
+        let _ = writeln!(env, "SANDBOX_{upper}_TOKEN={}", user.token().expose());
+        users.push(user);
+    }
+    let catalog = format!("{org}/catalog");
+    let platform = format!("{org}/platform");
+    sb.create_repo(org, "catalog").await?;
+    sb.create_repo(org, "platform").await?;
+    let mut files = read_tree(&opts.catalog_dir).await?;
+    if files.is_empty() {
+        files.push(("README.md".into(), b"# Service catalog\n".to_vec()));
+    }
+    let admin = users[0].login();
+    commit(sb, &catalog, &files, "Seed the catalog", admin).await?;
+    let platform_files = vec![
+        (
+            "README.md".to_string(),
+            b"# Platform\n\nArgo CD Applications live under `apps/`.\n".to_vec(),
+        ),
+        ("apps/.gitkeep".to_string(), Vec::new()),
+    ];
+    commit(
+        sb,
+        &platform,
+        &platform_files,
+        "Start the platform repository",
+        admin,
+    )
+    .await?;
+
+    let app = sb.app();
+    let env_dir = match opts.env_file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    tokio::fs::create_dir_all(&env_dir).await?;
+    let key_path = env_dir.join(format!("{}-sandbox.private-key.pem", app.slug));
+    write_private(&key_path, app.private_key_pem.expose()).await?;
+    let key_path = std::path::absolute(&key_path)?;
+    let head = format!(
+        "GITHUB_API_URL={}\nAPP_ID={}\nPRIVATE_KEY_PATH={}\nWEBHOOK_SECRET={}\n\
+         PAVED_CATALOG_REPO={catalog}\nPAVED_PLATFORM_REPO={platform}\n",
+        sb.url(),
+        app.id,
+        key_path.display(),
+        app.webhook_secret.expose(),
+    );
+    write_private(&opts.env_file, &(head + &env)).await?;
+    Ok(format!(
+        "sandbox: {url}\n  org {org}, repos {catalog} and {platform}, App id {id}\n  \
+         users admin, writer, reader\n  settings written to {env}\n  webhooks go to {hook}",
+        url = sb.url(),
+        id = app.id,
+        env = opts.env_file.display(),
+        hook = opts.webhook_url,
+    ))
+}
+
+async fn commit(
+    sb: &Sandbox,
+    repo: &str,
+    files: &[(String, Vec<u8>)],
+    message: &str,
+    author: &str,
+) -> Result<String, SandboxError> {
+    let borrowed: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_slice()))
+        .collect();
+    sb.push_files(repo, "main", &borrowed, message, author)
+        .await
+}
+
+/// Every file under `dir` with its path relative to `dir`; empty if `dir` is missing.
+async fn read_tree(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, SandboxError> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let mut entries = match tokio::fs::read_dir(&current).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e.into()),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            let path = entry.path();
+            if entry.file_type().await?.is_dir() {
+                pending.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                let name = relative.to_string_lossy().replace('\\', "/");
+                files.push((name, tokio::fs::read(&path).await?));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Writes a file only its owner may read: it holds secrets.
+async fn write_private(path: &Path, content: &str) -> Result<(), SandboxError> {
+    use tokio::io::AsyncWriteExt;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        options.mode(0o600);
+        // An existing file keeps its mode on open: tighten it before writing.
+        if tokio::fs::try_exists(path).await? {
+            tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).await?;
+        }
+    }
+    let mut file = options.open(path).await?;
+    file.write_all(content.as_bytes()).await?;
+    file.flush().await?;
+    Ok(())
+}

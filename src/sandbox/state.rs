@@ -1,0 +1,380 @@
+//! The sandbox's world: accounts, repositories, issues, comments and the rest,
+//! as plain domain types. Everything lives behind one mutex in [`super::Shared`];
+//! git objects live on disk (see [`super::git`]).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::secret::Secret;
+
+pub type Time = DateTime<Utc>;
+
+/// A repository permission, ordered from weakest to strongest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    None,
+    Read,
+    Write,
+    Admin,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::None => "none",
+            Permission::Read => "read",
+            Permission::Write => "write",
+            Permission::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    User,
+    Organization,
+    Bot,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::User => "User",
+            AccountKind::Organization => "Organization",
+            AccountKind::Bot => "Bot",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: u64,
+    pub login: String,
+    pub kind: AccountKind,
+    /// For users: the permission they get on every repository of these organisations.
+    pub org_roles: BTreeMap<String, Permission>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Label {
+    pub id: u64,
+    pub name: String,
+    pub color: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueState {
+    Open,
+    Closed,
+}
+
+impl IssueState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueState::Open => "open",
+            IssueState::Closed => "closed",
+        }
+    }
+}
+
+/// What makes an issue a pull request: issues and pulls share the number space.
+#[derive(Debug, Clone)]
+pub struct Pull {
+    pub id: u64,
+    pub head_ref: String,
+    pub base_ref: String,
+    /// Recorded when the PR is created and refreshed on reads and pushes.
+    pub head_sha: String,
+    pub base_sha: String,
+    pub merged: Option<Merged>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub sha: String,
+    pub at: Time,
+    pub by: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub id: u64,
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub user: String,
+    pub state: IssueState,
+    pub state_reason: Option<String>,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+    pub created_at: Time,
+    pub updated_at: Time,
+    pub closed_at: Option<Time>,
+    pub pull: Option<Pull>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reaction {
+    pub id: u64,
+    pub user: String,
+    pub content: String,
+    pub created_at: Time,
+}
+
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub id: u64,
+    pub repo: RepoKey,
+    pub issue: u64,
+    pub user: String,
+    pub body: String,
+    pub created_at: Time,
+    pub updated_at: Time,
+    pub reactions: Vec<Reaction>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckRun {
+    pub id: u64,
+    pub repo: RepoKey,
+    pub name: String,
+    pub head_sha: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub external_id: Option<String>,
+    pub details_url: Option<String>,
+    pub started_at: Time,
+    pub completed_at: Option<Time>,
+    pub output: CheckOutput,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CheckOutput {
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub text: Option<String>,
+}
+
+/// `owner/name` as typed at creation; lookups are case-insensitive like GitHub's.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RepoKey {
+    pub owner: String,
+    pub name: String,
+}
+
+impl RepoKey {
+    pub fn new(owner: &str, name: &str) -> Self {
+        Self {
+            owner: owner.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    /// Parses `owner/name`.
+    pub fn parse(full: &str) -> Option<Self> {
+        let (owner, name) = full.split_once('/')?;
+        (!owner.is_empty() && !name.is_empty() && !name.contains('/'))
+            .then(|| Self::new(owner, name))
+    }
+
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    fn folded(&self) -> String {
+        self.full_name().to_ascii_lowercase()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub id: u64,
+    pub key: RepoKey,
+    pub description: Option<String>,
+    pub homepage: Option<String>,
+    pub private: bool,
+    pub archived: bool,
+    pub topics: Vec<String>,
+    pub default_branch: String,
+    pub delete_branch_on_merge: bool,
+    pub created_at: Time,
+    pub updated_at: Time,
+    pub pushed_at: Time,
+    pub issues: BTreeMap<u64, Issue>,
+    pub labels: BTreeMap<String, Label>,
+}
+
+impl Repo {
+    pub fn next_number(&self) -> u64 {
+        self.issues.keys().next_back().map_or(1, |n| n + 1)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Installation {
+    pub id: u64,
+    pub account: String,
+    pub created_at: Time,
+}
+
+/// Who a bearer token or password stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    Installation(u64),
+    User(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub grant: Grant,
+    pub expires_at: Option<Time>,
+}
+
+/// The single GitHub App this sandbox hosts.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub id: u64,
+    pub slug: String,
+    pub name: String,
+    pub client_id: String,
+    pub owner: String,
+    pub private_key_pem: Secret,
+    pub webhook_secret: Secret,
+    pub created_at: Time,
+}
+
+impl App {
+    pub fn bot_login(&self) -> String {
+        format!("{}[bot]", self.slug)
+    }
+}
+
+#[derive(Debug)]
+pub struct World {
+    next_id: u64,
+    pub app: App,
+    accounts: BTreeMap<String, Account>,
+    repos: BTreeMap<String, Repo>,
+    pub installations: BTreeMap<u64, Installation>,
+    pub tokens: HashMap<String, Token>,
+    pub comments: BTreeMap<u64, Comment>,
+    pub check_runs: BTreeMap<u64, CheckRun>,
+    /// Collaborator grants, keyed by folded login and folded `owner/name`.
+    grants: HashMap<(String, String), Permission>,
+    /// Manifest conversion codes and when they expire.
+    pub manifest_codes: HashMap<String, Time>,
+}
+
+impl World {
+    pub fn new(app_id: u64, app: impl FnOnce(u64) -> App) -> Self {
+        let app = app(app_id);
+        let mut world = Self {
+            next_id: app_id + 1,
+            app,
+            accounts: BTreeMap::new(),
+            repos: BTreeMap::new(),
+            installations: BTreeMap::new(),
+            tokens: HashMap::new(),
+            comments: BTreeMap::new(),
+            check_runs: BTreeMap::new(),
+            grants: HashMap::new(),
+            manifest_codes: HashMap::new(),
+        };
+        let bot = world.app.bot_login();
+        world.add_account(&bot, AccountKind::Bot);
+        world
+    }
+
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn add_account(&mut self, login: &str, kind: AccountKind) -> &Account {
+        let id = self.next_id();
+        self.accounts
+            .entry(login.to_ascii_lowercase())
+            .or_insert_with(|| Account {
+                id,
+                login: login.to_string(),
+                kind,
+                org_roles: BTreeMap::new(),
+            })
+    }
+
+    pub fn account(&self, login: &str) -> Option<&Account> {
+        self.accounts.get(&login.to_ascii_lowercase())
+    }
+
+    pub fn account_mut(&mut self, login: &str) -> Option<&mut Account> {
+        self.accounts.get_mut(&login.to_ascii_lowercase())
+    }
+
+    /// The address GitHub puts on commits made through the web or API.
+    pub fn noreply_email(&self, login: &str) -> String {
+        let id = self.account(login).map_or(0, |a| a.id);
+        format!("{id}+{login}@users.noreply.github.com")
+    }
+
+    pub fn repo(&self, key: &RepoKey) -> Option<&Repo> {
+        self.repos.get(&key.folded())
+    }
+
+    pub fn repo_mut(&mut self, key: &RepoKey) -> Option<&mut Repo> {
+        self.repos.get_mut(&key.folded())
+    }
+
+    pub fn repos(&self) -> impl Iterator<Item = &Repo> {
+        self.repos.values()
+    }
+
+    pub fn insert_repo(&mut self, repo: Repo) {
+        self.repos.insert(repo.key.folded(), repo);
+    }
+
+    pub fn grant(&mut self, login: &str, key: &RepoKey, permission: Permission) {
+        self.grants
+            .insert((login.to_ascii_lowercase(), key.folded()), permission);
+    }
+
+    /// The installation on the account that owns `owner`'s repositories, if any.
+    pub fn installation_for(&self, owner: &str) -> Option<&Installation> {
+        self.installations
+            .values()
+            .find(|i| i.account.eq_ignore_ascii_case(owner))
+    }
+
+    /// What `login` may do on `repo`: explicit grants aside, owners are admins,
+    /// organisation roles apply to every repository of the organisation and the
+    /// App's bot may do everything where it is installed.
+    pub fn permission(&self, login: &str, repo: &Repo) -> Permission {
+        if login.eq_ignore_ascii_case(&self.app.bot_login()) {
+            return if self.installation_for(&repo.key.owner).is_some() {
+                Permission::Admin
+            } else {
+                Permission::None
+            };
+        }
+        if login.eq_ignore_ascii_case(&repo.key.owner) {
+            return Permission::Admin;
+        }
+        let from_org = self
+            .account(login)
+            .and_then(|a| a.org_roles.get(&repo.key.owner.to_ascii_lowercase()))
+            .copied()
+            .unwrap_or(Permission::None);
+        let explicit = self
+            .grants
+            .get(&(login.to_ascii_lowercase(), repo.key.folded()))
+            .copied()
+            .unwrap_or(Permission::None);
+        let public = if repo.private {
+            Permission::None
+        } else {
+            Permission::Read
+        };
+        from_org.max(explicit).max(public)
+    }
+}
