@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::github::{AppKey, RepoName};
 use crate::secret::Secret;
@@ -14,6 +15,8 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:3000";
 pub const DEFAULT_WEBHOOK_PATH: &str = "/webhook";
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+pub const DEFAULT_RESYNC: Duration = Duration::from_secs(5 * 60);
+pub const DEFAULT_WORKERS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -49,6 +52,14 @@ pub struct Config {
     pub listen: SocketAddr,
     pub webhook_path: String,
     pub queue_capacity: usize,
+    /// How often every open request is reconciled, webhook or not.
+    pub resync: Duration,
+    /// Requests reconciled in parallel.
+    pub workers: usize,
+    /// Local git caches (scaffolds, the platform clone).
+    pub work_dir: PathBuf,
+    /// Service templates.
+    pub templates_dir: PathBuf,
 }
 
 /// Where settings come from: the environment first, then an optional env
@@ -143,7 +154,20 @@ impl Config {
             platform_repo: repo(src, "PAVED_PLATFORM_REPO")?,
             listen: listen(src)?,
             webhook_path: webhook_path(src)?,
-            queue_capacity: queue_capacity(src)?,
+            queue_capacity: number(
+                src,
+                "PAVED_QUEUE_CAPACITY",
+                DEFAULT_QUEUE_CAPACITY,
+                1_000_000,
+            )?,
+            resync: resync(src)?,
+            workers: number(src, "PAVED_WORKERS", DEFAULT_WORKERS, 256)?,
+            work_dir: src
+                .get("PAVED_WORK_DIR")
+                .map_or_else(|| std::env::temp_dir().join("paved"), PathBuf::from),
+            templates_dir: src
+                .get("PAVED_TEMPLATES")
+                .map_or_else(crate::scaffold::default_dir, PathBuf::from),
         })
     }
 }
@@ -265,19 +289,49 @@ fn webhook_path(src: &Source) -> Result<String, ConfigError> {
     }
 }
 
-fn queue_capacity(src: &Source) -> Result<usize, ConfigError> {
-    const EXPECTED: &str = "a whole number from 1 to 1000000";
-    match src.get("PAVED_QUEUE_CAPACITY") {
-        None => Ok(DEFAULT_QUEUE_CAPACITY),
+fn number(
+    src: &Source,
+    var: &'static str,
+    default: usize,
+    max: usize,
+) -> Result<usize, ConfigError> {
+    const EXPECTED: &str = "a whole number, at least 1";
+    match src.get(var) {
+        None => Ok(default),
         Some(v) => match v.trim().parse::<usize>() {
-            Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
-            _ => Err(invalid(
-                "PAVED_QUEUE_CAPACITY",
-                EXPECTED,
-                format!("got {v:?}"),
-            )),
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(invalid(var, EXPECTED, format!("got {v:?}, at most {max}"))),
         },
     }
+}
+
+fn resync(src: &Source) -> Result<Duration, ConfigError> {
+    match src.get("PAVED_RESYNC") {
+        None => Ok(DEFAULT_RESYNC),
+        Some(v) => parse_duration(&v)
+            .filter(|d| *d >= Duration::from_secs(1))
+            .ok_or_else(|| {
+                invalid(
+                    "PAVED_RESYNC",
+                    "a duration such as 30s, 5m or 1h",
+                    format!("got {v:?}"),
+                )
+            }),
+    }
+}
+
+/// `90s`, `5m`, `1h` (a number and one unit).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let unit = s.chars().last()?;
+    let n: u64 = s[..s.len() - unit.len_utf8()].trim().parse().ok()?;
+    let secs = match unit {
+        's' => n,
+        'm' => n.checked_mul(60)?,
+        'h' => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -293,5 +347,15 @@ mod tests {
         assert_eq!(map["D"], "");
         assert_eq!(parse_env_file("A=1\nnot a pair\n"), Err(2));
         assert_eq!(parse_env_file("BAD KEY=1\n"), Err(1));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        for bad in ["", "5", "m", "5d", "-1s", "1.5m"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
     }
 }

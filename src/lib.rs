@@ -2,14 +2,19 @@
 
 pub mod catalog;
 pub mod clock;
+pub mod commands;
 pub mod config;
+pub mod demo;
+pub mod git;
 pub mod github;
 pub mod metrics;
 pub mod platform;
 pub mod queue;
+pub mod reconcile;
 pub mod sandbox;
 pub mod scaffold;
 pub mod secret;
 pub mod server;
+pub mod status;
 pub mod webhook;
 pub mod yaml;

@@ -32,6 +32,30 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         env_file: Option<PathBuf>,
     },
+    /// See paved work end to end: a local GitHub (the sandbox) and paved in one
+    /// process; a developer asks for a service and paved provisions it.
+    Demo {
+        /// Keep the sandbox's bare repositories here [default: a temp folder]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Run the sandbox, a local GitHub, for a person: seeded with an
+    /// organisation, catalog and platform repositories, the App and three
+    /// users; its settings go to an env file that `paved serve --env-file` reads.
+    Sandbox {
+        /// Where to write the settings (the App's key goes beside it).
+        #[arg(long, value_name = "PATH", default_value = "sandbox.env")]
+        env_file: PathBuf,
+        /// Where webhooks are delivered.
+        #[arg(long, value_name = "URL", default_value = paved::sandbox::DEFAULT_WEBHOOK_URL)]
+        webhook_url: String,
+        /// Where the sandbox listens.
+        #[arg(long, value_name = "ADDR", default_value = paved::sandbox::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// Keep the bare repositories under DIR/<owner>/<repo>.git.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// List the service templates and the parameters each takes.
     Templates {
         #[command(flatten)]
@@ -102,6 +126,20 @@ fn main() -> ExitCode {
     init_logging();
     match cli.command {
         Command::Serve { env_file } => serve(env_file),
+        Command::Demo { dir } => block_on(paved::demo::run(dir)),
+        Command::Sandbox {
+            env_file,
+            webhook_url,
+            listen,
+            dir,
+        } => {
+            let mut opts = paved::sandbox::StandaloneOptions::new(env_file);
+            opts.webhook_url = webhook_url;
+            opts.listen = listen;
+            opts.dir = dir;
+            opts.catalog_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+            block_on(paved::sandbox::run_standalone(opts))
+        }
         Command::Templates { dir } => dir.load().map_or_else(|code| code, |t| list_templates(&t)),
         Command::Render {
             template,
@@ -211,8 +249,15 @@ fn serve(env_file: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    block_on(paved::server::serve(config))
+}
+
+/// Runs `future` on a fresh runtime; an error is printed and exits 1.
+fn block_on<E: std::fmt::Display>(
+    future: impl std::future::Future<Output = Result<(), E>>,
+) -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    match runtime.block_on(paved::server::serve(config)) {
+    match runtime.block_on(future) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("paved: {e}");

@@ -14,6 +14,12 @@ pub struct Metrics {
     pub github_calls: IntCounterVec,
     pub github_call_seconds: HistogramVec,
     pub github_rate_limit_remaining: IntGaugeVec,
+    pub provisioning_requests: IntCounterVec,
+    pub provisioning_seconds: HistogramVec,
+    pub jobs_running: IntGauge,
+    pub platform_commits: IntCounter,
+    pub platform_push_retries: IntCounter,
+    pub commands: IntCounterVec,
 }
 
 impl Metrics {
@@ -60,6 +66,45 @@ impl Metrics {
                     "Requests left in the current rate-limit window, per installation.",
                 ),
                 &["installation"],
+            )
+            .expect("metric"),
+            provisioning_requests: IntCounterVec::new(
+                Opts::new(
+                    "paved_provisioning_requests_total",
+                    "Service requests by template and outcome (ready, failed, invalid).",
+                ),
+                &["template", "outcome"],
+            )
+            .expect("metric"),
+            provisioning_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "paved_provisioning_duration_seconds",
+                    "Time from a request being taken to its service being ready.",
+                )
+                .buckets(vec![
+                    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+                ]),
+                &["template"],
+            )
+            .expect("metric"),
+            jobs_running: IntGauge::new("paved_jobs_running", "Reconcile jobs running now.")
+                .expect("metric"),
+            platform_commits: IntCounter::new(
+                "paved_platform_commits_total",
+                "Commits pushed to the platform repository.",
+            )
+            .expect("metric"),
+            platform_push_retries: IntCounter::new(
+                "paved_platform_push_retries_total",
+                "Platform pushes refused because main moved, then re-applied.",
+            )
+            .expect("metric"),
+            commands: IntCounterVec::new(
+                Opts::new(
+                    "paved_commands_total",
+                    "Slash-commands by command and outcome.",
+                ),
+                &["command", "outcome"],
             )
             .expect("metric"),
             registry,

@@ -1,6 +1,8 @@
 //! The HTTP server: the webhook endpoint plus health, readiness and metrics.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -9,9 +11,13 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tokio::sync::mpsc;
 
+use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::github::{GitHub, GitHubOptions, RetryPolicy};
 use crate::metrics::Metrics;
 use crate::queue::{Job, Queue};
+use crate::reconcile::{self, Deps, Jobs, Reconciler};
+use crate::scaffold::Templates;
 use crate::webhook::dedupe::RecentDeliveries;
 use crate::webhook::handler::{Intake, receive};
 
@@ -63,32 +69,112 @@ async fn metrics_text(State(intake): State<Arc<Intake>>) -> impl IntoResponse {
     )
 }
 
-/// Runs `paved serve` until SIGTERM or Ctrl-C. Nothing here contacts GitHub,
-/// so the server answers even while GitHub is unreachable.
-pub async fn serve(config: Config) -> std::io::Result<()> {
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("the templates are broken:\n{}", .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Templates(Vec<crate::scaffold::TemplateError>),
+    #[error("{0}")]
+    GitHub(#[from] crate::github::GitHubError),
+}
+
+/// A running paved: the server, its workers and the resync loop.
+pub struct Paved {
+    pub addr: SocketAddr,
+    pub jobs: Arc<Jobs>,
+    pub metrics: Arc<Metrics>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Paved {
+    /// Stops taking deliveries, then stops the workers and the resync loop.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(server) = self.tasks.pop() {
+            let _ = server.await;
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Starts paved: binds the listener and spawns the server, the workers and
+/// the resync loop. Nothing here contacts GitHub, so it starts while GitHub
+/// is unreachable; the first job learns what it needs.
+pub async fn start(config: Config) -> Result<Paved, StartError> {
     let metrics = Arc::new(Metrics::new());
+    let templates = Templates::load(&config.templates_dir).map_err(StartError::Templates)?;
+    let github = GitHub::new(GitHubOptions {
+        api_url: config.github_api_url.clone(),
+        app_id: config.app_id,
+        key: config.private_key.clone(),
+        retry: RetryPolicy::default(),
+        timeout: Duration::from_secs(30),
+        clock: Arc::new(SystemClock),
+        metrics: metrics.clone(),
+    })?;
+    let reconciler = Reconciler::new(Deps {
+        github,
+        catalog: config.catalog_repo.clone(),
+        platform: config.platform_repo.clone(),
+        templates: Arc::new(templates),
+        work_dir: config.work_dir.clone(),
+        metrics: metrics.clone(),
+    });
+    let jobs = Jobs::new(reconciler, config.workers);
     let App {
         router,
-        jobs,
+        jobs: deliveries,
         intake,
-    } = app(&config, metrics);
+    } = app(&config, metrics.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
     tracing::info!(
-        listen = %listener.local_addr()?,
+        listen = %addr,
         webhook_path = %config.webhook_path,
         catalog = %config.catalog_repo,
         platform = %config.platform_repo,
         "paved is serving"
     );
-    tokio::spawn(work(jobs, intake));
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let tasks = vec![
+        tokio::spawn(work(deliveries, intake, jobs.clone())),
+        tokio::spawn(reconcile::resync_loop(jobs.clone(), config.resync)),
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "the server stopped");
+            }
+        }),
+    ];
+    Ok(Paved {
+        addr,
+        jobs,
+        metrics,
+        stop,
+        tasks,
+    })
 }
 
-/// Takes jobs off the queue in order of arrival.
-async fn work(mut jobs: mpsc::Receiver<Job>, intake: Arc<Intake>) {
-    while let Some(job) = jobs.recv().await {
+/// Runs `paved serve` until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let paved = start(config).await?;
+    shutdown_signal().await;
+    paved.stop().await;
+    Ok(())
+}
+
+/// Takes deliveries off the queue in order of arrival and routes them to jobs.
+async fn work(mut deliveries: mpsc::Receiver<Job>, intake: Arc<Intake>, jobs: Arc<Jobs>) {
+    while let Some(job) = deliveries.recv().await {
         intake.metrics.queue_depth.set(intake.queue.depth() as i64);
         tracing::info!(
             delivery = %job.delivery,
@@ -98,6 +184,7 @@ async fn work(mut jobs: mpsc::Receiver<Job>, intake: Arc<Intake>) {
             waited_us = job.received.elapsed().as_micros() as u64,
             "took a delivery"
         );
+        reconcile::route(&jobs, &job.event);
     }
 }
 

@@ -21,6 +21,9 @@ pub struct CatalogSettings {
     pub templates: TemplatePolicy,
     #[serde(default)]
     pub policy: Policy,
+    /// A link to a service's dashboard; `{service}` is replaced by its name.
+    #[serde(default)]
+    pub dashboard_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -140,6 +143,7 @@ impl CatalogSettings {
             environments: default_environments(),
             templates: TemplatePolicy::default(),
             policy: Policy::default(),
+            dashboard_url: None,
         }
     }
 

@@ -149,6 +149,16 @@ impl GitHub {
             .json(operation)
     }
 
+    /// `url` (absolute, as in a `Link` header) as a path under the API root.
+    pub(crate) fn relative(&self, url: &str) -> Option<String> {
+        url.strip_prefix(&self.inner.api_url).map(str::to_owned)
+    }
+
+    /// The REST API root this client talks to.
+    pub fn api_url(&self) -> &str {
+        &self.inner.api_url
+    }
+
     /// An access token for `installation`, from the cache while it is fresh.
     /// Concurrent callers share one refresh.
     pub async fn installation_token(&self, installation: u64) -> Result<Secret, GitHubError> {

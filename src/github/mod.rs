@@ -2,11 +2,13 @@
 //! rate limits, with every call counted. A thin layer over octocrab's HTTP
 //! stack and models.
 
+mod api;
 mod auth;
 mod client;
 mod error;
 mod retry;
 
+pub use api::{AppInfo, CommentInfo, IssueInfo, IssuePatch, RepoInfo};
 pub use auth::{AppKey, InstallationToken, TokenCache};
 pub use client::{Auth, GitHub, GitHubOptions, Response};
 pub use error::GitHubError;

@@ -2,5 +2,7 @@
 //! service, under `apps/`, deployed by the root app-of-apps.
 
 mod application;
+mod writer;
 
 pub use application::{AppSpec, FINALIZER, path};
+pub use writer::{PlatformError, PlatformWriter, WriteMode, WriterConfig, Written};

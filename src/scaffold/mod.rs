@@ -3,6 +3,7 @@
 
 pub mod escape;
 mod params;
+pub mod publish;
 mod render;
 mod template;
 

@@ -1,0 +1,353 @@
+//! `paved demo`, and the stage end-to-end tests play on: a sandbox seeded
+//! with an organisation, its catalog and platform repositories, the App and
+//! three users, with paved running against it in the same process.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, DEFAULT_QUEUE_CAPACITY};
+use crate::github::{AppKey, RepoName};
+use crate::sandbox::{Actor, Permission, Sandbox, SandboxConfig, SandboxError};
+use crate::server::{Paved, StartError};
+
+pub const ORG: &str = "acme";
+pub const CATALOG: &str = "acme/catalog";
+pub const PLATFORM: &str = "acme/platform";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("sandbox: {0}")]
+    Sandbox(#[from] SandboxError),
+    #[error("starting paved: {0}")]
+    Start(#[from] StartError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// How to set the stage.
+#[derive(Debug, Clone)]
+pub struct StageOptions {
+    /// Keep the bare repositories under `DIR/<owner>/<repo>.git`.
+    pub dir: Option<PathBuf>,
+    /// The catalog repository's initial files (the project's `catalog/`).
+    pub catalog_dir: PathBuf,
+    pub templates_dir: PathBuf,
+    /// paved's local git caches.
+    pub work_dir: PathBuf,
+    pub resync: Duration,
+}
+
+impl StageOptions {
+    /// The catalog and templates shipped with this source tree, a fresh work dir.
+    pub fn shipped(work_dir: PathBuf) -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Self {
+            dir: None,
+            catalog_dir: root.join("catalog"),
+            templates_dir: root.join("templates"),
+            work_dir,
+            resync: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The sandbox, paved, and the three users.
+pub struct Stage {
+    pub sandbox: Sandbox,
+    pub paved: Option<Paved>,
+    pub admin: Actor,
+    pub writer: Actor,
+    pub reader: Actor,
+    pub options: StageOptions,
+    addr: SocketAddr,
+}
+
+impl Stage {
+    /// Seeds a sandbox and starts paved against it.
+    pub async fn start(options: StageOptions) -> Result<Self, DemoError> {
+        // The sandbox needs paved's webhook URL before paved exists: take a free port first.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let sandbox = Sandbox::start(SandboxConfig {
+            dir: options.dir.clone(),
+            webhook_url: Some(format!("http://{addr}/webhook")),
+            ..SandboxConfig::default()
+        })
+        .await?;
+        sandbox.create_org(ORG);
+        sandbox.install_app(ORG);
+        let user = |login: &str, permission| {
+            let actor = sandbox.create_user(login);
+            sandbox.set_org_role(login, ORG, permission);
+            actor
+        };
+        let admin = user("admin", Permission::Admin);
+        let writer = user("writer", Permission::Write);
+        let reader = user("reader", Permission::Read);
+        sandbox.create_repo(ORG, "catalog").await?;
+        sandbox.create_repo(ORG, "platform").await?;
+        let files = read_tree(&options.catalog_dir)?;
+        let borrowed: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_slice()))
+            .collect();
+        sandbox
+            .push_files(CATALOG, "main", &borrowed, "Set up the catalog", "admin")
+            .await?;
+        let readme: &[(&str, &[u8])] = &[(
+            "README.md",
+            b"# Platform\n\nArgo CD Applications live under `apps/`.\n",
+        )];
+        sandbox
+            .push_files(
+                PLATFORM,
+                "main",
+                readme,
+                "Start the platform repository",
+                "admin",
+            )
+            .await?;
+        let mut stage = Self {
+            sandbox,
+            paved: None,
+            admin,
+            writer,
+            reader,
+            options,
+            addr,
+        };
+        stage.start_paved().await?;
+        Ok(stage)
+    }
+
+    /// paved's settings for this sandbox.
+    pub fn config(&self) -> Config {
+        let app = self.sandbox.app();
+        Config {
+            app_id: app.id,
+            private_key: AppKey::from_pem(app.private_key_pem.expose())
+                .expect("the sandbox makes valid keys"),
+            webhook_secrets: vec![app.webhook_secret.clone()],
+            github_api_url: self.sandbox.url(),
+            catalog_repo: CATALOG.parse::<RepoName>().expect("valid"),
+            platform_repo: PLATFORM.parse::<RepoName>().expect("valid"),
+            listen: self.addr,
+            webhook_path: "/webhook".into(),
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            resync: self.options.resync,
+            workers: 8,
+            work_dir: self.options.work_dir.clone(),
+            templates_dir: self.options.templates_dir.clone(),
+        }
+    }
+
+    /// Starts paved (again, after [`Stage::stop_paved`]).
+    pub async fn start_paved(&mut self) -> Result<(), DemoError> {
+        self.paved = Some(crate::server::start(self.config()).await?);
+        Ok(())
+    }
+
+    /// Stops paved, as a crash or a deploy would.
+    pub async fn stop_paved(&mut self) {
+        if let Some(p) = self.paved.take() {
+            p.stop().await;
+        }
+    }
+
+    /// Opens a request through the issue form, as `actor`; its issue number.
+    pub async fn request(
+        &self,
+        actor: &Actor,
+        name: &str,
+        template: &str,
+        description: &str,
+    ) -> Result<u64, DemoError> {
+        let body = form_body(name, template, description, "@acme/payments", "");
+        actor
+            .open_issue(
+                CATALOG,
+                &format!("New service: {name}"),
+                &body,
+                &["paved:request"],
+            )
+            .await
+            .map_err(|e| DemoError::Failed(format!("opening the request: {}", e.message)))
+    }
+
+    /// Waits until request `number` is closed as ready, or failed/invalid;
+    /// the labels it ended with. Bounded by `limit`.
+    pub async fn settled(&self, number: u64, limit: Duration) -> Result<Vec<String>, DemoError> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(issue) = self.sandbox.issue(CATALOG, number) {
+                let done = issue.labels.iter().any(|l| {
+                    matches!(l.as_str(), "paved:ready" | "paved:failed" | "paved:invalid")
+                });
+                let idle = self.paved.as_ref().is_none_or(|p| p.jobs.idle());
+                if done && idle {
+                    return Ok(issue.labels);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(DemoError::Failed(format!(
+                    "request #{number} did not settle within {limit:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// An issue body as GitHub renders a submitted new-service form.
+pub fn form_body(
+    name: &str,
+    template: &str,
+    description: &str,
+    owner: &str,
+    extras: &str,
+) -> String {
+    let extras = if extras.is_empty() {
+        "_No response_"
+    } else {
+        extras
+    };
+    format!(
+        "### Service name\n\n{name}\n\n### Template\n\n{template}\n\n### Description\n\n{description}\n\n\
+         ### Owning team\n\n{owner}\n\n### Extra parameters\n\n{extras}\n\n### Before you submit\n\n\
+         - [X] The name is not taken by another service or repository.\n"
+    )
+}
+
+/// Every file under `dir`, relative paths with `/`.
+fn read_tree(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("under dir")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((rel, std::fs::read(&path)?));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `paved demo`: a request opened as a developer, carried to ready, and
+/// what paved did, printed. Errors name the step that failed.
+pub async fn run(dir: Option<PathBuf>) -> Result<(), DemoError> {
+    let dir = dir.unwrap_or_else(|| std::env::temp_dir().join("paved-demo"));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let mut options = StageOptions::shipped(dir.join("paved-work"));
+    options.dir = Some(dir.join("github"));
+    let started = Instant::now();
+    let stage = Stage::start(options).await?;
+    let paved_addr = stage.paved.as_ref().map(|p| p.addr);
+    println!(
+        "sandbox (a local GitHub) at {}; paved at http://{}",
+        stage.sandbox.url(),
+        paved_addr.expect("started")
+    );
+    println!(
+        "set up in {:.1} s: organisation {ORG}, {CATALOG}, {PLATFORM}, users admin/writer/reader\n",
+        started.elapsed().as_secs_f64()
+    );
+
+    let (name, template) = ("billing-api", "python-fastapi");
+    let opened = Instant::now();
+    let number = stage
+        .request(
+            &stage.writer,
+            name,
+            template,
+            "Bills customers once a month.",
+        )
+        .await?;
+    println!(
+        "writer opened {CATALOG}#{number} \"New service: {name}\" ({template}) through the issue form"
+    );
+    let labels = stage.settled(number, Duration::from_secs(120)).await?;
+    let took = opened.elapsed();
+    let comment = stage
+        .sandbox
+        .comments(CATALOG, number)
+        .into_iter()
+        .find(|c| c.body.starts_with(crate::status::MARKER));
+    let comment = comment.map(|c| c.body).unwrap_or_default();
+    if !labels.iter().any(|l| l == "paved:ready") {
+        return Err(DemoError::Failed(format!(
+            "the request ended as {labels:?}:\n{comment}"
+        )));
+    }
+    let requests = stage.sandbox.requests();
+    let rest = requests
+        .0
+        .iter()
+        .filter(|r| r.caller.starts_with("installation:") && !r.path.contains(".git"))
+        .count();
+    let git = requests
+        .0
+        .iter()
+        .filter(|r| r.caller.starts_with("installation:") && r.path.contains(".git"))
+        .count();
+    println!(
+        "ready in {:.2} s: {rest} REST calls and {git} git requests by paved\n",
+        took.as_secs_f64()
+    );
+    println!("── status comment on {CATALOG}#{number} ──\n{comment}");
+    let repo = format!("{ORG}/{name}");
+    let files = list_files(&stage.sandbox, &repo)?;
+    println!("── {repo}, branch main ({} files) ──", files.len());
+    for f in &files {
+        println!("  {f}");
+    }
+    let app_path = crate::platform::path(name, "dev");
+    let app = stage
+        .sandbox
+        .file(PLATFORM, "main", &app_path)
+        .await
+        .unwrap_or_default();
+    println!(
+        "\n── {PLATFORM}: {app_path} ──\n{}",
+        String::from_utf8_lossy(&app)
+    );
+    let bare = stage.sandbox.dir().display().to_string();
+    println!("the repositories are bare git repositories under {bare}/<owner>/<repo>.git, e.g.");
+    println!("  git clone {bare}/{repo}.git && git -C {name} log --stat");
+    let mut stage = stage;
+    stage.stop_paved().await;
+    Ok(())
+}
+
+/// The files on `main` of a sandbox repository.
+fn list_files(sandbox: &Sandbox, repo: &str) -> Result<Vec<String>, DemoError> {
+    let path = sandbox
+        .repo_path(repo)
+        .ok_or_else(|| DemoError::Failed(format!("{repo} was not created")))?;
+    let git = git2::Repository::open_bare(path).map_err(|e| DemoError::Failed(e.to_string()))?;
+    let tree = git
+        .revparse_single("refs/heads/main")
+        .and_then(|o| o.peel_to_tree())
+        .map_err(|e| DemoError::Failed(format!("{repo} has no main: {e}")))?;
+    let mut out = Vec::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() == Some(git2::ObjectType::Blob) {
+            out.push(format!("{dir}{}", entry.name().unwrap_or("?")));
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .map_err(|e| DemoError::Failed(e.to_string()))?;
+    Ok(out)
+}

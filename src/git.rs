@@ -1,0 +1,230 @@
+//! Git through libgit2: trees built from files in memory, commits, fetches and
+//! pushes over HTTP(S) with an installation token. Blocking: call it from
+//! `tokio::task::spawn_blocking`.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use git2::{
+    Cred, Direction, FetchOptions, ObjectType, Oid, PushOptions, RemoteCallbacks, Repository,
+    Signature, Tree,
+};
+
+use crate::secret::Secret;
+
+const FILE_MODE: i32 = 0o100_644;
+const EXEC_MODE: i32 = 0o100_755;
+const TREE_MODE: i32 = 0o040_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    /// The remote moved since we fetched: fetch, re-apply, push again.
+    #[error("the remote branch moved on; fetch and try again")]
+    NotFastForward,
+    /// The server refused a ref (a hook, branch protection): a failure even
+    /// though libgit2's push returned success.
+    #[error("the server rejected {}", .0.iter().map(|(r, m)| format!("{r} ({m})")).collect::<Vec<_>>().join(", "))]
+    Rejected(Vec<(String, String)>),
+}
+
+/// A file to write (or, with `contents: None`, delete) at a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub path: String,
+    pub contents: Option<Vec<u8>>,
+    pub executable: bool,
+}
+
+/// Who commits: the App's bot identity.
+#[derive(Debug, Clone)]
+pub struct Author {
+    pub name: String,
+    pub email: String,
+}
+
+/// Opens (or creates) the bare repository that caches a remote locally.
+pub fn open_cache(dir: &Path) -> Result<Repository, GitError> {
+    match Repository::open_bare(dir) {
+        Ok(r) => Ok(r),
+        Err(_) => {
+            std::fs::create_dir_all(dir).map_err(|e| git2::Error::from_str(&e.to_string()))?;
+            Ok(Repository::init_bare(dir)?)
+        }
+    }
+}
+
+fn callbacks(token: &Secret) -> RemoteCallbacks<'_> {
+    let mut cbs = RemoteCallbacks::new();
+    cbs.credentials(move |_, _, _| Cred::userpass_plaintext("x-access-token", token.expose()));
+    cbs
+}
+
+/// The remote's branches and their commits (`git ls-remote --heads`).
+pub fn remote_heads(
+    repo: &Repository,
+    url: &str,
+    token: &Secret,
+) -> Result<BTreeMap<String, Oid>, GitError> {
+    let mut remote = repo.remote_anonymous(url)?;
+    let connection = remote.connect_auth(Direction::Fetch, Some(callbacks(token)), None)?;
+    let heads = connection
+        .list()?
+        .iter()
+        .filter_map(|h| {
+            h.name()
+                .strip_prefix("refs/heads/")
+                .map(|b| (b.to_owned(), h.oid()))
+        })
+        .collect();
+    Ok(heads)
+}
+
+/// Fetches `branch` into `refs/remotes/origin/<branch>`; its commit, or
+/// `None` when the remote has no such branch.
+pub fn fetch(
+    repo: &Repository,
+    url: &str,
+    token: &Secret,
+    branch: &str,
+) -> Result<Option<Oid>, GitError> {
+    if !remote_heads(repo, url, token)?.contains_key(branch) {
+        return Ok(None);
+    }
+    let mut remote = repo.remote_anonymous(url)?;
+    let mut opts = FetchOptions::new();
+    opts.remote_callbacks(callbacks(token));
+    let tracking = format!("refs/remotes/origin/{branch}");
+    remote.fetch(
+        &[format!("+refs/heads/{branch}:{tracking}")],
+        Some(&mut opts),
+        None,
+    )?;
+    Ok(Some(repo.refname_to_id(&tracking)?))
+}
+
+/// Writes `changes` on top of `base` and returns the new tree, or `None`
+/// when the result is empty.
+pub fn write_tree(
+    repo: &Repository,
+    base: Option<&Tree>,
+    changes: &[FileChange],
+) -> Result<Option<Oid>, GitError> {
+    let items: Vec<(&str, &FileChange)> = changes.iter().map(|c| (c.path.as_str(), c)).collect();
+    build(repo, base, &items)
+}
+
+fn build(
+    repo: &Repository,
+    base: Option<&Tree>,
+    changes: &[(&str, &FileChange)],
+) -> Result<Option<Oid>, GitError> {
+    let mut builder = repo.treebuilder(base)?;
+    let mut by_dir: BTreeMap<&str, Vec<(&str, &FileChange)>> = BTreeMap::new();
+    for (path, change) in changes {
+        match path.split_once('/') {
+            None => match &change.contents {
+                Some(bytes) => {
+                    let mode = if change.executable {
+                        EXEC_MODE
+                    } else {
+                        FILE_MODE
+                    };
+                    builder.insert(path, repo.blob(bytes)?, mode)?;
+                }
+                None if builder.get(path)?.is_some() => builder.remove(path)?,
+                None => {}
+            },
+            Some((dir, rest)) => by_dir.entry(dir).or_default().push((rest, change)),
+        }
+    }
+    for (dir, sub) in by_dir {
+        let existing = builder
+            .get(dir)?
+            .filter(|e| e.kind() == Some(ObjectType::Tree))
+            .map(|e| e.id());
+        let sub_base = existing.map(|id| repo.find_tree(id)).transpose()?;
+        match build(repo, sub_base.as_ref(), &sub)? {
+            Some(oid) => {
+                builder.insert(dir, oid, TREE_MODE)?;
+            }
+            None if builder.get(dir)?.is_some() => builder.remove(dir)?,
+            None => {}
+        }
+    }
+    if builder.is_empty() {
+        Ok(None)
+    } else {
+        Ok(Some(builder.write()?))
+    }
+}
+
+/// Commits `tree` with `parent` (if any) and points `refname` at it.
+pub fn commit(
+    repo: &Repository,
+    refname: &str,
+    tree: Oid,
+    parent: Option<Oid>,
+    author: &Author,
+    message: &str,
+) -> Result<Oid, GitError> {
+    let signature = Signature::now(&author.name, &author.email)?;
+    let tree = repo.find_tree(tree)?;
+    let parent = parent.map(|p| repo.find_commit(p)).transpose()?;
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    let oid = repo.commit(None, &signature, &signature, message, &tree, &parents)?;
+    repo.reference(refname, oid, true, "paved")?;
+    Ok(oid)
+}
+
+/// Pushes `refspecs`; never forced. A ref the server refuses is an error.
+pub fn push(
+    repo: &Repository,
+    url: &str,
+    token: &Secret,
+    refspecs: &[String],
+) -> Result<(), GitError> {
+    let rejected = RefCell::new(Vec::new());
+    let mut cbs = callbacks(token);
+    cbs.push_update_reference(|refname, status| {
+        if let Some(message) = status {
+            rejected
+                .borrow_mut()
+                .push((refname.to_owned(), message.to_owned()));
+        }
+        Ok(())
+    });
+    let mut opts = PushOptions::new();
+    opts.remote_callbacks(cbs);
+    let mut remote = repo.remote_anonymous(url)?;
+    match remote.push(refspecs, Some(&mut opts)) {
+        Err(e) if e.code() == git2::ErrorCode::NotFastForward => {
+            return Err(GitError::NotFastForward);
+        }
+        other => other?,
+    }
+    drop(opts);
+    let rejected = rejected.into_inner();
+    if rejected
+        .iter()
+        .any(|(_, m)| m.contains("fetch first") || m.contains("non-fast-forward"))
+    {
+        return Err(GitError::NotFastForward);
+    }
+    if rejected.is_empty() {
+        Ok(())
+    } else {
+        Err(GitError::Rejected(rejected))
+    }
+}
+
+/// The blob at `path` in `tree`, if any.
+pub fn read_file(repo: &Repository, tree: &Tree, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+    match tree.get_path(Path::new(path)) {
+        Ok(entry) => Ok(Some(repo.find_blob(entry.id())?.content().to_vec())),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

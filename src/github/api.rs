@@ -1,0 +1,422 @@
+//! The GitHub operations paved performs, typed. Each is one REST call (lists
+//! follow `Link` pagination), named by GitHub's operation id so metrics and
+//! the sandbox's request log speak the same language.
+
+use base64::Engine;
+use http::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Auth, GitHub, GitHubError, RepoName};
+
+/// A repository, as paved needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RepoInfo {
+    pub full_name: String,
+    pub clone_url: String,
+    pub html_url: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default)]
+    pub private: bool,
+    #[serde(default)]
+    pub topics: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueInfo {
+    pub number: u64,
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    pub open: bool,
+    pub html_url: String,
+    pub author: String,
+    pub is_pull_request: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentInfo {
+    pub id: u64,
+    pub body: String,
+    pub author: String,
+    pub html_url: String,
+}
+
+/// The App itself: its bot commits and comments as `<slug>[bot]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AppInfo {
+    pub id: u64,
+    pub slug: String,
+}
+
+#[derive(Deserialize)]
+struct UserWire {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct LabelWire {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct IssueWire {
+    number: u64,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    labels: Vec<LabelWire>,
+    state: String,
+    html_url: String,
+    user: UserWire,
+    #[serde(default)]
+    pull_request: Option<serde::de::IgnoredAny>,
+}
+
+impl From<IssueWire> for IssueInfo {
+    fn from(i: IssueWire) -> Self {
+        Self {
+            number: i.number,
+            title: i.title,
+            body: i.body.unwrap_or_default(),
+            labels: i.labels.into_iter().map(|l| l.name).collect(),
+            open: i.state == "open",
+            html_url: i.html_url,
+            author: i.user.login,
+            is_pull_request: i.pull_request.is_some(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CommentWire {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    user: UserWire,
+    html_url: String,
+}
+
+impl From<CommentWire> for CommentInfo {
+    fn from(c: CommentWire) -> Self {
+        Self {
+            id: c.id,
+            body: c.body.unwrap_or_default(),
+            author: c.user.login,
+            html_url: c.html_url,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ContentWire {
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    encoding: String,
+}
+
+#[derive(Deserialize)]
+struct InstallationWire {
+    id: u64,
+}
+
+/// Changes to an issue in one call: GitHub's update takes labels and state together.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct IssuePatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+}
+
+impl GitHub {
+    pub async fn get_app(&self) -> Result<AppInfo, GitHubError> {
+        self.get("apps/get-authenticated", Auth::App, "/app").await
+    }
+
+    pub async fn repo_installation(&self, repo: &RepoName) -> Result<u64, GitHubError> {
+        let path = format!("/repos/{repo}/installation");
+        let i: InstallationWire = self
+            .get("apps/get-repo-installation", Auth::App, &path)
+            .await?;
+        Ok(i.id)
+    }
+
+    /// The repository, or `None` when it does not exist.
+    pub async fn get_repo(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+    ) -> Result<Option<RepoInfo>, GitHubError> {
+        match self
+            .get(
+                "repos/get",
+                Auth::Installation(inst),
+                &format!("/repos/{repo}"),
+            )
+            .await
+        {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates `org/name`; GitHub answers 422 when the name is taken.
+    pub async fn create_org_repo(
+        &self,
+        inst: u64,
+        org: &str,
+        name: &str,
+        description: &str,
+        private: bool,
+    ) -> Result<RepoInfo, GitHubError> {
+        const OP: &str = "repos/create-in-org";
+        let body = json!({
+            "name": name,
+            "description": description,
+            "private": private,
+            "auto_init": false,
+            "delete_branch_on_merge": true,
+        });
+        let path = format!("/orgs/{org}/repos");
+        self.request(
+            OP,
+            Auth::Installation(inst),
+            Method::POST,
+            &path,
+            Some(&body),
+        )
+        .await?
+        .json(OP)
+    }
+
+    pub async fn replace_topics(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        topics: &[&str],
+    ) -> Result<(), GitHubError> {
+        let path = format!("/repos/{repo}/topics");
+        let body = json!({ "names": topics });
+        self.request(
+            "repos/replace-all-topics",
+            Auth::Installation(inst),
+            Method::PUT,
+            &path,
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn archive_repo(&self, inst: u64, repo: &RepoName) -> Result<(), GitHubError> {
+        let body = json!({ "archived": true });
+        let path = format!("/repos/{repo}");
+        self.request(
+            "repos/update",
+            Auth::Installation(inst),
+            Method::PATCH,
+            &path,
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_issue(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        number: u64,
+    ) -> Result<IssueInfo, GitHubError> {
+        let path = format!("/repos/{repo}/issues/{number}");
+        let wire: IssueWire = self
+            .get("issues/get", Auth::Installation(inst), &path)
+            .await?;
+        Ok(wire.into())
+    }
+
+    /// Open issues carrying `label`, every page.
+    pub async fn list_open_issues(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        label: &str,
+    ) -> Result<Vec<IssueInfo>, GitHubError> {
+        let path = format!(
+            "/repos/{repo}/issues?state=open&labels={}&per_page=100",
+            encode(label)
+        );
+        let wires: Vec<IssueWire> = self.get_all("issues/list-for-repo", inst, path).await?;
+        Ok(wires.into_iter().map(Into::into).collect())
+    }
+
+    pub async fn list_comments(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        number: u64,
+    ) -> Result<Vec<CommentInfo>, GitHubError> {
+        let path = format!("/repos/{repo}/issues/{number}/comments?per_page=100");
+        let wires: Vec<CommentWire> = self.get_all("issues/list-comments", inst, path).await?;
+        Ok(wires.into_iter().map(Into::into).collect())
+    }
+
+    pub async fn create_comment(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        number: u64,
+        body: &str,
+    ) -> Result<CommentInfo, GitHubError> {
+        const OP: &str = "issues/create-comment";
+        let path = format!("/repos/{repo}/issues/{number}/comments");
+        let wire: CommentWire = self
+            .request(
+                OP,
+                Auth::Installation(inst),
+                Method::POST,
+                &path,
+                Some(&json!({ "body": body })),
+            )
+            .await?
+            .json(OP)?;
+        Ok(wire.into())
+    }
+
+    pub async fn update_comment(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        id: u64,
+        body: &str,
+    ) -> Result<(), GitHubError> {
+        let path = format!("/repos/{repo}/issues/comments/{id}");
+        let body = json!({ "body": body });
+        self.request(
+            "issues/update-comment",
+            Auth::Installation(inst),
+            Method::PATCH,
+            &path,
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_issue(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        number: u64,
+        patch: &IssuePatch,
+    ) -> Result<(), GitHubError> {
+        let path = format!("/repos/{repo}/issues/{number}");
+        self.request(
+            "issues/update",
+            Auth::Installation(inst),
+            Method::PATCH,
+            &path,
+            Some(patch),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A file's bytes at `git_ref`, or `None` when there is no such file.
+    pub async fn get_file(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, GitHubError> {
+        const OP: &str = "repos/get-content";
+        let url = format!("/repos/{repo}/contents/{path}?ref={}", encode(git_ref));
+        let wire: ContentWire = match self.get(OP, Auth::Installation(inst), &url).await {
+            Ok(w) => w,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if wire.encoding != "base64" {
+            return Err(GitHubError::Decode {
+                operation: OP,
+                detail: format!("encoding {:?}", wire.encoding),
+            });
+        }
+        let compact: String = wire
+            .content
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map(Some)
+            .map_err(|e| GitHubError::Decode {
+                operation: OP,
+                detail: e.to_string(),
+            })
+    }
+
+    /// Every page of a list, following `Link: <...>; rel="next"`.
+    async fn get_all<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        inst: u64,
+        first: String,
+    ) -> Result<Vec<T>, GitHubError> {
+        let mut out = Vec::new();
+        let mut next = Some(first);
+        // GitHub caps pages; a bound keeps a misbehaving server from looping us.
+        for _ in 0..1000 {
+            let Some(path) = next.take() else { break };
+            let response = self
+                .request(
+                    operation,
+                    Auth::Installation(inst),
+                    Method::GET,
+                    &path,
+                    None::<&()>,
+                )
+                .await?;
+            let mut page: Vec<T> = response.json(operation)?;
+            out.append(&mut page);
+            next = next_link(&response.headers).and_then(|url| self.relative(&url));
+        }
+        Ok(out)
+    }
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(headers: &http::HeaderMap) -> Option<String> {
+    let link = headers.get("link")?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, rel) = part.split_once(';')?;
+        rel.contains("rel=\"next\"").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
+    })
+}
+
+/// Percent-encodes a query value (labels hold ':').
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

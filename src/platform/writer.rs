@@ -1,0 +1,244 @@
+//! The platform repository's one writer. Changes from many requests are
+//! batched into one commit; a rejected push (someone else moved `main`)
+//! means fetch, re-apply, push again. Never a force-push, so history stays
+//! linear and nobody's commit is lost.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::git::{self, Author, FileChange, GitError};
+use crate::github::{GitHub, GitHubError};
+use crate::metrics::Metrics;
+
+/// Attempts at fetch-apply-push before giving up on a batch.
+const MAX_PUSH_ATTEMPTS: u32 = 10;
+/// Changes waiting at once; senders wait beyond it.
+const QUEUE: usize = 256;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlatformError {
+    #[error("{0}")]
+    GitHub(String),
+    #[error("pushing to the platform repository: {0}")]
+    Git(String),
+    #[error("the platform writer has stopped")]
+    Stopped,
+}
+
+impl From<GitHubError> for PlatformError {
+    fn from(e: GitHubError) -> Self {
+        Self::GitHub(e.to_string())
+    }
+}
+
+impl From<GitError> for PlatformError {
+    fn from(e: GitError) -> Self {
+        Self::Git(e.to_string())
+    }
+}
+
+/// What a write did: the commit that holds the change (the new one, or
+/// `main` as it was when nothing needed changing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub commit: String,
+    pub changed: bool,
+}
+
+/// Whether a change may replace a file that is already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Write the files as given.
+    Replace,
+    /// Add files that are missing; leave existing ones alone.
+    CreateOnly,
+}
+
+struct Pending {
+    changes: Vec<FileChange>,
+    mode: WriteMode,
+    /// One line naming the request, e.g. `Add billing-api (catalog#12)`.
+    reason: String,
+    reply: oneshot::Sender<Result<Written, PlatformError>>,
+}
+
+/// Where and as whom the writer writes.
+pub struct WriterConfig {
+    pub github: GitHub,
+    /// The platform repository's clone URL.
+    pub clone_url: String,
+    pub installation: u64,
+    pub author: Author,
+    /// A local bare clone kept between writes, so fetches are incremental.
+    pub cache_dir: PathBuf,
+    pub metrics: Arc<Metrics>,
+}
+
+/// A handle to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct PlatformWriter {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl PlatformWriter {
+    pub fn spawn(config: WriterConfig) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(config, rx));
+        Self { tx }
+    }
+
+    /// Makes the platform repository hold `changes`, committing only when
+    /// something differs. Waits for the batch it joins to be pushed.
+    pub async fn write(
+        &self,
+        changes: Vec<FileChange>,
+        mode: WriteMode,
+        reason: String,
+    ) -> Result<Written, PlatformError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Pending {
+                changes,
+                mode,
+                reason,
+                reply,
+            })
+            .await
+            .map_err(|_| PlatformError::Stopped)?;
+        answer.await.map_err(|_| PlatformError::Stopped)?
+    }
+}
+
+async fn run(config: WriterConfig, mut rx: mpsc::Receiver<Pending>) {
+    let config = Arc::new(config);
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let result = write_batch(&config, &batch).await;
+        for pending in batch {
+            let _ = pending.reply.send(result.clone());
+        }
+    }
+}
+
+async fn write_batch(
+    config: &Arc<WriterConfig>,
+    batch: &[Pending],
+) -> Result<Written, PlatformError> {
+    let token = config
+        .github
+        .installation_token(config.installation)
+        .await?;
+    let changes: Vec<(FileChange, WriteMode)> = batch
+        .iter()
+        .flat_map(|p| p.changes.iter().map(|c| (c.clone(), p.mode)))
+        .collect();
+    let message = commit_message(batch);
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || {
+        let cache = git::open_cache(&config.cache_dir)?;
+        for attempt in 1..=MAX_PUSH_ATTEMPTS {
+            let head = git::fetch(&cache, &config.clone_url, &token, "main")?;
+            let base = head
+                .map(|h| cache.find_commit(h).and_then(|c| c.tree()))
+                .transpose()
+                .map_err(GitError::from)?;
+            let apply = applicable(&cache, base.as_ref(), &changes)?;
+            let tree = git::write_tree(&cache, base.as_ref(), &apply)?;
+            let unchanged = match (&base, tree) {
+                (Some(b), Some(t)) => b.id() == t,
+                (None, None) => true,
+                _ => false,
+            };
+            if unchanged {
+                let commit = head.map(|h| h.to_string()).unwrap_or_default();
+                return Ok(Written {
+                    commit,
+                    changed: false,
+                });
+            }
+            let tree = match tree {
+                Some(t) => t,
+                None => cache
+                    .treebuilder(None)
+                    .and_then(|b| b.write())
+                    .map_err(GitError::from)?,
+            };
+            let commit = git::commit(
+                &cache,
+                "refs/heads/main",
+                tree,
+                head,
+                &config.author,
+                &message,
+            )?;
+            match git::push(
+                &cache,
+                &config.clone_url,
+                &token,
+                &["refs/heads/main:refs/heads/main".to_owned()],
+            ) {
+                Ok(()) => {
+                    config.metrics.platform_commits.inc();
+                    return Ok(Written {
+                        commit: commit.to_string(),
+                        changed: true,
+                    });
+                }
+                Err(GitError::NotFastForward) if attempt < MAX_PUSH_ATTEMPTS => {
+                    config.metrics.platform_push_retries.inc();
+                    tracing::info!(
+                        attempt,
+                        "platform repository moved on; fetching and re-applying"
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(PlatformError::Git(format!(
+            "main kept moving; gave up after {MAX_PUSH_ATTEMPTS} attempts"
+        )))
+    })
+    .await
+    .map_err(|e| PlatformError::Git(e.to_string()))?
+}
+
+/// The changes to make on top of `base`: create-only ones whose file is
+/// already there drop out.
+fn applicable(
+    repo: &git2::Repository,
+    base: Option<&git2::Tree>,
+    changes: &[(FileChange, WriteMode)],
+) -> Result<Vec<FileChange>, GitError> {
+    let mut out = Vec::with_capacity(changes.len());
+    for (change, mode) in changes {
+        let exists = match base {
+            Some(tree) => git::read_file(repo, tree, &change.path)?.is_some(),
+            None => false,
+        };
+        if !(exists && *mode == WriteMode::CreateOnly) {
+            out.push(change.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// One request: its reason. Several: a summary line and one line each.
+fn commit_message(batch: &[Pending]) -> String {
+    match batch {
+        [one] => format!("{}\n", one.reason),
+        many => {
+            let mut msg = format!("Update {} services\n\n", many.len());
+            for p in many {
+                msg.push_str("- ");
+                msg.push_str(&p.reason);
+                msg.push('\n');
+            }
+            msg
+        }
+    }
+}

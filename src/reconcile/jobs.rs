@@ -1,0 +1,83 @@
+//! Running reconciles: one at a time per request, several requests in
+//! parallel (bounded). A request woken while it runs runs once more after,
+//! so no wake-up is lost and none piles up.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+
+use super::Reconciler;
+
+/// Why a request is being reconciled; decides what a failed request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Trigger {
+    /// The periodic pass: failed and invalid requests wait for a person.
+    Resync,
+    /// A webhook about the request (opened, edited, ...).
+    Event,
+    /// `/paved retry`: run a failed request again.
+    Retry,
+}
+
+pub struct Jobs {
+    reconciler: Arc<Reconciler>,
+    permits: Semaphore,
+    /// Requests with a job running, and the strongest trigger that arrived meanwhile.
+    running: Mutex<HashMap<u64, Option<Trigger>>>,
+}
+
+impl Jobs {
+    pub fn new(reconciler: Arc<Reconciler>, workers: usize) -> Arc<Self> {
+        Arc::new(Self {
+            reconciler,
+            permits: Semaphore::new(workers),
+            running: Mutex::default(),
+        })
+    }
+
+    pub fn reconciler(&self) -> &Arc<Reconciler> {
+        &self.reconciler
+    }
+
+    /// Reconciles catalog request `number`, now or right after its running job.
+    pub fn submit(self: &Arc<Self>, number: u64, trigger: Trigger) {
+        {
+            let mut running = self.running.lock().expect("jobs lock");
+            if let Some(again) = running.get_mut(&number) {
+                *again = (*again).max(Some(trigger));
+                return;
+            }
+            running.insert(number, None);
+        }
+        let jobs = self.clone();
+        tokio::spawn(async move { jobs.run(number, trigger).await });
+    }
+
+    async fn run(self: Arc<Self>, number: u64, mut trigger: Trigger) {
+        loop {
+            {
+                let _permit = self.permits.acquire().await.expect("semaphore open");
+                let metrics = self.reconciler.metrics();
+                metrics.jobs_running.inc();
+                if let Err(e) = self.reconciler.reconcile_request(number, trigger).await {
+                    tracing::warn!(request = number, error = %e, "reconcile failed; the next event or resync retries");
+                }
+                metrics.jobs_running.dec();
+            }
+            let mut running = self.running.lock().expect("jobs lock");
+            match running.get_mut(&number).and_then(Option::take) {
+                Some(next) => trigger = next,
+                None => {
+                    running.remove(&number);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether any job is running or waiting.
+    pub fn idle(&self) -> bool {
+        self.running.lock().expect("jobs lock").is_empty()
+    }
+}

@@ -1,0 +1,244 @@
+//! The reconciler: for a request, read the world (the issue, its status
+//! comment, the service repository, the platform repository), decide the
+//! next step and do it, every step checking before acting. Webhooks only
+//! wake it early; a resync pass reconciles every open request, so lost
+//! webhooks and crashes heal without a database.
+
+mod jobs;
+mod provision;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, OnceCell};
+
+pub use jobs::{Jobs, Trigger};
+
+use crate::catalog::CatalogSettings;
+use crate::git::Author;
+use crate::github::{GitHub, GitHubError, RepoInfo, RepoName};
+use crate::metrics::Metrics;
+use crate::platform::{PlatformWriter, WriterConfig};
+use crate::scaffold::Templates;
+
+/// What the reconciler works with; all of it injected.
+pub struct Deps {
+    pub github: GitHub,
+    pub catalog: RepoName,
+    pub platform: RepoName,
+    pub templates: Arc<Templates>,
+    pub work_dir: PathBuf,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Learned from GitHub once, on first use (never at startup, so paved
+/// starts while GitHub is unreachable).
+struct Setup {
+    installation: u64,
+    /// The App's bot login, `<slug>[bot]`: who paved's comments are by.
+    bot: String,
+    author: Author,
+    writer: PlatformWriter,
+    platform: RepoInfo,
+}
+
+pub struct Reconciler {
+    deps: Deps,
+    setup: OnceCell<Setup>,
+    /// `paved.yaml` from the catalog; dropped when the catalog is pushed to.
+    settings: Mutex<Option<CatalogSettings>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl Reconciler {
+    pub fn new(deps: Deps) -> Arc<Self> {
+        Arc::new(Self {
+            deps,
+            setup: OnceCell::new(),
+            settings: Mutex::new(None),
+        })
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.deps.metrics
+    }
+
+    /// The App's bot login, once known.
+    pub fn bot(&self) -> Option<&str> {
+        self.setup.get().map(|s| s.bot.as_str())
+    }
+
+    pub fn catalog(&self) -> &RepoName {
+        &self.deps.catalog
+    }
+
+    async fn setup(&self) -> Result<&Setup, ReconcileError> {
+        self.setup
+            .get_or_try_init(|| async {
+                let gh = &self.deps.github;
+                let app = gh.get_app().await?;
+                let installation = gh.repo_installation(&self.deps.catalog).await?;
+                let platform = gh
+                    .get_repo(installation, &self.deps.platform)
+                    .await?
+                    .ok_or_else(|| {
+                        ReconcileError::Setup(format!(
+                            "the platform repository {} does not exist",
+                            self.deps.platform
+                        ))
+                    })?;
+                let bot = format!("{}[bot]", app.slug);
+                let author = Author {
+                    name: bot.clone(),
+                    email: format!("{}+{bot}@users.noreply.github.com", app.id),
+                };
+                let writer = PlatformWriter::spawn(WriterConfig {
+                    github: gh.clone(),
+                    clone_url: platform.clone_url.clone(),
+                    installation,
+                    author: author.clone(),
+                    cache_dir: self.deps.work_dir.join("platform.git"),
+                    metrics: self.deps.metrics.clone(),
+                });
+                Ok(Setup {
+                    installation,
+                    bot,
+                    author,
+                    writer,
+                    platform,
+                })
+            })
+            .await
+    }
+
+    /// `paved.yaml` from the catalog's default branch, cached until the
+    /// catalog is pushed to. A catalog without one gets the defaults.
+    async fn settings(&self, installation: u64) -> Result<CatalogSettings, ReconcileError> {
+        let mut cached = self.settings.lock().await;
+        if let Some(s) = cached.as_ref() {
+            return Ok(s.clone());
+        }
+        let file = self
+            .deps
+            .github
+            .get_file(installation, &self.deps.catalog, "paved.yaml", "HEAD")
+            .await?;
+        let settings = match file {
+            Some(bytes) => {
+                CatalogSettings::parse(&String::from_utf8_lossy(&bytes)).map_err(|problems| {
+                    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                    ReconcileError::Setup(format!(
+                        "the catalog's paved.yaml is invalid: {}",
+                        text.join("; ")
+                    ))
+                })?
+            }
+            None => CatalogSettings::defaults(&self.deps.catalog.owner),
+        };
+        *cached = Some(settings.clone());
+        Ok(settings)
+    }
+
+    /// The catalog changed: read `paved.yaml` again next time.
+    pub async fn catalog_pushed(&self) {
+        *self.settings.lock().await = None;
+    }
+
+    /// Every open request, for a resync pass.
+    pub async fn open_requests(&self) -> Result<Vec<u64>, ReconcileError> {
+        let setup = self.setup().await?;
+        let issues = self
+            .deps
+            .github
+            .list_open_issues(
+                setup.installation,
+                &self.deps.catalog,
+                crate::catalog::form::REQUEST_LABEL,
+            )
+            .await?;
+        Ok(issues
+            .into_iter()
+            .filter(|i| !i.is_pull_request)
+            .map(|i| i.number)
+            .collect())
+    }
+}
+
+/// Turns a verified event into work: which request to reconcile, and why.
+pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event) {
+    use crate::commands::{self, Command, Parsed};
+    use crate::webhook::event::{CommentAction, EventKind, IssueAction};
+    let reconciler = jobs.reconciler();
+    let catalog = reconciler.catalog();
+    let in_catalog = event.repo.as_ref().is_some_and(|r| {
+        r.owner.eq_ignore_ascii_case(&catalog.owner) && r.name.eq_ignore_ascii_case(&catalog.name)
+    });
+    // paved's own changes (labels, edits) come back as webhooks: nothing to do.
+    let own = reconciler
+        .bot()
+        .is_some_and(|bot| event.sender.login == bot);
+    if !in_catalog || own {
+        return;
+    }
+    match &event.kind {
+        EventKind::Issue { action, issue }
+            if *action != IssueAction::Closed
+                && issue
+                    .labels
+                    .iter()
+                    .any(|l| l == crate::catalog::form::REQUEST_LABEL) =>
+        {
+            jobs.submit(issue.number, Trigger::Event);
+        }
+        EventKind::IssueComment {
+            action,
+            issue,
+            comment,
+            previous_body,
+        } if !issue.is_pull_request => {
+            let previous = (*action == CommentAction::Edited)
+                .then_some(previous_body.as_deref())
+                .flatten();
+            let retry =
+                commands::added(&comment.body, previous).contains(&Parsed::Command(Command::Retry));
+            if retry {
+                reconciler
+                    .metrics()
+                    .commands
+                    .with_label_values(&["retry", "done"])
+                    .inc();
+                jobs.submit(issue.number, Trigger::Retry);
+            }
+        }
+        EventKind::Push(_) => {
+            let reconciler = reconciler.clone();
+            tokio::spawn(async move { reconciler.catalog_pushed().await });
+        }
+        _ => {}
+    }
+}
+
+/// Reconciles every open request now and every `every` after.
+pub async fn resync_loop(jobs: Arc<Jobs>, every: std::time::Duration) {
+    loop {
+        match jobs.reconciler().open_requests().await {
+            Ok(numbers) => {
+                tracing::info!(requests = numbers.len(), "resync");
+                for n in numbers {
+                    jobs.submit(n, Trigger::Resync);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "resync could not list requests; trying again next time")
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}

@@ -1,0 +1,457 @@
+//! Provisioning one request, step by step: the service repository, the
+//! scaffold, the Application in the platform repository, then the status
+//! back on the issue. Each step looks before it acts, so running it again
+//! (a redelivery, a retry, a resync, a second replica) changes nothing that
+//! is already right.
+
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use super::{ReconcileError, Reconciler, Setup, Trigger};
+use crate::catalog::form::{self, Form, REQUEST_LABEL};
+use crate::catalog::{CatalogSettings, Problem, ValidRequest, validate};
+use crate::git::FileChange;
+use crate::github::{CommentInfo, GitHubError, IssueInfo, IssuePatch, RepoInfo, RepoName};
+use crate::platform::{AppSpec, WriteMode};
+use crate::scaffold::{publish, render};
+use crate::status::{self, Status, Step, StepState};
+
+pub const PROVISIONING: &str = "paved:provisioning";
+pub const READY: &str = "paved:ready";
+pub const FAILED: &str = "paved:failed";
+pub const INVALID: &str = "paved:invalid";
+
+const STEP_REPO: &str = "Repository";
+const STEP_SCAFFOLD: &str = "Scaffold";
+const STEP_DEPLOY: &str = "Deployment";
+
+/// A step that did not work out.
+enum StepError {
+    /// The requester must change something (the name is taken).
+    Invalid(Problem),
+    /// Something failed after the client's retries; `/paved retry` runs it again.
+    Failed(String),
+}
+
+impl From<GitHubError> for StepError {
+    fn from(e: GitHubError) -> Self {
+        Self::Failed(e.to_string())
+    }
+}
+
+/// The issue being worked on and what is known of it.
+struct Ctx<'a> {
+    setup: &'a Setup,
+    catalog: &'a RepoName,
+    issue: IssueInfo,
+    status: Option<CommentInfo>,
+}
+
+impl Reconciler {
+    /// Reconciles catalog request `number`.
+    pub async fn reconcile_request(
+        &self,
+        number: u64,
+        trigger: Trigger,
+    ) -> Result<(), ReconcileError> {
+        let span = tracing::info_span!("request", key = %format!("{}#{number}", self.deps.catalog), ?trigger);
+        self.reconcile_issue(number, trigger).instrument(span).await
+    }
+
+    async fn reconcile_issue(&self, number: u64, trigger: Trigger) -> Result<(), ReconcileError> {
+        let setup = self.setup().await?;
+        let gh = &self.deps.github;
+        let catalog = &self.deps.catalog;
+        let issue = gh.get_issue(setup.installation, catalog, number).await?;
+        let has = |l: &str| issue.labels.iter().any(|x| x == l);
+        if !has(REQUEST_LABEL) || issue.is_pull_request || !issue.open {
+            return Ok(());
+        }
+        if (has(FAILED) && trigger != Trigger::Retry)
+            || (has(INVALID) && trigger == Trigger::Resync)
+        {
+            return Ok(());
+        }
+        let comments = gh
+            .list_comments(setup.installation, catalog, number)
+            .await?;
+        let status = comments
+            .into_iter()
+            .find(|c| c.author == setup.bot && status::is_status(&c.body));
+        let settings = self.settings(setup.installation).await?;
+        let mut ctx = Ctx {
+            setup,
+            catalog,
+            issue,
+            status,
+        };
+        let request = form::request(Form::new_service(), &ctx.issue.body)
+            .and_then(|r| validate(&r, &self.deps.templates, &settings));
+        match request {
+            Err(problems) => self.invalid(&mut ctx, problems, "unknown").await,
+            Ok(valid) => self.provision(&mut ctx, &valid, &settings).await,
+        }
+    }
+
+    async fn provision(
+        &self,
+        ctx: &mut Ctx<'_>,
+        valid: &ValidRequest,
+        settings: &CatalogSettings,
+    ) -> Result<(), ReconcileError> {
+        let started = Instant::now();
+        let template = valid.request.template.as_str();
+        let mut steps = vec![
+            Step {
+                name: STEP_REPO,
+                state: StepState::Pending,
+            },
+            Step {
+                name: STEP_SCAFFOLD,
+                state: StepState::Pending,
+            },
+            Step {
+                name: STEP_DEPLOY,
+                state: StepState::Pending,
+            },
+        ];
+        let service = valid.request.name.clone();
+        if !ctx.issue.labels.iter().any(|l| l == PROVISIONING) {
+            self.labels(ctx, PROVISIONING, false).await?;
+        }
+        if ctx.status.is_none() {
+            let progress = Status::Progress {
+                service: service.clone(),
+                steps: steps.clone(),
+                summary: None,
+            };
+            self.show(ctx, &progress).await?;
+        }
+        let outcome = self.steps(ctx, valid, settings, &mut steps).await;
+        let template_label = [template];
+        match outcome {
+            Ok(summary) => {
+                let ready = Status::Progress {
+                    service,
+                    steps,
+                    summary: Some(summary),
+                };
+                self.show(ctx, &ready).await?;
+                self.labels(ctx, READY, true).await?;
+                let m = self.metrics();
+                m.provisioning_requests
+                    .with_label_values(&[template, "ready"])
+                    .inc();
+                m.provisioning_seconds
+                    .with_label_values(&template_label)
+                    .observe(started.elapsed().as_secs_f64());
+                tracing::info!(service = %valid.request.name, "ready");
+            }
+            Err(StepError::Invalid(problem)) => {
+                return self.invalid(ctx, vec![problem], template).await;
+            }
+            Err(StepError::Failed(message)) => {
+                tracing::warn!(service = %valid.request.name, %message, "provisioning failed");
+                let failed = Status::Progress {
+                    service,
+                    steps,
+                    summary: None,
+                };
+                self.show(ctx, &failed).await?;
+                self.labels(ctx, FAILED, false).await?;
+                self.metrics()
+                    .provisioning_requests
+                    .with_label_values(&[template, "failed"])
+                    .inc();
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the steps in order, marking each in `steps`; the summary for the
+    /// status comment when all are done.
+    async fn steps(
+        &self,
+        ctx: &Ctx<'_>,
+        valid: &ValidRequest,
+        settings: &CatalogSettings,
+        steps: &mut [Step],
+    ) -> Result<String, StepError> {
+        let fail = |steps: &mut [Step], i: usize, e: StepError| {
+            if let StepError::Failed(message) = &e {
+                steps[i].state = StepState::Failed(message.clone());
+            }
+            e
+        };
+        let repo = self
+            .ensure_repo(ctx, valid, settings)
+            .await
+            .map_err(|e| fail(steps, 0, e))?;
+        steps[0].state = StepState::Done(format!("[{}]({})", repo.full_name, repo.html_url));
+        let (commit, version) = self
+            .ensure_scaffold(ctx, valid, &repo)
+            .await
+            .map_err(|e| fail(steps, 1, e))?;
+        steps[1].state = StepState::Done(format!(
+            "{} {version}, commit `{}`",
+            valid.request.template,
+            short(&commit)
+        ));
+        let app = self.app_spec(ctx, valid, settings, &repo, &commit, &version);
+        let written = self
+            .ensure_application(ctx, &app)
+            .await
+            .map_err(|e| fail(steps, 2, e))?;
+        let platform = &ctx.setup.platform.html_url;
+        steps[2].state = StepState::Done(format!(
+            "[{}]({platform}/blob/main/{}) in commit [`{}`]({platform}/commit/{written})",
+            app.path(),
+            app.path(),
+            short(&written)
+        ));
+        let name = &valid.request.name;
+        let mut summary = format!(
+            "**Ready.** {name} is deployed to **{}** by Argo CD: https://{name}.{}",
+            app.environment, settings.domain
+        );
+        if let Some(url) = &settings.dashboard_url {
+            summary.push_str(&format!(
+                " · [dashboard]({})",
+                url.replace("{service}", name)
+            ));
+        }
+        Ok(summary)
+    }
+
+    /// Creates `<org>/<name>`, or accepts it when paved made it for this very
+    /// request (its description carries the request's marker).
+    async fn ensure_repo(
+        &self,
+        ctx: &Ctx<'_>,
+        valid: &ValidRequest,
+        settings: &CatalogSettings,
+    ) -> Result<RepoInfo, StepError> {
+        let gh = &self.deps.github;
+        let inst = ctx.setup.installation;
+        let name = &valid.request.name;
+        let org = &settings.organization;
+        let marker = format!("[paved {}#{}]", ctx.catalog, ctx.issue.number);
+        let full = RepoName {
+            owner: org.clone(),
+            name: name.clone(),
+        };
+        let description = format!("{} {marker}", headline(&valid.request.description));
+        let private = settings.policy.private_repositories;
+        let repo = match gh
+            .create_org_repo(inst, org, name, &description, private)
+            .await
+        {
+            Ok(repo) => repo,
+            Err(e) if e.status().map(|s| s.as_u16()) == Some(422) => {
+                let existing = gh
+                    .get_repo(inst, &full)
+                    .await?
+                    .ok_or_else(|| StepError::Failed(e.to_string()))?;
+                if !existing
+                    .description
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains(&marker)
+                {
+                    return Err(StepError::Invalid(Problem::new(
+                        "name",
+                        format!(
+                            "the repository {full} already exists and was not made for this request; choose another name"
+                        ),
+                    )));
+                }
+                existing
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !repo.topics.iter().any(|t| t == "paved") {
+            gh.replace_topics(inst, &full, &["paved", &valid.request.template])
+                .await?;
+        }
+        Ok(repo)
+    }
+
+    /// Renders and pushes the scaffold unless the repository already holds it.
+    async fn ensure_scaffold(
+        &self,
+        ctx: &Ctx<'_>,
+        valid: &ValidRequest,
+        repo: &RepoInfo,
+    ) -> Result<(String, String), StepError> {
+        let template = self
+            .deps
+            .templates
+            .get(&valid.request.template)
+            .ok_or_else(|| {
+                StepError::Failed(format!("template {} is gone", valid.request.template))
+            })?;
+        let rendered =
+            render(template, &valid.values).map_err(|e| StepError::Failed(e.to_string()))?;
+        let answers = publish::answers_file(template, &valid.values, &ctx.issue.html_url);
+        let files = publish::scaffold_files(&rendered, answers);
+        let token = self
+            .deps
+            .github
+            .installation_token(ctx.setup.installation)
+            .await?;
+        let message = format!(
+            "Scaffold {} from {} {}\n\nRequested in {}#{}.\n",
+            valid.request.name, template.name, template.version, ctx.catalog, ctx.issue.number
+        );
+        let cache = self
+            .deps
+            .work_dir
+            .join("scaffolds")
+            .join(format!("{}.git", repo.full_name.replace('/', "__")));
+        let url = repo.clone_url.clone();
+        let author = ctx.setup.author.clone();
+        let commit = tokio::task::spawn_blocking(move || {
+            publish::push_initial(&cache, &url, &token, &files, &author, &message)
+        })
+        .await
+        .map_err(|e| StepError::Failed(e.to_string()))?
+        .map_err(|e| StepError::Failed(e.to_string()))?;
+        Ok((commit, template.version.clone()))
+    }
+
+    fn app_spec(
+        &self,
+        ctx: &Ctx<'_>,
+        valid: &ValidRequest,
+        settings: &CatalogSettings,
+        repo: &RepoInfo,
+        commit: &str,
+        version: &str,
+    ) -> AppSpec {
+        let env = settings.first_environment();
+        let name = &valid.request.name;
+        AppSpec {
+            service: name.clone(),
+            environment: env.name.clone(),
+            template: format!("{}@{version}", valid.request.template),
+            repo_url: repo.clone_url.clone(),
+            image: format!("ghcr.io/{}/{name}", settings.organization.to_lowercase()),
+            tag: commit.to_owned(),
+            replicas: env.replicas.default,
+            project: "default".into(),
+            cluster: env.cluster.clone(),
+            namespace: format!("{name}-{}", env.name),
+            request_url: ctx.issue.html_url.clone(),
+        }
+    }
+
+    /// Makes the platform repository hold the Application. An Application
+    /// that exists is left as it is: day-2 commands own it from then on.
+    async fn ensure_application(&self, ctx: &Ctx<'_>, app: &AppSpec) -> Result<String, StepError> {
+        let change = FileChange {
+            path: app.path(),
+            contents: Some(app.to_yaml().into_bytes()),
+            executable: false,
+        };
+        let reason = format!(
+            "Add {} ({}#{})",
+            app.service, ctx.catalog.name, ctx.issue.number
+        );
+        let written = ctx
+            .setup
+            .writer
+            .write(vec![change], WriteMode::CreateOnly, reason)
+            .await
+            .map_err(|e| StepError::Failed(e.to_string()))?;
+        Ok(written.commit)
+    }
+
+    async fn invalid(
+        &self,
+        ctx: &mut Ctx<'_>,
+        problems: Vec<Problem>,
+        template: &str,
+    ) -> Result<(), ReconcileError> {
+        self.show(ctx, &Status::Invalid { problems }).await?;
+        if !ctx.issue.labels.iter().any(|l| l == INVALID) {
+            self.labels(ctx, INVALID, false).await?;
+            self.metrics()
+                .provisioning_requests
+                .with_label_values(&[template, "invalid"])
+                .inc();
+        }
+        Ok(())
+    }
+
+    /// Creates or edits the status comment, only when its text changes.
+    async fn show(&self, ctx: &mut Ctx<'_>, status: &Status) -> Result<(), ReconcileError> {
+        let body = status.render();
+        let gh = &self.deps.github;
+        let inst = ctx.setup.installation;
+        match &mut ctx.status {
+            Some(c) if c.body == body => {}
+            Some(c) => {
+                gh.update_comment(inst, ctx.catalog, c.id, &body).await?;
+                c.body = body;
+            }
+            None => {
+                ctx.status = Some(
+                    gh.create_comment(inst, ctx.catalog, ctx.issue.number, &body)
+                        .await?,
+                )
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the state label (keeping the requester's other labels) and,
+    /// when `close`, closes the issue, in one call.
+    async fn labels(
+        &self,
+        ctx: &mut Ctx<'_>,
+        state: &str,
+        close: bool,
+    ) -> Result<(), ReconcileError> {
+        let states = [PROVISIONING, READY, FAILED, INVALID];
+        let mut labels: Vec<String> = ctx
+            .issue
+            .labels
+            .iter()
+            .filter(|l| !states.contains(&l.as_str()))
+            .cloned()
+            .collect();
+        labels.push(state.to_owned());
+        let patch = IssuePatch {
+            state: close.then_some("closed"),
+            labels: Some(labels.clone()),
+        };
+        self.deps
+            .github
+            .update_issue(
+                ctx.setup.installation,
+                ctx.catalog,
+                ctx.issue.number,
+                &patch,
+            )
+            .await?;
+        ctx.issue.labels = labels;
+        Ok(())
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
+}
+
+/// The description's first line, plain and short enough for GitHub's
+/// repository description.
+fn headline(description: &str) -> String {
+    let line = description
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    let clean: String = line.chars().filter(|c| !c.is_control()).take(200).collect();
+    clean
+}

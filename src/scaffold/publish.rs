@@ -1,0 +1,94 @@
+//! Pushing a scaffold: one commit holding the rendered files and paved's
+//! record of how they were made, on `main` and on `paved/template` (the
+//! branch that only ever receives pure renders, for template upgrades).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{Rendered, Template, Values};
+use crate::git::{self, Author, FileChange, GitError};
+use crate::secret::Secret;
+
+/// The branch holding untouched renders of the template.
+pub const TEMPLATE_BRANCH: &str = "paved/template";
+/// paved's record in every scaffold.
+pub const ANSWERS_PATH: &str = ".paved/answers.yml";
+
+#[derive(Serialize)]
+struct Answers<'a> {
+    template: &'a str,
+    version: &'a str,
+    request: &'a str,
+    answers: &'a std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// `.paved/answers.yml`: the template, its version and every value used.
+pub fn answers_file(template: &Template, values: &Values, request_url: &str) -> Vec<u8> {
+    let answers = Answers {
+        template: &template.name,
+        version: &template.version,
+        request: request_url,
+        answers: values.as_map(),
+    };
+    let body = crate::yaml::to_string(&answers).expect("answers serialize");
+    format!("# Written by paved: how this repository was made. paved owns this file.\n{body}")
+        .into_bytes()
+}
+
+/// The files of a scaffold commit: the render plus the answers file.
+pub fn scaffold_files(rendered: &Rendered, answers: Vec<u8>) -> Vec<FileChange> {
+    let mut files: Vec<FileChange> = rendered
+        .files
+        .iter()
+        .map(|f| FileChange {
+            path: f.path.clone(),
+            contents: Some(f.contents.clone()),
+            executable: f.executable,
+        })
+        .collect();
+    files.push(FileChange {
+        path: ANSWERS_PATH.into(),
+        contents: Some(answers),
+        executable: false,
+    });
+    files
+}
+
+/// Pushes the initial commit to a new repository, unless it already holds
+/// paved's scaffold (the `paved/template` branch), which makes this
+/// idempotent. Returns the commit on `main`.
+pub fn push_initial(
+    cache_dir: &Path,
+    url: &str,
+    token: &Secret,
+    files: &[FileChange],
+    author: &Author,
+    message: &str,
+) -> Result<String, GitError> {
+    let repo = git::open_cache(cache_dir)?;
+    let heads = git::remote_heads(&repo, url, token)?;
+    if let Some(done) = heads.get(TEMPLATE_BRANCH) {
+        return Ok(heads.get("main").unwrap_or(done).to_string());
+    }
+    let tree = git::write_tree(&repo, None, files)?
+        .ok_or_else(|| git2::Error::from_str("empty scaffold"))?;
+    let commit = git::commit(
+        &repo,
+        &format!("refs/heads/{TEMPLATE_BRANCH}"),
+        tree,
+        None,
+        author,
+        message,
+    )?;
+    let mut refspecs = vec![format!(
+        "refs/heads/{TEMPLATE_BRANCH}:refs/heads/{TEMPLATE_BRANCH}"
+    )];
+    // Someone pushed to main first: keep their work, only add the template branch.
+    if !heads.contains_key("main") {
+        repo.reference("refs/heads/main", commit, true, "paved")?;
+        refspecs.insert(0, "refs/heads/main:refs/heads/main".into());
+    }
+    git::push(&repo, url, token, &refspecs)?;
+    Ok(heads.get("main").copied().unwrap_or(commit).to_string())
+}

@@ -1,0 +1,93 @@
+//! The one status comment per request, edited in place. A hidden marker
+//! finds it again; every value from the requester is Markdown-escaped.
+
+use std::fmt::Write;
+
+use crate::catalog::Problem;
+use crate::scaffold::escape::md;
+
+/// Opens every status comment; paved finds its comment by it.
+pub const MARKER: &str = "<!-- paved:status -->";
+
+/// How far one step has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepState {
+    Pending,
+    /// Done, with Markdown that links to what it made.
+    Done(String),
+    /// Failed, with GitHub's (or git's) own message.
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub name: &'static str,
+    pub state: StepState,
+}
+
+/// Where a request stands, as its status comment shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Validation found problems; nothing was created.
+    Invalid { problems: Vec<Problem> },
+    /// Steps under way or finished.
+    Progress {
+        service: String,
+        steps: Vec<Step>,
+        summary: Option<String>,
+    },
+}
+
+impl Status {
+    /// The comment body, marker first.
+    pub fn render(&self) -> String {
+        let mut out = String::from(MARKER);
+        out.push('\n');
+        match self {
+            Self::Invalid { problems } => {
+                out.push_str("### paved could not take this request\n\n");
+                out.push_str(
+                    "Nothing was created. Edit the issue to fix these and paved checks again:\n\n",
+                );
+                for p in problems {
+                    let _ = writeln!(out, "- {}", md(&p.to_string()));
+                }
+            }
+            Self::Progress {
+                service,
+                steps,
+                summary,
+            } => {
+                let _ = writeln!(out, "### paved · {}\n", md(service));
+                out.push_str("| step | state |\n| --- | --- |\n");
+                for step in steps {
+                    let state = match &step.state {
+                        StepState::Pending => "⏳ pending".to_owned(),
+                        StepState::Done(detail) => format!("✅ {detail}"),
+                        StepState::Failed(message) => format!("❌ {}", md(message)),
+                    };
+                    let _ = writeln!(out, "| {} | {state} |", step.name);
+                }
+                if let Some(failed) = steps
+                    .iter()
+                    .find(|s| matches!(s.state, StepState::Failed(_)))
+                {
+                    let _ = write!(
+                        out,
+                        "\nThe step **{}** failed. Fix the cause if it is yours, then comment `/paved retry`.\n",
+                        failed.name
+                    );
+                }
+                if let Some(summary) = summary {
+                    let _ = write!(out, "\n{summary}\n");
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Whether `body` is a status comment.
+pub fn is_status(body: &str) -> bool {
+    body.starts_with(MARKER)
+}
