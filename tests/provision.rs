@@ -176,3 +176,320 @@ async fn an_invalid_request_gets_every_problem_and_nothing_is_created() {
         "the one status comment was edited in place"
     );
 }
+
+/// What must exist exactly once for a ready request, among `services` made in all.
+async fn assert_once(stage: &Stage, number: u64, name: &str, services: usize) {
+    let sb = &stage.sandbox;
+    let creates = sb
+        .requests()
+        .with_operation("repos/create-in-org")
+        .filter(|r| r.status == 201)
+        .count();
+    assert_eq!(creates, services, "repositories created");
+    let status: Vec<_> = sb
+        .comments(CATALOG, number)
+        .into_iter()
+        .filter(|c| c.body.starts_with("<!-- paved:status"))
+        .collect();
+    assert_eq!(status.len(), 1, "status comments: {status:#?}");
+    let log = platform_log(stage).await;
+    let adds = log
+        .iter()
+        .filter(|m| m.contains(&format!("Add {name} ")))
+        .count();
+    assert_eq!(adds, 1, "platform commits adding {name}: {log:#?}");
+}
+
+/// Commit messages on the platform repository's main, newest first (first parents only).
+async fn platform_log(stage: &Stage) -> Vec<String> {
+    let path = stage.sandbox.repo_path(PLATFORM).unwrap();
+    let repo = git2::Repository::open_bare(path).unwrap();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_ref("refs/heads/main").unwrap();
+    walk.map(|oid| {
+        let c = repo.find_commit(oid.unwrap()).unwrap();
+        assert!(c.parent_count() <= 1, "history is linear");
+        c.message().unwrap_or_default().to_owned()
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redeliveries_retries_and_a_second_replica_change_nothing() {
+    let work = TempDir::new("e2e-idem");
+    let mut stage = stage(&work).await;
+    let number = stage
+        .request(&stage.writer, "orders", "node-express", "Takes orders.")
+        .await
+        .unwrap();
+    stage.settled(number, LIMIT).await.unwrap();
+    assert_once(&stage, number, "orders", 1).await;
+
+    // GitHub redelivers the opening webhook.
+    let opened = stage
+        .sandbox
+        .deliveries()
+        .into_iter()
+        .find(|d| d.event == "issues")
+        .unwrap();
+    stage.sandbox.redeliver(opened.id).unwrap();
+    // Reopened by someone, and told to retry.
+    stage
+        .writer
+        .update_issue(CATALOG, number, serde_json::json!({"state": "open"}))
+        .await
+        .unwrap();
+    stage
+        .writer
+        .comment(CATALOG, number, "/paved retry")
+        .await
+        .unwrap();
+    assert!(stage.sandbox.settle(LIMIT).await);
+    stage.settled(number, LIMIT).await.unwrap();
+    assert_once(&stage, number, "orders", 1).await;
+
+    // A second replica (or a restart) resyncs everything on start.
+    stage.stop_paved().await;
+    stage.start_paved().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stage.settled(number, LIMIT).await.unwrap();
+    assert_once(&stage, number, "orders", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_requests_for_one_name_one_wins_the_other_is_told_why() {
+    let work = TempDir::new("e2e-race");
+    let stage = stage(&work).await;
+    let a = stage
+        .request(&stage.writer, "payments", "node-express", "First.")
+        .await
+        .unwrap();
+    let b = stage
+        .request(&stage.admin, "payments", "python-fastapi", "Second.")
+        .await
+        .unwrap();
+    let la = stage.settled(a, LIMIT).await.unwrap();
+    let lb = stage.settled(b, LIMIT).await.unwrap();
+    let ready = [&la, &lb]
+        .iter()
+        .filter(|l| l.contains(&"paved:ready".to_owned()))
+        .count();
+    let invalid = [&la, &lb]
+        .iter()
+        .filter(|l| l.contains(&"paved:invalid".to_owned()))
+        .count();
+    assert_eq!((ready, invalid), (1, 1), "{la:?} {lb:?}");
+    let loser = if la.contains(&"paved:invalid".to_owned()) {
+        a
+    } else {
+        b
+    };
+    let body = &stage.sandbox.comments(CATALOG, loser)[0].body;
+    assert!(
+        body.contains("already exists and was not made for this request"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_requests_at_once_make_fifty_services_in_a_few_platform_commits() {
+    let work = TempDir::new("e2e-fifty");
+    let stage = stage(&work).await;
+    let mut numbers = Vec::new();
+    for i in 0..50 {
+        numbers.push(
+            stage
+                .request(
+                    &stage.writer,
+                    &format!("svc-{i:02}"),
+                    "node-express",
+                    "Load.",
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    for n in &numbers {
+        let labels = stage.settled(*n, Duration::from_secs(240)).await.unwrap();
+        assert!(
+            labels.contains(&"paved:ready".to_owned()),
+            "#{n}: {labels:?}"
+        );
+    }
+    for i in 0..50 {
+        let path = format!("apps/svc-{i:02}/dev.yaml");
+        assert!(
+            stage.sandbox.file(PLATFORM, "main", &path).await.is_some(),
+            "{path}"
+        );
+    }
+    let log = platform_log(&stage).await;
+    let commits = log.len() - 1; // the repository's first commit
+    eprintln!("50 services in {commits} platform commits");
+    assert!(commits < 50, "batched: {commits} commits");
+    assert_eq!(
+        stage
+            .sandbox
+            .requests()
+            .with_operation("repos/create-in-org")
+            .count(),
+        50
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stopped_mid_way_and_restarted_the_resync_completes_once() {
+    use paved::sandbox::{FaultKind, FaultRule};
+    let work = TempDir::new("e2e-crash");
+    let mut stage = stage(&work).await;
+    // Hold the call after the repository is made, then stop paved during it.
+    stage.sandbox.inject(FaultRule::next(
+        "repos/replace-all-topics",
+        FaultKind::Stall { millis: 5_000 },
+        1,
+    ));
+    let number = stage
+        .request(&stage.writer, "ledger", "python-fastapi", "Keeps books.")
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + LIMIT;
+    while stage.sandbox.requests().count("repos/replace-all-topics") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reached the stalled call"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stage.stop_paved().await;
+    assert!(
+        stage
+            .sandbox
+            .file(PLATFORM, "main", "apps/ledger/dev.yaml")
+            .await
+            .is_none()
+    );
+    stage.sandbox.clear_faults();
+    stage.start_paved().await.unwrap();
+    let labels = stage.settled(number, LIMIT).await.unwrap();
+    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert_once(&stage, number, "ledger", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failure_at_any_github_call_heals_by_retry() {
+    use paved::sandbox::{FaultKind, FaultRule};
+    let work = TempDir::new("e2e-faults");
+    let stage = stage(&work).await;
+    let calls = [
+        "issues/get",
+        "issues/list-comments",
+        "repos/get-content",
+        "issues/update",
+        "issues/create-comment",
+        "repos/create-in-org",
+        "repos/replace-all-topics",
+        "issues/update-comment",
+    ];
+    for (i, call) in calls.iter().enumerate() {
+        stage
+            .sandbox
+            .inject(FaultRule::next(*call, FaultKind::BadGateway, 1));
+        let name = format!("faulty-{i}");
+        let number = stage
+            .request(&stage.writer, &name, "node-express", "Flaky GitHub.")
+            .await
+            .unwrap();
+        let labels = stage.settled(number, LIMIT).await.unwrap();
+        assert!(
+            labels.contains(&"paved:ready".to_owned()),
+            "502 at {call}: {labels:?}"
+        );
+        stage.sandbox.clear_faults();
+    }
+    // A failure that outlasts the client's retries is reported, and /paved retry fixes it.
+    stage.sandbox.inject(FaultRule::next(
+        "repos/replace-all-topics",
+        FaultKind::ServerError,
+        20,
+    ));
+    let number = stage
+        .request(&stage.writer, "stubborn", "node-express", "Very flaky.")
+        .await
+        .unwrap();
+    let labels = stage
+        .settled(number, Duration::from_secs(90))
+        .await
+        .unwrap();
+    assert!(labels.contains(&"paved:failed".to_owned()), "{labels:?}");
+    let body = stage.sandbox.comments(CATALOG, number)[0].body.clone();
+    assert!(
+        body.contains("❌") && body.contains("500") && body.contains("/paved retry"),
+        "{body}"
+    );
+    stage.sandbox.clear_faults();
+    stage
+        .writer
+        .comment(CATALOG, number, "/paved retry")
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + LIMIT;
+    while !stage
+        .sandbox
+        .issue(CATALOG, number)
+        .unwrap()
+        .labels
+        .contains(&"paved:ready".to_owned())
+    {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_once(&stage, number, "stubborn", 9).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_issue_bodies_get_clear_replies_and_create_nothing() {
+    let work = TempDir::new("e2e-hostile");
+    let stage = stage(&work).await;
+    let bodies = [
+        "just some text, no form at all".to_owned(),
+        paved::demo::form_body("x".repeat(200).as_str(), "node-express", "d", "@a/b", ""),
+        paved::demo::form_body(
+            "ok-name",
+            "{{ template }}",
+            "{% raw %}",
+            "@acme/x",
+            "port: {{ 7 * 7 }}",
+        ),
+        paved::demo::form_body(
+            "ok-name",
+            "node-express",
+            "desc",
+            "@acme/x\n### Service name\n\nother",
+            "name: hijack",
+        ),
+        format!("### Service name\n\n{}\n", "a".repeat(60_000)),
+    ];
+    for body in &bodies {
+        let number = stage
+            .writer
+            .open_issue(CATALOG, "hostile", body, &["paved:request"])
+            .await
+            .unwrap();
+        let labels = stage.settled(number, LIMIT).await.unwrap();
+        assert!(
+            labels.contains(&"paved:invalid".to_owned()),
+            "{labels:?} for {}",
+            &body[..body.len().min(80)]
+        );
+        let reply = &stage.sandbox.comments(CATALOG, number)[0].body;
+        assert!(
+            reply.contains("paved could not take this request") && reply.lines().count() < 40,
+            "{reply}"
+        );
+        assert!(
+            !reply.contains("{{ 7 * 7 }}") || reply.contains("\\{"),
+            "template syntax is shown escaped or not at all"
+        );
+    }
+    assert_eq!(stage.sandbox.requests().count("repos/create-in-org"), 0);
+}

@@ -89,6 +89,13 @@ pub fn push_initial(
         repo.reference("refs/heads/main", commit, true, "paved")?;
         refspecs.insert(0, "refs/heads/main:refs/heads/main".into());
     }
-    git::push(&repo, url, token, &refspecs)?;
+    if let Err(e) = git::push(&repo, url, token, &refspecs) {
+        // Another replica (or a retry racing a crash) may have pushed it first.
+        let now = git::remote_heads(&repo, url, token)?;
+        return match (now.get(TEMPLATE_BRANCH), now.get("main")) {
+            (Some(_), Some(main)) => Ok(main.to_string()),
+            _ => Err(e),
+        };
+    }
     Ok(heads.get("main").copied().unwrap_or(commit).to_string())
 }
