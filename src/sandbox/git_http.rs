@@ -54,7 +54,7 @@ pub async fn serve(State(shared): State<Arc<Shared>>, req: Request) -> Response 
         auth::authenticate(req.headers(), &world, &shared.key, Utc::now())
     };
     let caller = match authenticated {
-        Ok(Caller::App) | Err(_) => None,
+        Ok(Caller::App | Caller::Anonymous) | Err(_) => None,
         Ok(caller) => Some(caller),
     };
     let need = if pushing {
