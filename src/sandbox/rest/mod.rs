@@ -59,6 +59,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .merge(checks::routes())
         .nest("/_sandbox", control::routes())
         .fallback(super::git_http::serve)
+        // GitHub answers an unsupported method on a known path with a JSON 404.
+        .method_not_allowed_fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
 }
