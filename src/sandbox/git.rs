@@ -129,8 +129,9 @@ impl GitStore {
         }
     }
 
-    /// Commits `files` on top of `branch` (or as a root commit when it does not
-    /// exist yet) without a work tree, and moves the branch.
+    /// Commits `files` on top of `branch` without a work tree and moves the
+    /// branch. A new branch starts from HEAD (the default branch), or as a root
+    /// commit in an empty repository.
     pub async fn write_commit(
         &self,
         key: &RepoKey,
@@ -140,7 +141,11 @@ impl GitStore {
         author: &Signature,
     ) -> Result<String, SandboxError> {
         let path = self.repo_path(key);
-        let parent = self.resolve(key, &format!("refs/heads/{branch}")).await?;
+        let tip = self.resolve(key, &format!("refs/heads/{branch}")).await?;
+        let parent = match &tip {
+            Some(tip) => Some(tip.clone()),
+            None => self.resolve(key, "HEAD").await?,
+        };
         let index = path.join(format!("sandbox-index-{}", super::ids::random_hex(8)));
         let index_env = index.to_string_lossy().into_owned();
         let env = [("GIT_INDEX_FILE", index_env.as_str())];
@@ -167,8 +172,7 @@ impl GitStore {
         .await;
         let _ = tokio::fs::remove_file(&index).await;
         let sha = result?;
-        self.update_ref(key, branch, &sha, parent.as_deref())
-            .await?;
+        self.update_ref(key, branch, &sha, tip.as_deref()).await?;
         Ok(sha)
     }
 
