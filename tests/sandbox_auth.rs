@@ -185,3 +185,17 @@ async fn users_act_with_personal_tokens_and_have_permissions() {
         "name already exists on this account"
     );
 }
+
+#[tokio::test]
+async fn refused_credentials_still_carry_rate_limit_headers() {
+    let w = world(SandboxConfig::default()).await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/repos/acme/catalog", w.sb.url()))
+        .bearer_auth("ghs_unknown")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers().contains_key("x-ratelimit-remaining"));
+    assert!(response.headers().contains_key("x-ratelimit-reset"));
+}

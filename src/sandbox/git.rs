@@ -198,6 +198,37 @@ impl GitStore {
         Ok(tree.lines().next().map(|t| t.trim().to_string()))
     }
 
+    /// The tree a commit records.
+    pub async fn tree_of(&self, key: &RepoKey, commit: &str) -> Result<String, SandboxError> {
+        let spec = format!("{commit}^{{tree}}");
+        Ok(run_in(self, key, &["rev-parse", &spec])
+            .await?
+            .trim()
+            .to_string())
+    }
+
+    /// Starts `to`'s branch `branch` with one commit holding the tree of
+    /// `from`'s branch, as "Use this template" does.
+    pub async fn copy_tree(
+        &self,
+        from: &RepoKey,
+        to: &RepoKey,
+        branch: &str,
+        message: &str,
+        author: &Signature,
+    ) -> Result<String, SandboxError> {
+        let source = self.repo_path(from);
+        let source = source.to_string_lossy();
+        let fetched = "refs/sandbox/template";
+        let spec = format!("+refs/heads/{branch}:{fetched}");
+        run_in(self, to, &["fetch", "--quiet", "--no-tags", &source, &spec]).await?;
+        let tree = self.tree_of(to, fetched).await?;
+        let sha = self.commit_tree(to, &tree, &[], message, author).await?;
+        self.update_ref(to, branch, &sha, None).await?;
+        run_in(self, to, &["update-ref", "-d", fetched]).await?;
+        Ok(sha)
+    }
+
     /// Merges `head_sha` into branch `base` the way GitHub's merge button does
     /// and moves `base`.
     pub async fn merge(
@@ -344,7 +375,9 @@ impl GitStore {
         let format = "--format=%x1e%H%x1f%T%x1f%aI%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%B%x1f";
         let mut args = vec!["log", "--reverse", "--name-status", "--no-renames", format];
         let range = before.map(|b| format!("{b}..{after}"));
-        let exclude = format!("--exclude={ref_name}");
+        // `--exclude` before `--branches` takes the name without `refs/heads/`.
+        let branch = ref_name.strip_prefix("refs/heads/").unwrap_or(ref_name);
+        let exclude = format!("--exclude={branch}");
         match &range {
             Some(range) => args.push(range),
             None => args.extend([after, "--not", &exclude, "--branches"]),

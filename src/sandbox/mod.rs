@@ -157,6 +157,7 @@ impl Shared {
                 homepage: None,
                 private,
                 archived: false,
+                is_template: false,
                 topics: Vec::new(),
                 default_branch: "main".into(),
                 delete_branch_on_merge: false,

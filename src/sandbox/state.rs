@@ -196,6 +196,7 @@ pub struct Repo {
     pub homepage: Option<String>,
     pub private: bool,
     pub archived: bool,
+    pub is_template: bool,
     pub topics: Vec<String>,
     pub default_branch: String,
     pub delete_branch_on_merge: bool,

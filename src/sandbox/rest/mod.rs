@@ -4,6 +4,7 @@
 mod apps;
 mod checks;
 mod comments;
+mod contents;
 mod control;
 mod issues;
 mod ops;
@@ -54,6 +55,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/user", get(repos::authenticated_user))
         .merge(repos::routes())
+        .merge(contents::routes())
         .merge(issues::routes())
         .merge(pulls::routes())
         .merge(checks::routes())
@@ -92,7 +94,15 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
             auth::authenticate(req.headers(), &world, &shared.key, Utc::now())
         };
         match authenticated {
-            Err(e) => e.into_response(),
+            // Refused credentials still count against the caller's address, as on GitHub.
+            Err(e) => {
+                let mut response = e.into_response();
+                let quota = shared.limits.charge(&Caller::Anonymous.describe());
+                quota
+                    .unwrap_or_else(|spent| spent)
+                    .write_headers(response.headers_mut());
+                response
+            }
             Ok(who) => {
                 caller = who.clone();
                 match shared.limits.charge(&who.describe()) {

@@ -23,6 +23,8 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("GET", "/repos/{o}/{r}/topics", "repos/get-all-topics"),
     ("PUT", "/repos/{o}/{r}/topics", "repos/replace-all-topics"),
     ("GET", "/repos/{o}/{r}/contents/**", "repos/get-content"),
+    ("PUT", "/repos/{o}/{r}/contents/**", "repos/create-or-update-file-contents"),
+    ("POST", "/repos/{o}/{r}/generate", "repos/create-using-template"),
     ("GET", "/repos/{o}/{r}/collaborators/{u}/permission", "repos/get-collaborator-permission-level"),
     ("GET", "/repos/{o}/{r}/issues/comments/{id}/reactions", "reactions/list-for-issue-comment"),
     ("POST", "/repos/{o}/{r}/issues/comments/{id}/reactions", "reactions/create-for-issue-comment"),
