@@ -104,6 +104,42 @@ async fn open_list_merge_and_the_base_branch_moves() {
         .unwrap();
     assert_eq!(push.payload["after"], merge_sha.as_str());
 
+    assert!(w.sb.branch_sha("acme/catalog", "add-svc").await.is_some());
+
+    // With delete_branch_on_merge, the head branch goes and a deletion push is sent.
+    alice
+        .call(
+            reqwest::Method::PATCH,
+            "/repos/acme/catalog",
+            Some(serde_json::json!({"delete_branch_on_merge": true})),
+        )
+        .await
+        .unwrap_err();
+    w.sb.set_org_role("alice", "acme", Permission::Admin);
+    alice
+        .call(
+            reqwest::Method::PATCH,
+            "/repos/acme/catalog",
+            Some(serde_json::json!({"delete_branch_on_merge": true})),
+        )
+        .await
+        .unwrap();
+    alice
+        .push_files("acme/catalog", "second", &[("c.txt", b"c\n")], "c")
+        .await
+        .unwrap();
+    let second = alice
+        .open_pull("acme/catalog", "second", "main", "C", "")
+        .await
+        .unwrap();
+    alice.merge_pull("acme/catalog", second).await.unwrap();
+    assert!(w.sb.branch_sha("acme/catalog", "second").await.is_none());
+    assert!(w.sb.settle(std::time::Duration::from_secs(5)).await);
+    let deleted = w.hooks.all().into_iter().any(|d| {
+        d.event == "push" && d.payload["ref"] == "refs/heads/second" && d.payload["deleted"] == true
+    });
+    assert!(deleted, "{:?}", w.hooks.events());
+
     // Merging again: 405 like GitHub.
     let again = reqwest::Client::new()
         .put(format!(

@@ -198,6 +198,13 @@ impl GitStore {
         Ok(tree.lines().next().map(|t| t.trim().to_string()))
     }
 
+    pub async fn delete_branch(&self, key: &RepoKey, branch: &str) -> Result<(), SandboxError> {
+        let name = format!("refs/heads/{branch}");
+        run_in(self, key, &["update-ref", "-d", &name])
+            .await
+            .map(drop)
+    }
+
     /// The tree a commit records.
     pub async fn tree_of(&self, key: &RepoKey, commit: &str) -> Result<String, SandboxError> {
         let spec = format!("{commit}^{{tree}}");

@@ -143,11 +143,7 @@ impl Shared {
         let repo = {
             let mut world = self.world();
             if world.repo(&key).is_some() {
-                return Err(ApiError::invalid_with_message(
-                    "Repository",
-                    "name",
-                    "name already exists on this account",
-                ));
+                return Err(ApiError::repository_name_taken());
             }
             let now = Utc::now();
             let repo = Repo {

@@ -58,8 +58,8 @@ pub async fn run_standalone(opts: StandaloneOptions) -> Result<(), SandboxError>
         ..SandboxConfig::default()
     })
     .await?;
-    let env = seed(&sb, &opts).await?;
-    println!("{env}");
+    let summary = seed(&sb, &opts).await?;
+    println!("{summary}");
     println!("sandbox running at {}; Ctrl-C to stop", sb.url());
     tokio::signal::ctrl_c().await?;
     Ok(())

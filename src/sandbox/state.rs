@@ -252,7 +252,7 @@ impl App {
     }
 }
 
-#[derive(Debug)]
+/// Deliberately not `Debug`: it holds every token.
 pub struct World {
     next_id: u64,
     pub app: App,

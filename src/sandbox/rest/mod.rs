@@ -76,6 +76,7 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let method = req.method().as_str().to_string();
+    let query = req.uri().query().map(str::to_string);
     let operation = ops::operation(&method, &path);
     let is_git = super::git_http::is_git_path(&path);
     let plan = shared.faults.plan(&method, &path, operation);
@@ -135,7 +136,7 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
         at: Utc::now(),
         method,
         path,
-        query: None,
+        query,
         status: response.status().as_u16(),
         operation: operation.map(str::to_string),
         caller: caller.describe(),

@@ -262,7 +262,7 @@ async fn merge(
             "Pull Request is not mergeable",
         )
     };
-    let (key, login, pull, title) = {
+    let (key, login, pull, title, delete_head) = {
         let world = shared.world();
         let key = writable(&world, &caller, &owner, &name, Permission::Write)?;
         let issue = issue_of(&world, &key, number)?;
@@ -270,7 +270,9 @@ async fn merge(
         if issue.state != IssueState::Open || pull.merged.is_some() {
             return Err(not_mergeable());
         }
-        (key, actor(&world, &caller)?, pull, issue.title.clone())
+        let delete_head = world.repo(&key).is_some_and(|r| r.delete_branch_on_merge);
+        let login = actor(&world, &caller)?;
+        (key, login, pull, issue.title.clone(), delete_head)
     };
     if request
         .sha
@@ -336,22 +338,19 @@ async fn merge(
         }
         issue_event(&shared, &world, &key, number, "closed", &login, vec![]);
     }
-    let base_ref = branch_ref(&pull.base_ref);
-    let only_base = |refs: &BTreeMap<String, String>| {
+    if delete_head {
+        shared.git.delete_branch(&key, &pull.head_ref).await?;
+    }
+    // Webhooks for the refs this merge moved: the base, and the head if deleted.
+    let touched = [branch_ref(&pull.base_ref), branch_ref(&pull.head_ref)];
+    let moved = |refs: &BTreeMap<String, String>| {
         refs.iter()
-            .filter(|(r, _)| **r == base_ref)
+            .filter(|(r, _)| touched.contains(r))
             .map(|(r, s)| (r.clone(), s.clone()))
             .collect::<BTreeMap<_, _>>()
     };
     let after = shared.git.refs(&key).await?;
-    after_push(
-        &shared,
-        &key,
-        &only_base(&before),
-        &only_base(&after),
-        &login,
-    )
-    .await;
+    after_push(&shared, &key, &moved(&before), &moved(&after), &login).await;
     Ok(
         Json(json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}))
             .into_response(),
