@@ -48,6 +48,12 @@ async fn the_app_authenticates_with_a_jwt_and_gets_installation_tokens() {
             .count("apps/create-installation-access-token"),
         2
     );
+    let reachable: serde_json::Value = installed
+        .get("/installation/repositories", None::<&()>)
+        .await
+        .unwrap();
+    assert_eq!(reachable["total_count"], 1);
+    assert_eq!(reachable["repositories"][0]["full_name"], "acme/catalog");
 
     // An installation token cannot call /app; a JWT cannot act on repositories.
     let with_token = client(&w.sb, &paved::secret::Secret::new(token.token));
