@@ -10,19 +10,11 @@ use serde_json::{Map, Value, json};
 use super::Shared;
 use super::error::ApiError;
 use super::git::CommitInfo;
-use super::render::Render;
 use super::state::{IssueState, Repo, RepoKey, World};
 
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 
 impl Shared {
-    pub(crate) fn render<'a>(&'a self, world: &'a World) -> Render<'a> {
-        Render {
-            world,
-            base: &self.base,
-        }
-    }
-
     /// Queues `event` with GitHub's envelope (`action`, `fields`, `repository`,
     /// `organization`, `sender`, `installation`). Only repositories where the App
     /// is installed produce deliveries, as on GitHub. Called with the world

@@ -1,10 +1,38 @@
 //! The sandbox: a local GitHub that behaves like the real one for everything
-//! paved uses: REST on loopback, git over smart HTTP backed by real bare
-//! repositories, signed webhooks, users with tokens and permissions, fault
-//! injection and a request log.
+//! paved uses. `paved demo` and the end-to-end tests run on it.
+//!
+//! - **REST** on loopback, same paths, status codes, headers and JSON shapes
+//!   as GitHub (checked against GitHub's OpenAPI description in the tests):
+//!   App auth (`/app`, installations, `POST .../access_tokens`,
+//!   `/repos/{o}/{r}/installation`, `/orgs/{org}/installation`,
+//!   `/installation/repositories`, `/app-manifests/{code}/conversions`),
+//!   repositories (create in an org or for the user, get, patch incl.
+//!   archive/`is_template`/`delete_branch_on_merge`, topics, generate from a
+//!   template, contents get/put, collaborator permission, `/orgs/{org}/repos`),
+//!   issues (create, get, update, list with `state`/`labels`/`creator` and
+//!   `Link` pagination), comments, labels (add, set, remove), reactions on
+//!   comments, pull requests (create, get, list, files, merge, check merged),
+//!   check runs (create, get, update). Every answer carries `x-ratelimit-*`.
+//! - **Git** at `{url}/{owner}/{repo}.git` through `git http-backend`, basic
+//!   auth with `x-access-token:<installation token>` or `<login>:<personal
+//!   token>`. Pushes fire `push` (and `pull_request.synchronize`).
+//! - **Webhooks** signed with the App's secret, delivered in order by one
+//!   background task, recorded and redeliverable (same GUID).
+//! - **Control** under `/_sandbox/` (no auth, not logged): `GET|DELETE
+//!   requests`, `GET deliveries`, `POST deliveries/{id}/redeliver`,
+//!   `GET|POST|DELETE faults` (a [`FaultRule`] as JSON, e.g.
+//!   `{"endpoint": "issues/create", "kind": "secondary_rate_limit",
+//!   "retry_after": 30, "count": 2}`), `POST rate-limit/exhaust
+//!   {"seconds": N}`, `DELETE rate-limit`, `POST repos/{o}/{r}/workflow-runs
+//!   {"branch", "conclusion", "workflow"}` (fires `workflow_run.completed`),
+//!   `POST app-manifests` (a manifest code).
+//!
+//! Limits, on purpose: one App; installations cover all repositories of an
+//! account; no forks; the `rebase` merge method writes one squashed commit; a
+//! stall fault answers 504 after sleeping and does not perform the request.
 //!
 //! ```no_run
-//! # async fn story() -> Result<(), paved::sandbox::SandboxError> {
+//! # async fn story() -> Result<(), Box<dyn std::error::Error>> {
 //! use paved::sandbox::{Permission, Sandbox, SandboxConfig};
 //! let sb = Sandbox::start(SandboxConfig::default()).await?;
 //! sb.create_org("acme");
@@ -116,6 +144,14 @@ impl Shared {
     fn world(&self) -> MutexGuard<'_, World> {
         // A handler that panicked mid-update leaves the world as it was written so far.
         self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Renders objects of `world` as GitHub's JSON, with URLs under this sandbox.
+    fn render<'a>(&'a self, world: &'a World) -> render::Render<'a> {
+        render::Render {
+            world,
+            base: &self.base,
+        }
     }
 
     /// The signature of commits made by `login` through the sandbox.
