@@ -219,3 +219,47 @@ async fn readers_cannot_label_and_strangers_cannot_edit_others_issues() {
         .unwrap_err();
     assert_eq!(missing.status, 404);
 }
+
+#[tokio::test]
+async fn repository_labels_and_closing_a_pull_request_without_merging() {
+    let w = world(SandboxConfig::default()).await;
+    let gh = client(&w.sb, &w.sb.installation_token(w.installation));
+    let issues = gh.issues("acme", "catalog");
+    let label = issues
+        .create_label("paved:ready", "0E8A16", "Provisioned")
+        .await
+        .unwrap();
+    assert_eq!(label.color, "0e8a16");
+    assert!(
+        issues
+            .create_label("paved:ready", "0E8A16", "again")
+            .await
+            .is_err()
+    );
+    let labels = issues.list_labels_for_repo().send().await.unwrap();
+    assert_eq!(labels.items.len(), 1);
+
+    w.sb.push_files("acme/catalog", "main", &[("a", b"a")], "seed", "paved[bot]")
+        .await
+        .unwrap();
+    w.sb.push_files("acme/catalog", "topic", &[("b", b"b")], "b", "paved[bot]")
+        .await
+        .unwrap();
+    let pr = gh
+        .pulls("acme", "catalog")
+        .create("Topic", "topic", "main")
+        .send()
+        .await
+        .unwrap();
+    let closed = gh
+        .pulls("acme", "catalog")
+        .update(pr.number)
+        .state(octocrab::params::pulls::State::Closed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.state, Some(octocrab::models::IssueState::Closed));
+    assert_eq!(closed.merged_at, None);
+    let event = w.hooks.wait_for("pull_request", Some("closed")).await;
+    assert_eq!(event.payload["pull_request"]["merged"], false);
+}

@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::issues::{issue_event, issue_of, open_issue, writable};
+use super::issues::{IssueUpdate, apply_update, issue_event, issue_of, open_issue, writable};
 use super::{Api, Body, Paging, actor, created, query_param, repo_for};
 use crate::sandbox::Shared;
 use crate::sandbox::auth::Caller;
@@ -26,7 +26,10 @@ use crate::sandbox::state::{IssueState, Merged, Permission, Pull, RepoKey};
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/repos/{owner}/{repo}/pulls", get(list).post(create))
-        .route("/repos/{owner}/{repo}/pulls/{number}", get(get_one))
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}",
+            get(get_one).patch(update),
+        )
         .route("/repos/{owner}/{repo}/pulls/{number}/files", get(files))
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/merge",
@@ -199,6 +202,28 @@ async fn get_one(
         body["mergeable_state"] = json!(if clean { "clean" } else { "dirty" });
     }
     Ok(Json(body).into_response())
+}
+
+/// `PATCH /repos/{owner}/{repo}/pulls/{number}`: title, body and state, as on issues.
+async fn update(
+    State(shared): Api,
+    Extension(caller): Extension<Caller>,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+    Body(update): Body<IssueUpdate>,
+) -> Result<Response, ApiError> {
+    let mut world = shared.world();
+    let key = writable(&world, &caller, &owner, &name, Permission::Read)?;
+    if issue_of(&world, &key, number)?.pull.is_none() {
+        return Err(ApiError::not_found());
+    }
+    apply_update(&shared, &mut world, &caller, &key, number, update)?;
+    let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
+    Ok(Json(
+        shared
+            .render(&world)
+            .pull(repo, &repo.issues[&number], None),
+    )
+    .into_response())
 }
 
 async fn files(
