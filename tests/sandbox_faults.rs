@@ -235,21 +235,22 @@ async fn deliveries_are_recorded_redelivered_and_survive_a_dead_receiver() {
     let first = w.hooks.wait_for("issues", Some("opened")).await;
     assert!(w.sb.settle(Duration::from_secs(5)).await);
     let recorded = w.sb.deliveries();
-    assert_eq!(recorded.len(), 1);
-    assert_eq!(recorded[0].status_code, Some(200));
-    assert_eq!(recorded[0].guid, first.guid);
+    let events: Vec<&str> = recorded.iter().map(|d| d.event.as_str()).collect();
+    assert_eq!(events, ["installation", "issues"]);
+    assert!(recorded.iter().all(|d| d.status_code == Some(200)));
+    assert_eq!(recorded[1].guid, first.guid);
 
     let again = reqwest::Client::new()
-        .post(format!("{}/_sandbox/deliveries/0/redeliver", w.sb.url()))
+        .post(format!("{}/_sandbox/deliveries/1/redeliver", w.sb.url()))
         .send()
         .await
         .unwrap();
     assert_eq!(again.status(), 202);
     assert!(w.sb.settle(Duration::from_secs(5)).await);
     let seen = w.hooks.all();
-    assert_eq!(seen.len(), 2);
-    assert_eq!(seen[1].guid, seen[0].guid, "a redelivery keeps its GUID");
-    assert!(w.sb.deliveries()[1].redelivery);
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[2].guid, seen[1].guid, "a redelivery keeps its GUID");
+    assert!(w.sb.deliveries()[2].redelivery);
 
     // Nobody listening: recorded as failed, the sandbox carries on.
     let lonely = Sandbox::start(SandboxConfig {

@@ -300,6 +300,7 @@ async fn rest_answers_and_webhooks_match_githubs_schemas() {
         ("pull_request", "opened", "webhook-pull-request-opened"),
         ("pull_request", "closed", "webhook-pull-request-closed"),
         ("push", "", "webhook-push"),
+        ("installation", "created", "webhook-installation-created"),
     ];
     for (event, action, name) in schemas {
         let delivery =

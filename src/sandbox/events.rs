@@ -55,6 +55,31 @@ impl Shared {
     }
 }
 
+/// `installation` `created`, as GitHub sends when the App is installed on an
+/// account (all repositories); the account itself stands in as the sender.
+pub(crate) fn installation_created(shared: &Shared, world: &World, id: u64) {
+    let Some(installation) = world.installations.get(&id) else {
+        return;
+    };
+    let render = shared.render(world);
+    let repositories: Vec<Value> = world
+        .repos()
+        .filter(|r| r.key.owner.eq_ignore_ascii_case(&installation.account))
+        .map(|r| {
+            json!({"id": r.id, "node_id": format!("R_{:08}", r.id), "name": r.key.name,
+                   "full_name": r.key.full_name(), "private": r.private})
+        })
+        .collect();
+    let payload = json!({
+        "action": "created",
+        "installation": render.installation(installation),
+        "repositories": repositories,
+        "requester": null,
+        "sender": render.user(&installation.account),
+    });
+    shared.hooks.enqueue("installation", &payload);
+}
+
 /// After refs of `key` moved from `before` to `after` (a git push or a commit
 /// written for an actor): one `push` per changed ref, `synchronize` for open
 /// pull requests whose head moved.

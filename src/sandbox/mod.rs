@@ -341,7 +341,8 @@ impl Sandbox {
         }
     }
 
-    /// Installs the App on `account` (all repositories) and returns the installation id.
+    /// Installs the App on `account` (all repositories), fires `installation`
+    /// `created` and returns the installation id.
     pub fn install_app(&self, account: &str) -> u64 {
         let mut world = self.shared.world();
         if let Some(existing) = world.installation_for(account) {
@@ -356,6 +357,7 @@ impl Sandbox {
                 created_at: Utc::now(),
             },
         );
+        events::installation_created(&self.shared, &world, id);
         id
     }
 
