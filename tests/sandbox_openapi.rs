@@ -318,4 +318,9 @@ async fn rest_answers_and_webhooks_match_githubs_schemas() {
         problems.len(),
         problems.join("\n")
     );
+    let unknown: Vec<_> = w.sb.requests().unknown().cloned().collect();
+    assert!(
+        unknown.is_empty(),
+        "requests the sandbox does not serve: {unknown:?}"
+    );
 }
