@@ -150,6 +150,8 @@ async fn users_act_with_personal_tokens_and_have_permissions() {
     assert!(alice.token().expose().starts_with("ghp_"));
     assert!(!format!("{alice:?}").contains(alice.token().expose()));
 
+    assert_eq!(w.sb.user("alice").unwrap().token(), alice.token());
+    assert!(w.sb.user("nobody").is_none());
     let gh = client(&w.sb, alice.token());
     let user: octocrab::models::Author = gh.get("/user", None::<&()>).await.unwrap();
     assert_eq!(user.login, "alice");

@@ -175,6 +175,11 @@ async fn the_primary_rate_limit_is_a_budget_per_installation() {
         );
     }
     assert_eq!(remaining, ["2", "1", "0"]);
+    // GET /rate_limit reports the budget without spending it.
+    let gh = sandbox_support::client(&w.sb, &token);
+    let limits = gh.ratelimit().get().await.unwrap();
+    assert_eq!((limits.rate.limit, limits.rate.remaining), (3, 0));
+    assert_eq!(limits.resources.core.used, 3);
     let spent = get_repo(&w.sb, token.expose()).await;
     assert_eq!(spent.status(), 403);
     let reset: i64 = spent.headers()["x-ratelimit-reset"]

@@ -325,6 +325,16 @@ impl Sandbox {
         Actor::new(self.shared.clone(), login, token)
     }
 
+    /// An existing user, acting with their personal token.
+    pub fn user(&self, login: &str) -> Option<Actor> {
+        let world = self.shared.world();
+        let account = world.account(login)?;
+        let token = world.tokens.iter().find_map(|(token, t)| {
+            (t.grant == Grant::User(account.login.clone())).then(|| Secret::new(token.as_str()))
+        })?;
+        Some(Actor::new(self.shared.clone(), &account.login, token))
+    }
+
     /// Gives `user` `permission` on every repository of `org`.
     pub fn set_org_role(&self, user: &str, org: &str, permission: Permission) {
         if let Some(account) = self.shared.world().account_mut(user) {

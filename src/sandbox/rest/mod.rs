@@ -54,6 +54,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(apps::repo_installation),
         )
         .route("/user", get(repos::authenticated_user))
+        .route("/rate_limit", get(rate_limit))
         .merge(repos::routes())
         .merge(contents::routes())
         .merge(issues::routes())
@@ -106,7 +107,12 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
             }
             Ok(who) => {
                 caller = who.clone();
-                match shared.limits.charge(&who.describe()) {
+                let budget = who.describe();
+                let counted = match operation {
+                    Some(RATE_LIMIT_OPERATION) => Ok(shared.limits.peek(&budget)),
+                    _ => shared.limits.charge(&budget),
+                };
+                match counted {
                     Err(quota) => {
                         let mut response = rate_limited(&who).into_response();
                         quota.write_headers(response.headers_mut());
@@ -142,6 +148,29 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
         caller: caller.describe(),
     });
     response
+}
+
+/// `GET /rate_limit`, which GitHub does not count against the budget it reports.
+const RATE_LIMIT_OPERATION: &str = "rate-limit/get";
+
+async fn rate_limit(
+    State(shared): Api,
+    axum::Extension(caller): axum::Extension<Caller>,
+) -> Response {
+    let quota = shared.limits.peek(&caller.describe());
+    let rate = serde_json::json!({
+        "limit": quota.limit, "used": quota.used, "remaining": quota.remaining,
+        "reset": quota.reset.timestamp(), "resource": "core",
+    });
+    let search = serde_json::json!({
+        "limit": 30, "used": 0, "remaining": 30,
+        "reset": quota.reset.timestamp(), "resource": "search",
+    });
+    axum::Json(serde_json::json!({
+        "resources": {"core": rate, "search": search},
+        "rate": rate,
+    }))
+    .into_response()
 }
 
 async fn fail(kind: &FaultKind) -> Response {

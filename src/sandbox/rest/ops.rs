@@ -17,6 +17,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("POST", "/orgs/{org}/repos", "repos/create-in-org"),
     ("POST", "/user/repos", "repos/create-for-authenticated-user"),
     ("GET", "/user", "users/get-authenticated"),
+    ("GET", "/rate_limit", "rate-limit/get"),
     ("GET", "/repos/{o}/{r}", "repos/get"),
     ("PATCH", "/repos/{o}/{r}", "repos/update"),
     ("GET", "/repos/{o}/{r}/installation", "apps/get-repo-installation"),
