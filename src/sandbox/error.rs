@@ -60,14 +60,14 @@ impl ApiError {
         }
     }
 
-    /// 422 "Validation Failed" with a custom error message, as GitHub sends for
-    /// "name already exists on this account".
-    pub fn invalid_with_message(resource: &str, field: &str, message: &str) -> Self {
+    /// GitHub's answer to creating a repository whose name is taken.
+    pub fn repository_name_taken() -> Self {
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             message: "Repository creation failed.".into(),
             errors: vec![json!({
-                "resource": resource, "code": "custom", "field": field, "message": message
+                "resource": "Repository", "code": "custom", "field": "name",
+                "message": "name already exists on this account"
             })],
         }
     }

@@ -10,19 +10,11 @@ use serde_json::{Map, Value, json};
 use super::Shared;
 use super::error::ApiError;
 use super::git::CommitInfo;
-use super::render::Render;
 use super::state::{IssueState, Repo, RepoKey, World};
 
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 
 impl Shared {
-    pub(crate) fn render<'a>(&'a self, world: &'a World) -> Render<'a> {
-        Render {
-            world,
-            base: &self.base,
-        }
-    }
-
     /// Queues `event` with GitHub's envelope (`action`, `fields`, `repository`,
     /// `organization`, `sender`, `installation`). Only repositories where the App
     /// is installed produce deliveries, as on GitHub. Called with the world
@@ -61,6 +53,31 @@ impl Shared {
         );
         self.hooks.enqueue(event, &Value::Object(payload));
     }
+}
+
+/// `installation` `created`, as GitHub sends when the App is installed on an
+/// account (all repositories); the account itself stands in as the sender.
+pub(crate) fn installation_created(shared: &Shared, world: &World, id: u64) {
+    let Some(installation) = world.installations.get(&id) else {
+        return;
+    };
+    let render = shared.render(world);
+    let repositories: Vec<Value> = world
+        .repos()
+        .filter(|r| r.key.owner.eq_ignore_ascii_case(&installation.account))
+        .map(|r| {
+            json!({"id": r.id, "node_id": format!("R_{:08}", r.id), "name": r.key.name,
+                   "full_name": r.key.full_name(), "private": r.private})
+        })
+        .collect();
+    let payload = json!({
+        "action": "created",
+        "installation": render.installation(installation),
+        "repositories": repositories,
+        "requester": null,
+        "sender": render.user(&installation.account),
+    });
+    shared.hooks.enqueue("installation", &payload);
 }
 
 /// After refs of `key` moved from `before` to `after` (a git push or a commit

@@ -24,7 +24,7 @@ pub enum FaultKind {
     SecondaryRateLimit { retry_after: u64 },
     /// 429 Too Many Requests with `Retry-After`.
     TooManyRequests { retry_after: u64 },
-    /// Holds the request for `millis` (at most [`MAX_STALL`]), then answers 504
+    /// Holds the request for `millis` (at most a minute), then answers 504
     /// without performing it: longer than a client's timeout, the client sees a hang.
     Stall { millis: u64 },
     /// Answers normally after `millis`.

@@ -129,8 +129,9 @@ impl GitStore {
         }
     }
 
-    /// Commits `files` on top of `branch` (or as a root commit when it does not
-    /// exist yet) without a work tree, and moves the branch.
+    /// Commits `files` on top of `branch` without a work tree and moves the
+    /// branch. A new branch starts from HEAD (the default branch), or as a root
+    /// commit in an empty repository.
     pub async fn write_commit(
         &self,
         key: &RepoKey,
@@ -140,7 +141,11 @@ impl GitStore {
         author: &Signature,
     ) -> Result<String, SandboxError> {
         let path = self.repo_path(key);
-        let parent = self.resolve(key, &format!("refs/heads/{branch}")).await?;
+        let tip = self.resolve(key, &format!("refs/heads/{branch}")).await?;
+        let parent = match &tip {
+            Some(tip) => Some(tip.clone()),
+            None => self.resolve(key, "HEAD").await?,
+        };
         let index = path.join(format!("sandbox-index-{}", super::ids::random_hex(8)));
         let index_env = index.to_string_lossy().into_owned();
         let env = [("GIT_INDEX_FILE", index_env.as_str())];
@@ -167,8 +172,7 @@ impl GitStore {
         .await;
         let _ = tokio::fs::remove_file(&index).await;
         let sha = result?;
-        self.update_ref(key, branch, &sha, parent.as_deref())
-            .await?;
+        self.update_ref(key, branch, &sha, tip.as_deref()).await?;
         Ok(sha)
     }
 
@@ -192,6 +196,44 @@ impl GitStore {
         }
         let tree = String::from_utf8_lossy(&out.stdout);
         Ok(tree.lines().next().map(|t| t.trim().to_string()))
+    }
+
+    pub async fn delete_branch(&self, key: &RepoKey, branch: &str) -> Result<(), SandboxError> {
+        let name = format!("refs/heads/{branch}");
+        run_in(self, key, &["update-ref", "-d", &name])
+            .await
+            .map(drop)
+    }
+
+    /// The tree a commit records.
+    pub async fn tree_of(&self, key: &RepoKey, commit: &str) -> Result<String, SandboxError> {
+        let spec = format!("{commit}^{{tree}}");
+        Ok(run_in(self, key, &["rev-parse", &spec])
+            .await?
+            .trim()
+            .to_string())
+    }
+
+    /// Starts `to`'s branch `branch` with one commit holding the tree of
+    /// `from`'s branch, as "Use this template" does.
+    pub async fn copy_tree(
+        &self,
+        from: &RepoKey,
+        to: &RepoKey,
+        branch: &str,
+        message: &str,
+        author: &Signature,
+    ) -> Result<String, SandboxError> {
+        let source = self.repo_path(from);
+        let source = source.to_string_lossy();
+        let fetched = "refs/sandbox/template";
+        let spec = format!("+refs/heads/{branch}:{fetched}");
+        run_in(self, to, &["fetch", "--quiet", "--no-tags", &source, &spec]).await?;
+        let tree = self.tree_of(to, fetched).await?;
+        let sha = self.commit_tree(to, &tree, &[], message, author).await?;
+        self.update_ref(to, branch, &sha, None).await?;
+        run_in(self, to, &["update-ref", "-d", fetched]).await?;
+        Ok(sha)
     }
 
     /// Merges `head_sha` into branch `base` the way GitHub's merge button does
@@ -340,7 +382,9 @@ impl GitStore {
         let format = "--format=%x1e%H%x1f%T%x1f%aI%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%B%x1f";
         let mut args = vec!["log", "--reverse", "--name-status", "--no-renames", format];
         let range = before.map(|b| format!("{b}..{after}"));
-        let exclude = format!("--exclude={ref_name}");
+        // `--exclude` before `--branches` takes the name without `refs/heads/`.
+        let branch = ref_name.strip_prefix("refs/heads/").unwrap_or(ref_name);
+        let exclude = format!("--exclude={branch}");
         match &range {
             Some(range) => args.push(range),
             None => args.extend([after, "--not", &exclude, "--branches"]),

@@ -1,10 +1,38 @@
 //! The sandbox: a local GitHub that behaves like the real one for everything
-//! paved uses: REST on loopback, git over smart HTTP backed by real bare
-//! repositories, signed webhooks, users with tokens and permissions, fault
-//! injection and a request log.
+//! paved uses. `paved demo` and the end-to-end tests run on it.
+//!
+//! - **REST** on loopback, same paths, status codes, headers and JSON shapes
+//!   as GitHub (checked against GitHub's OpenAPI description in the tests):
+//!   App auth (`/app`, installations, `POST .../access_tokens`,
+//!   `/repos/{o}/{r}/installation`, `/orgs/{org}/installation`,
+//!   `/installation/repositories`, `/app-manifests/{code}/conversions`),
+//!   repositories (create in an org or for the user, get, patch incl.
+//!   archive/`is_template`/`delete_branch_on_merge`, topics, generate from a
+//!   template, contents get/put, collaborator permission, `/orgs/{org}/repos`),
+//!   issues (create, get, update, list with `state`/`labels`/`creator` and
+//!   `Link` pagination), comments, labels (add, set, remove), reactions on
+//!   comments, pull requests (create, get, list, files, merge, check merged),
+//!   check runs (create, get, update). Every answer carries `x-ratelimit-*`.
+//! - **Git** at `{url}/{owner}/{repo}.git` through `git http-backend`, basic
+//!   auth with `x-access-token:<installation token>` or `<login>:<personal
+//!   token>`. Pushes fire `push` (and `pull_request.synchronize`).
+//! - **Webhooks** signed with the App's secret, delivered in order by one
+//!   background task, recorded and redeliverable (same GUID).
+//! - **Control** under `/_sandbox/` (no auth, not logged): `GET|DELETE
+//!   requests`, `GET deliveries`, `POST deliveries/{id}/redeliver`,
+//!   `GET|POST|DELETE faults` (a [`FaultRule`] as JSON, e.g.
+//!   `{"endpoint": "issues/create", "kind": "secondary_rate_limit",
+//!   "retry_after": 30, "count": 2}`), `POST rate-limit/exhaust
+//!   {"seconds": N}`, `DELETE rate-limit`, `POST repos/{o}/{r}/workflow-runs
+//!   {"branch", "conclusion", "workflow"}` (fires `workflow_run.completed`),
+//!   `POST app-manifests` (a manifest code).
+//!
+//! Limits, on purpose: one App; installations cover all repositories of an
+//! account; no forks; the `rebase` merge method writes one squashed commit; a
+//! stall fault answers 504 after sleeping and does not perform the request.
 //!
 //! ```no_run
-//! # async fn story() -> Result<(), paved::sandbox::SandboxError> {
+//! # async fn story() -> Result<(), Box<dyn std::error::Error>> {
 //! use paved::sandbox::{Permission, Sandbox, SandboxConfig};
 //! let sb = Sandbox::start(SandboxConfig::default()).await?;
 //! sb.create_org("acme");
@@ -118,6 +146,14 @@ impl Shared {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Renders objects of `world` as GitHub's JSON, with URLs under this sandbox.
+    fn render<'a>(&'a self, world: &'a World) -> render::Render<'a> {
+        render::Render {
+            world,
+            base: &self.base,
+        }
+    }
+
     /// The signature of commits made by `login` through the sandbox.
     fn signature(&self, login: &str) -> Signature {
         Signature {
@@ -143,11 +179,7 @@ impl Shared {
         let repo = {
             let mut world = self.world();
             if world.repo(&key).is_some() {
-                return Err(ApiError::invalid_with_message(
-                    "Repository",
-                    "name",
-                    "name already exists on this account",
-                ));
+                return Err(ApiError::repository_name_taken());
             }
             let now = Utc::now();
             let repo = Repo {
@@ -157,6 +189,7 @@ impl Shared {
                 homepage: None,
                 private,
                 archived: false,
+                is_template: false,
                 topics: Vec::new(),
                 default_branch: "main".into(),
                 delete_branch_on_merge: false,
@@ -292,6 +325,16 @@ impl Sandbox {
         Actor::new(self.shared.clone(), login, token)
     }
 
+    /// An existing user, acting with their personal token.
+    pub fn user(&self, login: &str) -> Option<Actor> {
+        let world = self.shared.world();
+        let account = world.account(login)?;
+        let token = world.tokens.iter().find_map(|(token, t)| {
+            (t.grant == Grant::User(account.login.clone())).then(|| Secret::new(token.as_str()))
+        })?;
+        Some(Actor::new(self.shared.clone(), &account.login, token))
+    }
+
     /// Gives `user` `permission` on every repository of `org`.
     pub fn set_org_role(&self, user: &str, org: &str, permission: Permission) {
         if let Some(account) = self.shared.world().account_mut(user) {
@@ -308,7 +351,8 @@ impl Sandbox {
         }
     }
 
-    /// Installs the App on `account` (all repositories) and returns the installation id.
+    /// Installs the App on `account` (all repositories), fires `installation`
+    /// `created` and returns the installation id.
     pub fn install_app(&self, account: &str) -> u64 {
         let mut world = self.shared.world();
         if let Some(existing) = world.installation_for(account) {
@@ -323,6 +367,7 @@ impl Sandbox {
                 created_at: Utc::now(),
             },
         );
+        events::installation_created(&self.shared, &world, id);
         id
     }
 

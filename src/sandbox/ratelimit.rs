@@ -91,6 +91,32 @@ impl RateLimits {
         if spent { Err(quota) } else { Ok(quota) }
     }
 
+    /// Where `key` stands, without counting a request (`GET /rate_limit` is free).
+    pub fn peek(&self, key: &str) -> Quota {
+        let now = Utc::now();
+        if let Some(until) = *self.exhausted_until.lock().unwrap()
+            && until > now
+        {
+            return Quota {
+                limit: self.limit,
+                remaining: 0,
+                used: self.limit,
+                reset: until,
+            };
+        }
+        let budget = self.budgets.lock().unwrap().get(key).copied();
+        let (used, reset) = match budget {
+            Some(b) if b.reset > now => (b.used, b.reset),
+            _ => (0, now + self.window),
+        };
+        Quota {
+            limit: self.limit,
+            remaining: self.limit - used,
+            used,
+            reset,
+        }
+    }
+
     /// Spends every budget until `duration` from now.
     pub fn exhaust(&self, duration: std::time::Duration) {
         let duration = Duration::from_std(duration).unwrap_or(Duration::hours(1));

@@ -61,6 +61,12 @@ impl Requests {
         self.0.iter().filter(move |r| r.caller == caller)
     }
 
+    /// Requests for routes the sandbox does not serve: a client bug, or an
+    /// endpoint the sandbox still lacks.
+    pub fn unknown(&self) -> impl Iterator<Item = &RequestRecord> {
+        self.0.iter().filter(|r| r.operation.is_none())
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

@@ -58,8 +58,8 @@ pub async fn run_standalone(opts: StandaloneOptions) -> Result<(), SandboxError>
         ..SandboxConfig::default()
     })
     .await?;
-    let env = seed(&sb, &opts).await?;
-    println!("{env}");
+    let summary = seed(&sb, &opts).await?;
+    println!("{summary}");
     println!("sandbox running at {}; Ctrl-C to stop", sb.url());
     tokio::signal::ctrl_c().await?;
     Ok(())
@@ -174,22 +174,23 @@ async fn read_tree(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, SandboxError> {
     Ok(files)
 }
 
-/// Writes a file only its owner may read: it holds secrets.
+/// Writes a file only its owner may read (it holds secrets), atomically so a
+/// reader waiting for it never sees it half-written.
 async fn write_private(path: &Path, content: &str) -> Result<(), SandboxError> {
     use tokio::io::AsyncWriteExt;
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(".partial");
+    let staging = PathBuf::from(staging);
+    // A leftover from an interrupted run could carry a looser mode.
+    let _ = tokio::fs::remove_file(&staging).await;
     let mut options = tokio::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        options.mode(0o600);
-        // An existing file keeps its mode on open: tighten it before writing.
-        if tokio::fs::try_exists(path).await? {
-            tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).await?;
-        }
-    }
-    let mut file = options.open(path).await?;
+    options.mode(0o600);
+    let mut file = options.open(&staging).await?;
     file.write_all(content.as_bytes()).await?;
     file.flush().await?;
+    drop(file);
+    tokio::fs::rename(&staging, path).await?;
     Ok(())
 }

@@ -196,6 +196,7 @@ pub struct Repo {
     pub homepage: Option<String>,
     pub private: bool,
     pub archived: bool,
+    pub is_template: bool,
     pub topics: Vec<String>,
     pub default_branch: String,
     pub delete_branch_on_merge: bool,
@@ -251,7 +252,7 @@ impl App {
     }
 }
 
-#[derive(Debug)]
+/// Deliberately not `Debug`: it holds every token.
 pub struct World {
     next_id: u64,
     pub app: App,

@@ -24,9 +24,10 @@ pub fn routes() -> Router<Arc<Shared>> {
             "/repos/{owner}/{repo}/issues/{number}/comments",
             get(list).post(create),
         )
+        // octocrab edits comments with POST, which GitHub accepts next to PATCH.
         .route(
             "/repos/{owner}/{repo}/issues/comments/{id}",
-            get(get_one).patch(update),
+            get(get_one).patch(update).post(update),
         )
         .route(
             "/repos/{owner}/{repo}/issues/comments/{id}/reactions",

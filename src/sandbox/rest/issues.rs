@@ -20,6 +20,10 @@ use crate::sandbox::state::{Issue, IssueState, Label, Permission, Repo, RepoKey,
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
+        .route(
+            "/repos/{owner}/{repo}/labels",
+            get(repo_labels).post(create_label),
+        )
         .route("/repos/{owner}/{repo}/issues", get(list).post(create))
         .route(
             "/repos/{owner}/{repo}/issues/{number}",
@@ -365,6 +369,7 @@ async fn get_one(
     Ok(Json(shared.render(&world).issue(repo, issue)).into_response())
 }
 
+/// A change to an issue or pull request; absent fields stay as they are.
 #[derive(Deserialize)]
 pub struct IssueUpdate {
     title: Option<String>,
@@ -383,20 +388,36 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let mut world = shared.world();
     let key = writable(&world, &caller, &owner, &name, Permission::Read)?;
-    let login = actor(&world, &caller)?;
-    let is_author = issue_of(&world, &key, number)?
+    apply_update(&shared, &mut world, &caller, &key, number, update)?;
+    let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
+    Ok(Json(shared.render(&world).issue(repo, &repo.issues[&number])).into_response())
+}
+
+/// Edits an issue or pull request as `caller` and fires `edited`, `closed`,
+/// `reopened`, `labeled`, `unlabeled` as they apply. Authors may edit their
+/// own; labels and assignees need write access.
+pub(crate) fn apply_update(
+    shared: &Shared,
+    world: &mut World,
+    caller: &Caller,
+    key: &RepoKey,
+    number: u64,
+    update: IssueUpdate,
+) -> Result<(), ApiError> {
+    let login = actor(world, caller)?;
+    let is_author = issue_of(world, key, number)?
         .user
         .eq_ignore_ascii_case(&login);
     let may_write = world
-        .repo(&key)
-        .is_some_and(|r| permission_of(&world, &caller, r) >= Permission::Write);
+        .repo(key)
+        .is_some_and(|r| permission_of(world, caller, r) >= Permission::Write);
     if !is_author && !may_write {
         return Err(ApiError::forbidden(
             "Resource not accessible by personal access token",
         ));
     }
     let now = Utc::now();
-    let issue = issue_mut(&mut world, &key, number)?;
+    let issue = issue_mut(world, key, number)?;
     let mut changes = serde_json::Map::new();
     if let Some(title) = update.title.filter(|t| *t != issue.title) {
         changes.insert("title".into(), json!({"from": issue.title}));
@@ -433,22 +454,21 @@ async fn update(
     }
     if !changes.is_empty() {
         let fields = vec![("changes", Value::Object(changes))];
-        issue_event(&shared, &world, &key, number, "edited", &login, fields);
+        issue_event(shared, world, key, number, "edited", &login, fields);
     }
     if let Some(action) = state_action {
-        issue_event(&shared, &world, &key, number, action, &login, vec![]);
+        issue_event(shared, world, key, number, action, &login, vec![]);
     }
     if may_write {
         if let Some(labels) = update.labels {
             let names = labels.into_iter().map(LabelArg::name).collect();
-            change_labels(&shared, &mut world, &key, number, names, &login)?;
+            change_labels(shared, world, key, number, names, &login)?;
         }
         if let Some(assignees) = update.assignees {
-            issue_mut(&mut world, &key, number)?.assignees = assignees;
+            issue_mut(world, key, number)?.assignees = assignees;
         }
     }
-    let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
-    Ok(Json(shared.render(&world).issue(repo, &repo.issues[&number])).into_response())
+    Ok(())
 }
 
 async fn list_labels(
@@ -513,4 +533,62 @@ async fn remove_label(
         .collect();
     change_labels(&shared, &mut world, &key, number, wanted, &login)?;
     Ok(Json(labels_json(&shared, &world, &key, number)?).into_response())
+}
+
+async fn repo_labels(
+    State(shared): Api,
+    Extension(caller): Extension<Caller>,
+    Path((owner, name)): Path<(String, String)>,
+    paging: Paging,
+) -> Result<Response, ApiError> {
+    let world = shared.world();
+    let repo = repo_for(&world, &caller, &owner, &name, Permission::Read)?;
+    let render = shared.render(&world);
+    let labels = repo
+        .labels
+        .values()
+        .map(|l| render.label(repo, l))
+        .collect();
+    Ok(paging.respond(&shared.base, labels))
+}
+
+#[derive(Deserialize)]
+pub struct NewLabel {
+    name: String,
+    color: Option<String>,
+    description: Option<String>,
+}
+
+async fn create_label(
+    State(shared): Api,
+    Extension(caller): Extension<Caller>,
+    Path((owner, name)): Path<(String, String)>,
+    Body(new): Body<NewLabel>,
+) -> Result<Response, ApiError> {
+    let color = new.color.unwrap_or_else(|| "ededed".into());
+    let color = color.trim_start_matches('#').to_lowercase();
+    if color.len() != 6 || !color.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ApiError::invalid("Label", "color", "invalid"));
+    }
+    let mut world = shared.world();
+    let key = writable(&world, &caller, &owner, &name, Permission::Write)?;
+    let id = world.next_id();
+    let repo = world.repo_mut(&key).ok_or_else(ApiError::not_found)?;
+    let folded = new.name.to_lowercase();
+    if new.name.trim().is_empty() || repo.labels.contains_key(&folded) {
+        return Err(ApiError::invalid("Label", "name", "already_exists"));
+    }
+    repo.labels.insert(
+        folded.clone(),
+        Label {
+            id,
+            name: new.name,
+            color,
+            description: new.description,
+        },
+    );
+    let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
+    Ok(created(
+        shared.render(&world).label(repo, &repo.labels[&folded]),
+    ))
 }

@@ -4,6 +4,7 @@
 mod apps;
 mod checks;
 mod comments;
+mod contents;
 mod control;
 mod issues;
 mod ops;
@@ -53,12 +54,16 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(apps::repo_installation),
         )
         .route("/user", get(repos::authenticated_user))
+        .route("/rate_limit", get(rate_limit))
         .merge(repos::routes())
+        .merge(contents::routes())
         .merge(issues::routes())
         .merge(pulls::routes())
         .merge(checks::routes())
         .nest("/_sandbox", control::routes())
         .fallback(super::git_http::serve)
+        // GitHub answers an unsupported method on a known path with a JSON 404.
+        .method_not_allowed_fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
 }
@@ -72,6 +77,7 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let method = req.method().as_str().to_string();
+    let query = req.uri().query().map(str::to_string);
     let operation = ops::operation(&method, &path);
     let is_git = super::git_http::is_git_path(&path);
     let plan = shared.faults.plan(&method, &path, operation);
@@ -90,10 +96,23 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
             auth::authenticate(req.headers(), &world, &shared.key, Utc::now())
         };
         match authenticated {
-            Err(e) => e.into_response(),
+            // Refused credentials still count against the caller's address, as on GitHub.
+            Err(e) => {
+                let mut response = e.into_response();
+                let quota = shared.limits.charge(&Caller::Anonymous.describe());
+                quota
+                    .unwrap_or_else(|spent| spent)
+                    .write_headers(response.headers_mut());
+                response
+            }
             Ok(who) => {
                 caller = who.clone();
-                match shared.limits.charge(&who.describe()) {
+                let budget = who.describe();
+                let counted = match operation {
+                    Some(RATE_LIMIT_OPERATION) => Ok(shared.limits.peek(&budget)),
+                    _ => shared.limits.charge(&budget),
+                };
+                match counted {
                     Err(quota) => {
                         let mut response = rate_limited(&who).into_response();
                         quota.write_headers(response.headers_mut());
@@ -123,12 +142,35 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
         at: Utc::now(),
         method,
         path,
-        query: None,
+        query,
         status: response.status().as_u16(),
         operation: operation.map(str::to_string),
         caller: caller.describe(),
     });
     response
+}
+
+/// `GET /rate_limit`, which GitHub does not count against the budget it reports.
+const RATE_LIMIT_OPERATION: &str = "rate-limit/get";
+
+async fn rate_limit(
+    State(shared): Api,
+    axum::Extension(caller): axum::Extension<Caller>,
+) -> Response {
+    let quota = shared.limits.peek(&caller.describe());
+    let rate = serde_json::json!({
+        "limit": quota.limit, "used": quota.used, "remaining": quota.remaining,
+        "reset": quota.reset.timestamp(), "resource": "core",
+    });
+    let search = serde_json::json!({
+        "limit": 30, "used": 0, "remaining": 30,
+        "reset": quota.reset.timestamp(), "resource": "search",
+    });
+    axum::Json(serde_json::json!({
+        "resources": {"core": rate, "search": search},
+        "rate": rate,
+    }))
+    .into_response()
 }
 
 async fn fail(kind: &FaultKind) -> Response {

@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::issues::{issue_event, issue_of, open_issue, writable};
+use super::issues::{IssueUpdate, apply_update, issue_event, issue_of, open_issue, writable};
 use super::{Api, Body, Paging, actor, created, query_param, repo_for};
 use crate::sandbox::Shared;
 use crate::sandbox::auth::Caller;
@@ -26,7 +26,10 @@ use crate::sandbox::state::{IssueState, Merged, Permission, Pull, RepoKey};
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/repos/{owner}/{repo}/pulls", get(list).post(create))
-        .route("/repos/{owner}/{repo}/pulls/{number}", get(get_one))
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}",
+            get(get_one).patch(update),
+        )
         .route("/repos/{owner}/{repo}/pulls/{number}/files", get(files))
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/merge",
@@ -201,6 +204,28 @@ async fn get_one(
     Ok(Json(body).into_response())
 }
 
+/// `PATCH /repos/{owner}/{repo}/pulls/{number}`: title, body and state, as on issues.
+async fn update(
+    State(shared): Api,
+    Extension(caller): Extension<Caller>,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+    Body(update): Body<IssueUpdate>,
+) -> Result<Response, ApiError> {
+    let mut world = shared.world();
+    let key = writable(&world, &caller, &owner, &name, Permission::Read)?;
+    if issue_of(&world, &key, number)?.pull.is_none() {
+        return Err(ApiError::not_found());
+    }
+    apply_update(&shared, &mut world, &caller, &key, number, update)?;
+    let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
+    Ok(Json(
+        shared
+            .render(&world)
+            .pull(repo, &repo.issues[&number], None),
+    )
+    .into_response())
+}
+
 async fn files(
     State(shared): Api,
     Extension(caller): Extension<Caller>,
@@ -262,7 +287,7 @@ async fn merge(
             "Pull Request is not mergeable",
         )
     };
-    let (key, login, pull, title) = {
+    let (key, login, pull, title, delete_head) = {
         let world = shared.world();
         let key = writable(&world, &caller, &owner, &name, Permission::Write)?;
         let issue = issue_of(&world, &key, number)?;
@@ -270,7 +295,9 @@ async fn merge(
         if issue.state != IssueState::Open || pull.merged.is_some() {
             return Err(not_mergeable());
         }
-        (key, actor(&world, &caller)?, pull, issue.title.clone())
+        let delete_head = world.repo(&key).is_some_and(|r| r.delete_branch_on_merge);
+        let login = actor(&world, &caller)?;
+        (key, login, pull, issue.title.clone(), delete_head)
     };
     if request
         .sha
@@ -336,22 +363,19 @@ async fn merge(
         }
         issue_event(&shared, &world, &key, number, "closed", &login, vec![]);
     }
-    let base_ref = branch_ref(&pull.base_ref);
-    let only_base = |refs: &BTreeMap<String, String>| {
+    if delete_head {
+        shared.git.delete_branch(&key, &pull.head_ref).await?;
+    }
+    // Webhooks for the refs this merge moved: the base, and the head if deleted.
+    let touched = [branch_ref(&pull.base_ref), branch_ref(&pull.head_ref)];
+    let moved = |refs: &BTreeMap<String, String>| {
         refs.iter()
-            .filter(|(r, _)| **r == base_ref)
+            .filter(|(r, _)| touched.contains(r))
             .map(|(r, s)| (r.clone(), s.clone()))
             .collect::<BTreeMap<_, _>>()
     };
     let after = shared.git.refs(&key).await?;
-    after_push(
-        &shared,
-        &key,
-        &only_base(&before),
-        &only_base(&after),
-        &login,
-    )
-    .await;
+    after_push(&shared, &key, &moved(&before), &moved(&after), &login).await;
     Ok(
         Json(json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}))
             .into_response(),

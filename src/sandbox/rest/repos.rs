@@ -5,18 +5,15 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Api, Body, Paging, actor, created, permission_of, query_param, repo_for};
+use super::{Api, Body, Paging, actor, created, permission_of, repo_for};
 use crate::sandbox::Shared;
 use crate::sandbox::auth::Caller;
 use crate::sandbox::error::ApiError;
-use crate::sandbox::git::Entry;
 use crate::sandbox::render::permission_flags;
-use crate::sandbox::state::{AccountKind, Permission, RepoKey};
+use crate::sandbox::state::{AccountKind, Permission, RepoKey, World};
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Shared>> {
@@ -25,10 +22,13 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/user/repos", axum::routing::post(create_for_user))
         .route("/repos/{owner}/{repo}", get(get_repo).patch(update_repo))
         .route(
+            "/repos/{owner}/{repo}/generate",
+            axum::routing::post(generate),
+        )
+        .route(
             "/repos/{owner}/{repo}/topics",
             get(get_topics).put(replace_topics),
         )
-        .route("/repos/{owner}/{repo}/contents/{*path}", get(get_content))
         .route(
             "/repos/{owner}/{repo}/collaborators/{username}/permission",
             get(collaborator_permission),
@@ -62,6 +62,44 @@ pub struct NewRepo {
     auto_init: bool,
 }
 
+/// The canonical owner login and the acting login, if `caller` may create
+/// repositories for `owner`: an organisation where the App is installed or
+/// the user has at least write, or the calling user themselves.
+fn creator_for(world: &World, caller: &Caller, owner: &str) -> Result<(String, String), ApiError> {
+    let account = world.account(owner).ok_or_else(ApiError::not_found)?;
+    let allowed = match (caller, account.kind) {
+        (Caller::Installation(id), AccountKind::Organization) => world
+            .installation_for(&account.login)
+            .is_some_and(|i| i.id == *id),
+        (Caller::User(login), AccountKind::Organization) => world.account(login).is_some_and(|u| {
+            u.org_roles.get(&account.login.to_ascii_lowercase()) >= Some(&Permission::Write)
+        }),
+        (Caller::User(login), _) => login.eq_ignore_ascii_case(&account.login),
+        _ => false,
+    };
+    if !allowed {
+        return Err(ApiError::forbidden(
+            "You need admin access to the organization before adding a repository to it.",
+        ));
+    }
+    Ok((account.login.clone(), actor(world, caller)?))
+}
+
+fn valid_name(name: &str) -> Result<(), ApiError> {
+    let valid = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name != "."
+        && name != "..";
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("Repository", "name", "invalid"))
+    }
+}
+
 async fn create_in_org(
     State(shared): Api,
     Extension(caller): Extension<Caller>,
@@ -70,25 +108,13 @@ async fn create_in_org(
 ) -> Result<Response, ApiError> {
     let (owner, login) = {
         let world = shared.world();
-        let account = world
+        let is_org = world
             .account(&org)
-            .filter(|a| a.kind == AccountKind::Organization)
-            .ok_or_else(ApiError::not_found)?;
-        let allowed = match &caller {
-            Caller::Installation(id) => world
-                .installation_for(&account.login)
-                .is_some_and(|i| i.id == *id),
-            Caller::User(login) => world.account(login).is_some_and(|u| {
-                u.org_roles.get(&account.login.to_ascii_lowercase()) >= Some(&Permission::Write)
-            }),
-            Caller::App | Caller::Anonymous => false,
-        };
-        if !allowed {
-            return Err(ApiError::forbidden(
-                "You need admin access to the organization before adding a repository to it.",
-            ));
+            .is_some_and(|a| a.kind == AccountKind::Organization);
+        if !is_org {
+            return Err(ApiError::not_found());
         }
-        (account.login.clone(), actor(&world, &caller)?)
+        creator_for(&world, &caller, &org)?
     };
     create(&shared, RepoKey::new(&owner, &new.name), new, &login).await
 }
@@ -112,17 +138,7 @@ async fn create(
     new: NewRepo,
     login: &str,
 ) -> Result<Response, ApiError> {
-    let valid = !new.name.is_empty()
-        && new.name.len() <= 100
-        && new
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        && new.name != "."
-        && new.name != "..";
-    if !valid {
-        return Err(ApiError::invalid("Repository", "name", "invalid"));
-    }
+    valid_name(&new.name)?;
     let private = new.private || matches!(new.visibility.as_deref(), Some("private" | "internal"));
     shared
         .create_repo(key.clone(), new.description, private)
@@ -136,6 +152,66 @@ async fn create(
             .write_commit(&key, "main", &files, "Initial commit", &author)
             .await?;
     }
+    let world = shared.world();
+    let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
+    Ok(created(shared.render(&world).repo(repo)))
+}
+
+#[derive(Deserialize)]
+pub struct FromTemplate {
+    owner: Option<String>,
+    name: String,
+    description: Option<String>,
+    #[serde(default)]
+    private: bool,
+}
+
+/// `POST /repos/{template_owner}/{template_repo}/generate`: a new repository
+/// whose first commit holds the template's default branch.
+async fn generate(
+    State(shared): Api,
+    Extension(caller): Extension<Caller>,
+    Path((template_owner, template_name)): Path<(String, String)>,
+    Body(new): Body<FromTemplate>,
+) -> Result<Response, ApiError> {
+    valid_name(&new.name)?;
+    let (template, branch, owner, login) = {
+        let world = shared.world();
+        let template = repo_for(
+            &world,
+            &caller,
+            &template_owner,
+            &template_name,
+            Permission::Read,
+        )?;
+        if !template.is_template {
+            return Err(ApiError::custom(
+                "Repository",
+                &format!("{} is not a template repository", template.key.full_name()),
+            ));
+        }
+        let owner = match (&new.owner, &caller) {
+            (Some(owner), _) => owner.clone(),
+            (None, Caller::User(login)) => login.clone(),
+            (None, _) => return Err(ApiError::invalid("Repository", "owner", "missing_field")),
+        };
+        let (owner, login) = creator_for(&world, &caller, &owner)?;
+        (
+            template.key.clone(),
+            template.default_branch.clone(),
+            owner,
+            login,
+        )
+    };
+    let key = RepoKey::new(&owner, &new.name);
+    shared
+        .create_repo(key.clone(), new.description, new.private)
+        .await?;
+    let author = shared.signature(&login);
+    shared
+        .git
+        .copy_tree(&template, &key, &branch, "Initial commit", &author)
+        .await?;
     let world = shared.world();
     let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
     Ok(created(shared.render(&world).repo(repo)))
@@ -178,6 +254,7 @@ pub struct RepoUpdate {
     homepage: Option<String>,
     private: Option<bool>,
     archived: Option<bool>,
+    is_template: Option<bool>,
     default_branch: Option<String>,
     delete_branch_on_merge: Option<bool>,
 }
@@ -204,6 +281,9 @@ async fn update_repo(
     }
     if let Some(v) = update.archived {
         repo.archived = v;
+    }
+    if let Some(v) = update.is_template {
+        repo.is_template = v;
     }
     if let Some(v) = update.default_branch {
         repo.default_branch = v;
@@ -255,84 +335,6 @@ async fn replace_topics(
     repo.topics = topics.names;
     repo.topics.dedup();
     Ok(Json(json!({"names": repo.topics})).into_response())
-}
-
-async fn get_content(
-    State(shared): Api,
-    Extension(caller): Extension<Caller>,
-    Path((owner, name, path)): Path<(String, String, String)>,
-    uri: axum::http::Uri,
-) -> Result<Response, ApiError> {
-    let (key, default_branch) = {
-        let world = shared.world();
-        let repo = repo_for(&world, &caller, &owner, &name, Permission::Read)?;
-        (repo.key.clone(), repo.default_branch.clone())
-    };
-    let rev = query_param(&uri, "ref").unwrap_or(default_branch.clone());
-    let entry = shared
-        .git
-        .read_path(&key, &rev, &path)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let api = format!("{}/repos/{}", shared.base, key.full_name());
-    let html = format!("{}/{}", shared.base, key.full_name());
-    let describe = |path: &str, sha: &str, kind: &str, size: u64| {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        let url = format!("{api}/contents/{path}?ref={rev}");
-        let git_url = format!(
-            "{api}/git/{}s/{sha}",
-            if kind == "dir" { "tree" } else { "blob" }
-        );
-        let html_url = format!(
-            "{html}/{}/{rev}/{path}",
-            if kind == "dir" { "tree" } else { "blob" }
-        );
-        json!({
-            "type": kind, "name": name, "path": path, "sha": sha, "size": size,
-            "url": url, "git_url": git_url, "html_url": html_url,
-            "download_url": if kind == "file" {
-                json!(format!("{html}/raw/{rev}/{path}"))
-            } else {
-                serde_json::Value::Null
-            },
-            "_links": {"self": url, "git": git_url, "html": html_url},
-        })
-    };
-    let path = path.trim_matches('/');
-    let body = match entry {
-        Entry::File { sha, content } => {
-            let mut file = describe(path, &sha, "file", content.len() as u64);
-            // GitHub wraps base64 content at 60 characters.
-            let encoded = STANDARD.encode(&content);
-            let wrapped: Vec<&str> = encoded
-                .as_bytes()
-                .chunks(60)
-                .map(|c| std::str::from_utf8(c).unwrap_or_default())
-                .collect();
-            file["content"] = json!(wrapped.join("\n") + "\n");
-            file["encoding"] = json!("base64");
-            file
-        }
-        Entry::Dir(entries) => json!(
-            entries
-                .iter()
-                .map(|e| {
-                    let child = if path.is_empty() {
-                        e.name.clone()
-                    } else {
-                        format!("{path}/{}", e.name)
-                    };
-                    describe(
-                        &child,
-                        &e.sha,
-                        if e.is_dir { "dir" } else { "file" },
-                        e.size,
-                    )
-                })
-                .collect::<Vec<_>>()
-        ),
-    };
-    Ok(Json(body).into_response())
 }
 
 async fn collaborator_permission(

@@ -1,0 +1,139 @@
+//! Contents (read, create, update) and repositories made from a template.
+
+mod sandbox_support;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use paved::sandbox::{Permission, SandboxConfig};
+use sandbox_support::{client, world};
+use serde_json::json;
+
+#[tokio::test]
+async fn files_are_read_created_and_updated_as_commits() {
+    let w = world(SandboxConfig::default()).await;
+    let gh = client(&w.sb, &w.sb.installation_token(w.installation));
+    let put = |sha: Option<String>, text: &str| {
+        let mut body = json!({"message": "Write app", "content": STANDARD.encode(text)});
+        if let Some(sha) = sha {
+            body["sha"] = json!(sha);
+        }
+        let gh = gh.clone();
+        async move {
+            gh.put::<serde_json::Value, _, _>(
+                "/repos/acme/catalog/contents/apps/svc/dev.yaml",
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let created = put(None, "replicas: 1\n").await.unwrap();
+    let blob = created["content"]["sha"].as_str().unwrap().to_string();
+    let commit = created["commit"]["sha"].as_str().unwrap().to_string();
+    assert_eq!(
+        w.sb.branch_sha("acme/catalog", "main").await.unwrap(),
+        commit
+    );
+    let push = w.hooks.wait_for("push", None).await;
+    assert_eq!(push.payload["head_commit"]["message"], "Write app");
+    assert_eq!(push.payload["sender"]["login"], "paved[bot]");
+
+    // An update must name the current blob.
+    assert!(put(None, "replicas: 2\n").await.is_err());
+    assert!(put(Some("0".repeat(40)), "replicas: 2\n").await.is_err());
+    let updated = put(Some(blob), "replicas: 2\n").await.unwrap();
+    assert_ne!(updated["commit"]["sha"].as_str().unwrap(), commit);
+    assert_eq!(
+        w.sb.file("acme/catalog", "main", "apps/svc/dev.yaml")
+            .await
+            .unwrap(),
+        b"replicas: 2\n"
+    );
+
+    let file = gh
+        .repos("acme", "catalog")
+        .get_content()
+        .path("apps/svc/dev.yaml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        file.items[0].decoded_content().as_deref(),
+        Some("replicas: 2\n")
+    );
+    let root: Vec<serde_json::Value> = gh
+        .get("/repos/acme/catalog/contents", None::<&()>)
+        .await
+        .unwrap();
+    assert_eq!(root[0]["name"], "apps");
+    assert_eq!(root[0]["type"], "dir");
+    let old: serde_json::Value = gh
+        .get(
+            format!("/repos/acme/catalog/contents/apps/svc/dev.yaml?ref={commit}"),
+            None::<&()>,
+        )
+        .await
+        .unwrap();
+    let text: String = old["content"].as_str().unwrap().split('\n').collect();
+    assert_eq!(STANDARD.decode(text).unwrap(), b"replicas: 1\n");
+    let missing = gh
+        .get::<serde_json::Value, _, _>("/repos/acme/catalog/contents/nope", None::<&()>)
+        .await;
+    assert!(missing.is_err());
+}
+
+#[tokio::test]
+async fn repositories_are_generated_from_templates() {
+    let w = world(SandboxConfig::default()).await;
+    let alice = w.sb.create_user("alice");
+    w.sb.set_org_role("alice", "acme", Permission::Admin);
+    w.sb.create_repo("acme", "template-svc").await.unwrap();
+    let files: &[(&str, &[u8])] = &[
+        ("Dockerfile", b"FROM scratch\n"),
+        ("src/main.rs", b"fn main() {}\n"),
+    ];
+    w.sb.push_files("acme/template-svc", "main", files, "template", "alice")
+        .await
+        .unwrap();
+    let gh = client(&w.sb, &w.sb.installation_token(w.installation));
+
+    let body = json!({"owner": "acme", "name": "svc"});
+    let refused = gh
+        .post::<_, serde_json::Value>("/repos/acme/template-svc/generate", Some(&body))
+        .await;
+    assert!(refused.is_err(), "not a template yet");
+    alice
+        .call(
+            reqwest::Method::PATCH,
+            "/repos/acme/template-svc",
+            Some(json!({"is_template": true})),
+        )
+        .await
+        .unwrap();
+    let repo: octocrab::models::Repository = gh
+        .post("/repos/acme/template-svc/generate", Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(repo.full_name.as_deref(), Some("acme/svc"));
+    assert_eq!(
+        w.sb.file("acme/svc", "main", "src/main.rs").await.unwrap(),
+        b"fn main() {}\n"
+    );
+    assert_eq!(w.sb.requests().count("repos/create-using-template"), 2);
+
+    // Archived repositories are read-only.
+    alice
+        .call(
+            reqwest::Method::PATCH,
+            "/repos/acme/svc",
+            Some(json!({"archived": true})),
+        )
+        .await
+        .unwrap();
+    let refused = alice
+        .open_issue("acme/svc", "late", "", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status, 403);
+    let repo = gh.repos("acme", "svc").get().await.unwrap();
+    assert_eq!(repo.archived, Some(true));
+}

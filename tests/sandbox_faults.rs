@@ -1,0 +1,281 @@
+//! Fault injection, rate limits, the request log and delivery bookkeeping.
+
+mod sandbox_support;
+
+use std::time::{Duration, Instant};
+
+use paved::sandbox::{FaultKind, FaultRule, Sandbox, SandboxConfig};
+use reqwest::StatusCode;
+use sandbox_support::world;
+
+async fn get_repo(sb: &Sandbox, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{}/repos/acme/catalog", sb.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_fault_mode_answers_with_githubs_status_and_headers() {
+    let w = world(SandboxConfig::default()).await;
+    let token = w.sb.installation_token(w.installation);
+    let token = token.expose();
+    let cases = [
+        (
+            FaultKind::ServerError,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+        ),
+        (FaultKind::BadGateway, StatusCode::BAD_GATEWAY, None),
+        (
+            FaultKind::SecondaryRateLimit { retry_after: 7 },
+            StatusCode::FORBIDDEN,
+            Some("7"),
+        ),
+        (
+            FaultKind::TooManyRequests { retry_after: 3 },
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("3"),
+        ),
+    ];
+    for (kind, status, retry_after) in cases {
+        w.sb.inject(FaultRule::next("repos/get", kind.clone(), 2));
+        for _ in 0..2 {
+            let response = get_repo(&w.sb, token).await;
+            assert_eq!(response.status(), status, "{kind:?}");
+            assert_eq!(
+                response
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap()),
+                retry_after,
+                "{kind:?}"
+            );
+            assert!(response.headers().contains_key("x-ratelimit-remaining"));
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert!(body["message"].is_string() && body["documentation_url"].is_string());
+            if status == StatusCode::FORBIDDEN {
+                assert!(
+                    body["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("secondary rate limit")
+                );
+            }
+        }
+        assert_eq!(
+            get_repo(&w.sb, token).await.status(),
+            200,
+            "only the next 2 calls fail"
+        );
+    }
+
+    // Other endpoints are untouched by a fault on one operation.
+    w.sb.inject(FaultRule::next("issues/create", FaultKind::ServerError, 1));
+    assert_eq!(get_repo(&w.sb, token).await.status(), 200);
+    // Route patterns match too.
+    w.sb.inject(FaultRule::next(
+        "GET /repos/{owner}/*",
+        FaultKind::BadGateway,
+        1,
+    ));
+    assert_eq!(get_repo(&w.sb, token).await.status(), 502);
+    w.sb.clear_faults();
+
+    // A stall outlasts the client's timeout; latency only slows the answer.
+    w.sb.inject(FaultRule::next(
+        "repos/get",
+        FaultKind::Stall { millis: 1500 },
+        1,
+    ));
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let url = format!("{}/repos/acme/catalog", w.sb.url());
+    let timed_out = impatient.get(&url).bearer_auth(token).send().await;
+    assert!(timed_out.unwrap_err().is_timeout());
+    w.sb.inject(FaultRule::next(
+        "repos/get",
+        FaultKind::Latency { millis: 200 },
+        1,
+    ));
+    let started = Instant::now();
+    assert_eq!(get_repo(&w.sb, token).await.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+#[tokio::test]
+async fn faults_can_be_injected_over_http() {
+    let w = world(SandboxConfig::default()).await;
+    let token = w.sb.installation_token(w.installation);
+    let http = reqwest::Client::new();
+    let faults = format!("{}/_sandbox/faults", w.sb.url());
+    let added = http
+        .post(&faults)
+        .json(&serde_json::json!({"endpoint": "repos/get", "kind": "server_error", "count": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let listed: serde_json::Value = http
+        .get(&faults)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["endpoint"], "repos/get");
+    assert_eq!(get_repo(&w.sb, token.expose()).await.status(), 500);
+    assert_eq!(get_repo(&w.sb, token.expose()).await.status(), 200);
+
+    let exhaust = format!("{}/_sandbox/rate-limit/exhaust", w.sb.url());
+    let response = http
+        .post(&exhaust)
+        .json(&serde_json::json!({"seconds": 60}))
+        .send()
+        .await;
+    assert_eq!(response.unwrap().status(), 204);
+    let limited = get_repo(&w.sb, token.expose()).await;
+    assert_eq!(limited.status(), 403);
+    assert_eq!(limited.headers()["x-ratelimit-remaining"], "0");
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("API rate limit exceeded")
+    );
+    assert_eq!(http.delete(&faults).send().await.unwrap().status(), 204);
+    assert_eq!(get_repo(&w.sb, token.expose()).await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_primary_rate_limit_is_a_budget_per_installation() {
+    let w = world(SandboxConfig {
+        rate_limit: 3,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let token = w.sb.installation_token(w.installation);
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let response = get_repo(&w.sb, token.expose()).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-ratelimit-limit"], "3");
+        assert_eq!(response.headers()["x-ratelimit-resource"], "core");
+        remaining.push(
+            response.headers()["x-ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(remaining, ["2", "1", "0"]);
+    // GET /rate_limit reports the budget without spending it.
+    let gh = sandbox_support::client(&w.sb, &token);
+    let limits = gh.ratelimit().get().await.unwrap();
+    assert_eq!((limits.rate.limit, limits.rate.remaining), (3, 0));
+    assert_eq!(limits.resources.core.used, 3);
+    let spent = get_repo(&w.sb, token.expose()).await;
+    assert_eq!(spent.status(), 403);
+    let reset: i64 = spent.headers()["x-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(reset > chrono::Utc::now().timestamp());
+    // Another caller has its own budget.
+    let alice = w.sb.create_user("alice");
+    assert_eq!(get_repo(&w.sb, alice.token().expose()).await.status(), 200);
+
+    w.sb.clear_faults();
+    w.sb.exhaust_rate_limit(Duration::from_secs(30));
+    assert_eq!(get_repo(&w.sb, alice.token().expose()).await.status(), 403);
+}
+
+#[tokio::test]
+async fn the_request_log_answers_how_many_calls_were_made() {
+    let w = world(SandboxConfig::default()).await;
+    let alice = w.sb.create_user("alice");
+    w.sb.clear_requests();
+    alice
+        .open_issue("acme/catalog", "one", "", &[])
+        .await
+        .unwrap();
+    alice
+        .open_issue("acme/catalog", "two", "", &[])
+        .await
+        .unwrap();
+    let _ = get_repo(&w.sb, "ghs_bad").await;
+    let log = w.sb.requests();
+    assert_eq!(log.count("issues/create"), 2);
+    assert_eq!(log.by("user:alice").count(), 2);
+    let refused = log.0.iter().find(|r| r.status == 401).unwrap();
+    assert_eq!(refused.operation.as_deref(), Some("repos/get"));
+    assert_eq!(refused.path, "/repos/acme/catalog");
+
+    let over_http: serde_json::Value = reqwest::get(format!("{}/_sandbox/requests", w.sb.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(over_http.as_array().unwrap().len(), 3);
+    assert_eq!(over_http[0]["method"], "POST");
+    assert_eq!(over_http[0]["caller"], "user:alice");
+}
+
+#[tokio::test]
+async fn deliveries_are_recorded_redelivered_and_survive_a_dead_receiver() {
+    let w = world(SandboxConfig::default()).await;
+    let alice = w.sb.create_user("alice");
+    alice
+        .open_issue("acme/catalog", "hello", "", &[])
+        .await
+        .unwrap();
+    let first = w.hooks.wait_for("issues", Some("opened")).await;
+    assert!(w.sb.settle(Duration::from_secs(5)).await);
+    let recorded = w.sb.deliveries();
+    let events: Vec<&str> = recorded.iter().map(|d| d.event.as_str()).collect();
+    assert_eq!(events, ["installation", "issues"]);
+    assert!(recorded.iter().all(|d| d.status_code == Some(200)));
+    assert_eq!(recorded[1].guid, first.guid);
+
+    let again = reqwest::Client::new()
+        .post(format!("{}/_sandbox/deliveries/1/redeliver", w.sb.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 202);
+    assert!(w.sb.settle(Duration::from_secs(5)).await);
+    let seen = w.hooks.all();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[2].guid, seen[1].guid, "a redelivery keeps its GUID");
+    assert!(w.sb.deliveries()[2].redelivery);
+
+    // Nobody listening: recorded as failed, the sandbox carries on.
+    let lonely = Sandbox::start(SandboxConfig {
+        webhook_url: Some("http://127.0.0.1:9/webhook".into()),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    lonely.create_org("acme");
+    lonely.install_app("acme");
+    lonely.create_repo("acme", "catalog").await.unwrap();
+    let bob = lonely.create_user("bob");
+    bob.open_issue("acme/catalog", "anyone?", "", &[])
+        .await
+        .unwrap();
+    assert!(lonely.settle(Duration::from_secs(10)).await);
+    let failed = &lonely.deliveries()[0];
+    assert!(failed.status_code.is_none() && failed.error.is_some());
+    assert!(!failed.succeeded());
+    bob.open_issue("acme/catalog", "still here", "", &[])
+        .await
+        .unwrap();
+}
