@@ -30,6 +30,14 @@ pub struct Step {
 pub enum Status {
     /// Validation found problems; nothing was created.
     Invalid { problems: Vec<Problem> },
+    /// A pull request's valid service: what merging it will create.
+    Preview {
+        service: String,
+        repo: String,
+        template: String,
+        files: Vec<String>,
+        application: String,
+    },
     /// Steps under way or finished.
     Progress {
         service: String,
@@ -52,6 +60,29 @@ impl Status {
                 for p in problems {
                     let _ = writeln!(out, "- {}", md(&p.to_string()));
                 }
+            }
+            Self::Preview {
+                service,
+                repo,
+                template,
+                files,
+                application,
+            } => {
+                let _ = writeln!(out, "### paved · preview of {}\n", md(service));
+                let _ = writeln!(
+                    out,
+                    "The service file is valid. When this pull request is merged, paved creates **{}** from {} with {} files:\n",
+                    md(repo),
+                    md(template),
+                    files.len()
+                );
+                out.push_str("<details><summary>files</summary>\n\n");
+                for f in files {
+                    let _ = writeln!(out, "- `{f}`");
+                }
+                out.push_str("\n</details>\n\nand commits this Argo CD Application to the platform repository:\n\n```yaml\n");
+                out.push_str(application);
+                out.push_str("```\n");
             }
             Self::Progress {
                 service,

@@ -420,3 +420,120 @@ fn encode(s: &str) -> String {
     }
     out
 }
+
+/// A pull request, as paved needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullInfo {
+    pub number: u64,
+    pub head_sha: String,
+    pub merged: bool,
+    pub merge_commit_sha: Option<String>,
+    pub open: bool,
+}
+
+#[derive(Deserialize)]
+struct PullHeadWire {
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct PullWire {
+    number: u64,
+    state: String,
+    head: PullHeadWire,
+    #[serde(default)]
+    merged: bool,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+}
+
+/// A file a pull request touches.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PullFile {
+    pub filename: String,
+    /// `added`, `modified`, `removed`, `renamed`, ...
+    pub status: String,
+}
+
+/// One line-level finding on a check run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Annotation {
+    pub path: String,
+    pub start_line: usize,
+    pub end_line: usize,
+    pub annotation_level: &'static str,
+    pub message: String,
+}
+
+/// A completed check run: its conclusion and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    pub name: &'static str,
+    pub head_sha: String,
+    pub success: bool,
+    pub title: String,
+    pub summary: String,
+    pub annotations: Vec<Annotation>,
+}
+
+impl GitHub {
+    pub async fn get_pull(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        number: u64,
+    ) -> Result<PullInfo, GitHubError> {
+        let path = format!("/repos/{repo}/pulls/{number}");
+        let w: PullWire = self
+            .get("pulls/get", Auth::Installation(inst), &path)
+            .await?;
+        Ok(PullInfo {
+            number: w.number,
+            head_sha: w.head.sha,
+            merged: w.merged,
+            merge_commit_sha: w.merge_commit_sha,
+            open: w.state == "open",
+        })
+    }
+
+    pub async fn list_pull_files(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        number: u64,
+    ) -> Result<Vec<PullFile>, GitHubError> {
+        let path = format!("/repos/{repo}/pulls/{number}/files?per_page=100");
+        self.get_all("pulls/list-files", inst, path).await
+    }
+
+    /// Reports a completed check run on a commit. GitHub takes at most 50
+    /// annotations per request; more are summarised.
+    pub async fn report_check(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        report: &CheckReport,
+    ) -> Result<(), GitHubError> {
+        let body = json!({
+            "name": report.name,
+            "head_sha": report.head_sha,
+            "status": "completed",
+            "conclusion": if report.success { "success" } else { "failure" },
+            "output": {
+                "title": report.title,
+                "summary": report.summary,
+                "annotations": report.annotations.iter().take(50).collect::<Vec<_>>(),
+            },
+        });
+        let path = format!("/repos/{repo}/check-runs");
+        self.request(
+            "checks/create",
+            Auth::Installation(inst),
+            Method::POST,
+            &path,
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+}

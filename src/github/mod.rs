@@ -8,7 +8,10 @@ mod client;
 mod error;
 mod retry;
 
-pub use api::{AppInfo, CommentInfo, IssueInfo, IssuePatch, RepoInfo};
+pub use api::{
+    Annotation, AppInfo, CheckReport, CommentInfo, IssueInfo, IssuePatch, PullFile, PullInfo,
+    RepoInfo,
+};
 pub use auth::{AppKey, InstallationToken, TokenCache};
 pub use client::{Auth, GitHub, GitHubOptions, Response};
 pub use error::GitHubError;

@@ -6,6 +6,7 @@
 
 mod jobs;
 mod provision;
+mod pull;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -174,7 +175,7 @@ impl Reconciler {
 /// Turns a verified event into work: which request to reconcile, and why.
 pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event) {
     use crate::commands::{self, Command, Parsed};
-    use crate::webhook::event::{CommentAction, EventKind, IssueAction};
+    use crate::webhook::event::{CommentAction, EventKind, IssueAction, PullRequestAction};
     let reconciler = jobs.reconciler();
     let catalog = reconciler.catalog();
     let in_catalog = event.repo.as_ref().is_some_and(|r| {
@@ -216,6 +217,12 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event) {
                     .inc();
                 jobs.submit(issue.number, Trigger::Retry);
             }
+        }
+        EventKind::PullRequest {
+            action,
+            pull_request,
+        } if *action != PullRequestAction::Edited => {
+            jobs.submit(pull_request.number, Trigger::Event);
         }
         EventKind::Push(_) => {
             let reconciler = reconciler.clone();

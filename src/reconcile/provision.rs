@@ -40,12 +40,12 @@ impl From<GitHubError> for StepError {
     }
 }
 
-/// The issue being worked on and what is known of it.
-struct Ctx<'a> {
-    setup: &'a Setup,
-    catalog: &'a RepoName,
-    issue: IssueInfo,
-    status: Option<CommentInfo>,
+/// The issue (or pull request) being worked on and what is known of it.
+pub(super) struct Ctx<'a> {
+    pub(super) setup: &'a Setup,
+    pub(super) catalog: &'a RepoName,
+    pub(super) issue: IssueInfo,
+    pub(super) status: Option<CommentInfo>,
 }
 
 impl Reconciler {
@@ -64,8 +64,11 @@ impl Reconciler {
         let gh = &self.deps.github;
         let catalog = &self.deps.catalog;
         let issue = gh.get_issue(setup.installation, catalog, number).await?;
+        if issue.is_pull_request {
+            return self.reconcile_pull(setup, issue).await;
+        }
         let has = |l: &str| issue.labels.iter().any(|x| x == l);
-        if !has(REQUEST_LABEL) || issue.is_pull_request || !issue.open {
+        if !has(REQUEST_LABEL) || !issue.open {
             return Ok(());
         }
         if (has(FAILED) && trigger != Trigger::Retry)
@@ -73,19 +76,8 @@ impl Reconciler {
         {
             return Ok(());
         }
-        let comments = gh
-            .list_comments(setup.installation, catalog, number)
-            .await?;
-        let status = comments
-            .into_iter()
-            .find(|c| c.author == setup.bot && status::is_status(&c.body));
+        let mut ctx = self.context(setup, issue).await?;
         let settings = self.settings(setup.installation).await?;
-        let mut ctx = Ctx {
-            setup,
-            catalog,
-            issue,
-            status,
-        };
         let request = form::request(Form::new_service(), &ctx.issue.body)
             .and_then(|r| validate(&r, &self.deps.templates, &settings));
         match request {
@@ -94,7 +86,29 @@ impl Reconciler {
         }
     }
 
-    async fn provision(
+    /// The request's context: the issue and its status comment, if any.
+    pub(super) async fn context<'a>(
+        &'a self,
+        setup: &'a Setup,
+        issue: IssueInfo,
+    ) -> Result<Ctx<'a>, ReconcileError> {
+        let catalog = &self.deps.catalog;
+        let gh = &self.deps.github;
+        let comments = gh
+            .list_comments(setup.installation, catalog, issue.number)
+            .await?;
+        let status = comments
+            .into_iter()
+            .find(|c| c.author == setup.bot && status::is_status(&c.body));
+        Ok(Ctx {
+            setup,
+            catalog,
+            issue,
+            status,
+        })
+    }
+
+    pub(super) async fn provision(
         &self,
         ctx: &mut Ctx<'_>,
         valid: &ValidRequest,
@@ -138,7 +152,9 @@ impl Reconciler {
                     summary: Some(summary),
                 };
                 self.show(ctx, &ready).await?;
-                self.labels(ctx, READY, true).await?;
+                // A merged pull request is closed already; an issue is closed now.
+                let close = !ctx.issue.is_pull_request;
+                self.labels(ctx, READY, close).await?;
                 let m = self.metrics();
                 m.provisioning_requests
                     .with_label_values(&[template, "ready"])
@@ -320,7 +336,7 @@ impl Reconciler {
         Ok((commit, template.version.clone()))
     }
 
-    fn app_spec(
+    pub(super) fn app_spec(
         &self,
         ctx: &Ctx<'_>,
         valid: &ValidRequest,
@@ -367,7 +383,7 @@ impl Reconciler {
         Ok(written.commit)
     }
 
-    async fn invalid(
+    pub(super) async fn invalid(
         &self,
         ctx: &mut Ctx<'_>,
         problems: Vec<Problem>,
@@ -385,7 +401,11 @@ impl Reconciler {
     }
 
     /// Creates or edits the status comment, only when its text changes.
-    async fn show(&self, ctx: &mut Ctx<'_>, status: &Status) -> Result<(), ReconcileError> {
+    pub(super) async fn show(
+        &self,
+        ctx: &mut Ctx<'_>,
+        status: &Status,
+    ) -> Result<(), ReconcileError> {
         let body = status.render();
         let gh = &self.deps.github;
         let inst = ctx.setup.installation;

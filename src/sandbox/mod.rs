@@ -75,7 +75,7 @@ pub use faults::{Endpoint, FaultKind, FaultRule};
 pub use hooks::Delivery;
 pub use requests::{RequestRecord, Requests};
 pub use standalone::{DEFAULT_LISTEN, DEFAULT_WEBHOOK_URL, StandaloneOptions, run_standalone};
-pub use state::{Comment, Issue, IssueState, Permission, RepoKey};
+pub use state::{CheckAnnotation, CheckRun, Comment, Issue, IssueState, Permission, RepoKey};
 
 use auth::AppKey;
 use faults::Faults;
@@ -438,6 +438,20 @@ impl Sandbox {
             .comments
             .values()
             .filter(|c| c.repo == key && c.issue == number)
+            .cloned()
+            .collect()
+    }
+
+    /// Check runs reported on `repo`, oldest first.
+    pub fn check_runs(&self, repo: &str) -> Vec<CheckRun> {
+        let Some(key) = self.repo_key(repo) else {
+            return Vec::new();
+        };
+        let world = self.shared.world();
+        world
+            .check_runs
+            .values()
+            .filter(|c| c.repo == key)
             .cloned()
             .collect()
     }

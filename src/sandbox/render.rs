@@ -440,7 +440,7 @@ impl Render<'_> {
             "completed_at": c.completed_at.as_ref().map(ts),
             "output": {
                 "title": c.output.title, "summary": c.output.summary, "text": c.output.text,
-                "annotations_count": 0, "annotations_url": format!("{api}/annotations"),
+                "annotations_count": c.output.annotations.len(), "annotations_url": format!("{api}/annotations"),
             },
             "name": c.name,
             "check_suite": {"id": c.id},

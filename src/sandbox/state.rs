@@ -155,6 +155,17 @@ pub struct CheckOutput {
     pub title: Option<String>,
     pub summary: Option<String>,
     pub text: Option<String>,
+    pub annotations: Vec<CheckAnnotation>,
+}
+
+/// A line-level finding reported with a check run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct CheckAnnotation {
+    pub path: String,
+    pub start_line: u64,
+    pub end_line: u64,
+    pub annotation_level: String,
+    pub message: String,
 }
 
 /// `owner/name` as typed at creation; lookups are case-insensitive like GitHub's.

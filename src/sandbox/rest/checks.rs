@@ -14,7 +14,7 @@ use super::{Api, Body, created, repo_for};
 use crate::sandbox::Shared;
 use crate::sandbox::auth::Caller;
 use crate::sandbox::error::ApiError;
-use crate::sandbox::state::{CheckOutput, CheckRun, Permission};
+use crate::sandbox::state::{CheckAnnotation, CheckOutput, CheckRun, Permission};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -30,6 +30,8 @@ pub struct OutputBody {
     title: Option<String>,
     summary: Option<String>,
     text: Option<String>,
+    #[serde(default)]
+    annotations: Vec<CheckAnnotation>,
 }
 
 /// Fields of both create and update; `name` and `head_sha` are required to create.
@@ -72,6 +74,18 @@ impl CheckRunBody {
         {
             return Err(ApiError::invalid("CheckRun", "conclusion", "invalid"));
         }
+        let levels = ["notice", "warning", "failure"];
+        let annotations = self
+            .output
+            .as_ref()
+            .map_or(&[][..], |o| o.annotations.as_slice());
+        if annotations.len() > 50
+            || annotations
+                .iter()
+                .any(|a| !levels.contains(&a.annotation_level.as_str()))
+        {
+            return Err(ApiError::invalid("CheckRun", "annotations", "invalid"));
+        }
         Ok(())
     }
 
@@ -97,10 +111,14 @@ impl CheckRunBody {
             run.external_id = self.external_id;
         }
         if let Some(output) = self.output {
+            // GitHub appends annotations across updates.
+            let mut annotations = std::mem::take(&mut run.output.annotations);
+            annotations.extend(output.annotations);
             run.output = CheckOutput {
                 title: output.title,
                 summary: output.summary,
                 text: output.text,
+                annotations,
             };
         }
     }

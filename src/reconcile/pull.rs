@@ -1,0 +1,209 @@
+//! Requests by pull request: a PR to the catalog that adds or changes
+//! `services/<name>.yaml`. While open it is validated (a `paved/validate`
+//! check run with line-level annotations, and a preview comment); once
+//! merged it is provisioned like an issue request. A PR is never
+//! provisioned before it is merged, so a fork can only ask.
+
+use super::provision::{Ctx, INVALID};
+use super::{ReconcileError, Reconciler, Setup};
+use crate::catalog::service_file::{self, service_of_path};
+use crate::catalog::{Problem, ValidRequest, validate};
+use crate::github::{Annotation, CheckReport, IssueInfo, PullFile};
+use crate::scaffold::render;
+use crate::status::Status;
+
+pub const CHECK_NAME: &str = "paved/validate";
+
+impl Reconciler {
+    pub(super) async fn reconcile_pull(
+        &self,
+        setup: &Setup,
+        issue: IssueInfo,
+    ) -> Result<(), ReconcileError> {
+        let gh = &self.deps.github;
+        let inst = setup.installation;
+        let catalog = &self.deps.catalog;
+        let pull = gh.get_pull(inst, catalog, issue.number).await?;
+        let files = gh.list_pull_files(inst, catalog, issue.number).await?;
+        let services: Vec<&PullFile> = files
+            .iter()
+            .filter(|f| f.status != "removed" && service_of_path(&f.filename).is_some())
+            .collect();
+        if services.is_empty() || !(pull.open || pull.merged) {
+            return Ok(());
+        }
+        let settings = self.settings(inst).await?;
+        let git_ref = if pull.merged {
+            pull.merge_commit_sha
+                .clone()
+                .unwrap_or(pull.head_sha.clone())
+        } else {
+            pull.head_sha.clone()
+        };
+        let mut ctx = self.context(setup, issue).await?;
+        let (outcome, annotations) = match services.as_slice() {
+            [one] => {
+                self.read_service(inst, &one.filename, &git_ref, &settings)
+                    .await?
+            }
+            many => {
+                let problem = Problem::new(
+                    "services",
+                    format!(
+                        "one service per pull request, please; this one has {}",
+                        many.len()
+                    ),
+                );
+                (Err(vec![problem]), vec![])
+            }
+        };
+        if pull.open {
+            let report = check_report(&pull.head_sha, &services[0].filename, &outcome, annotations);
+            gh.report_check(inst, catalog, &report).await?;
+        }
+        match outcome {
+            Err(problems) => self.invalid(&mut ctx, problems, "unknown").await,
+            Ok(valid) if pull.merged => self.provision(&mut ctx, &valid, &settings).await,
+            Ok(valid) => {
+                let preview = self.preview(&ctx, &valid, &settings)?;
+                if ctx.issue.labels.iter().any(|l| l == INVALID) {
+                    let labels: Vec<String> = ctx
+                        .issue
+                        .labels
+                        .iter()
+                        .filter(|l| *l != INVALID)
+                        .cloned()
+                        .collect();
+                    let patch = crate::github::IssuePatch {
+                        state: None,
+                        labels: Some(labels),
+                    };
+                    gh.update_issue(inst, catalog, ctx.issue.number, &patch)
+                        .await?;
+                }
+                self.show(&mut ctx, &preview).await
+            }
+        }
+    }
+
+    /// The service file at `git_ref`, parsed and validated; problems carry lines.
+    async fn read_service(
+        &self,
+        inst: u64,
+        path: &str,
+        git_ref: &str,
+        settings: &crate::catalog::CatalogSettings,
+    ) -> Result<(Result<ValidRequest, Vec<Problem>>, Vec<Annotation>), ReconcileError> {
+        let bytes = self
+            .deps
+            .github
+            .get_file(inst, &self.deps.catalog, path, git_ref)
+            .await?
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        let result = service_file::parse(path, &text)
+            .and_then(|r| validate(&r, &self.deps.templates, settings));
+        let annotations = match &result {
+            Ok(_) => vec![],
+            Err(problems) => problems
+                .iter()
+                .map(|p| {
+                    let line = p
+                        .line
+                        .or_else(|| {
+                            p.field
+                                .as_deref()
+                                .and_then(|f| service_file::line_of(&text, f))
+                        })
+                        .unwrap_or(1);
+                    Annotation {
+                        path: path.to_owned(),
+                        start_line: line,
+                        end_line: line,
+                        annotation_level: "failure",
+                        message: p.to_string(),
+                    }
+                })
+                .collect(),
+        };
+        Ok((result, annotations))
+    }
+
+    /// What merging will create: the files and the Application.
+    fn preview(
+        &self,
+        ctx: &Ctx<'_>,
+        valid: &ValidRequest,
+        settings: &crate::catalog::CatalogSettings,
+    ) -> Result<Status, ReconcileError> {
+        let template = self
+            .deps
+            .templates
+            .get(&valid.request.template)
+            .ok_or_else(|| {
+                ReconcileError::Setup(format!("template {} is gone", valid.request.template))
+            })?;
+        let rendered =
+            render(template, &valid.values).map_err(|e| ReconcileError::Setup(e.to_string()))?;
+        let name = &valid.request.name;
+        let repo = format!("{}/{name}", settings.organization);
+        let platform = &ctx.setup.platform;
+        let web = platform
+            .html_url
+            .strip_suffix(&format!("/{}", platform.full_name))
+            .unwrap_or("https://github.com");
+        let clone_url = format!("{web}/{repo}.git");
+        let fake = crate::github::RepoInfo {
+            full_name: repo.clone(),
+            clone_url,
+            html_url: String::new(),
+            description: None,
+            archived: false,
+            private: true,
+            topics: vec![],
+        };
+        let app = self.app_spec(
+            ctx,
+            valid,
+            settings,
+            &fake,
+            "<commit of the scaffold>",
+            &template.version,
+        );
+        let mut files: Vec<String> = rendered.files.iter().map(|f| f.path.clone()).collect();
+        files.push(crate::scaffold::publish::ANSWERS_PATH.to_owned());
+        Ok(Status::Preview {
+            service: name.clone(),
+            repo,
+            template: format!("{} {}", template.name, template.version),
+            files,
+            application: app.to_yaml(),
+        })
+    }
+}
+
+fn check_report(
+    head_sha: &str,
+    path: &str,
+    outcome: &Result<ValidRequest, Vec<Problem>>,
+    annotations: Vec<Annotation>,
+) -> CheckReport {
+    match outcome {
+        Ok(valid) => CheckReport {
+            name: CHECK_NAME,
+            head_sha: head_sha.to_owned(),
+            success: true,
+            title: format!("{} is valid", valid.request.name),
+            summary: format!("`{path}` is a valid service; merging creates it."),
+            annotations,
+        },
+        Err(problems) => CheckReport {
+            name: CHECK_NAME,
+            head_sha: head_sha.to_owned(),
+            success: false,
+            title: format!("{} problem(s) in {path}", problems.len()),
+            summary: problems.iter().map(|p| format!("- {p}\n")).collect(),
+            annotations,
+        },
+    }
+}

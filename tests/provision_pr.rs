@@ -1,0 +1,135 @@
+//! Requests by pull request: `services/<name>.yaml` validated on the pull
+//! request (check run with line annotations, preview comment), provisioned
+//! once merged and never before.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TempDir;
+use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions};
+use paved::sandbox::CheckRun;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+async fn check_run(stage: &Stage, head: &str) -> CheckRun {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let runs = stage.sandbox.check_runs(CATALOG);
+        if let Some(run) = runs
+            .into_iter()
+            .find(|r| r.head_sha == head && r.name == "paved/validate")
+        {
+            return run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no paved/validate check run on {head}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn open_pr(stage: &Stage, branch: &str, path: &str, text: &str) -> (u64, String) {
+    let head = stage
+        .writer
+        .push_files(CATALOG, branch, &[(path, text.as_bytes())], "Add a service")
+        .await
+        .unwrap();
+    let number = stage
+        .writer
+        .open_pull(CATALOG, branch, "main", "Add a service", "")
+        .await
+        .unwrap();
+    (number, head)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invalid_service_file_fails_the_check_with_annotations() {
+    let work = TempDir::new("pr-bad");
+    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    let text = "name: bad-svc\ntemplate: node-express\ndescription: Bad.\nowner: nobody\nparameters:\n  port: 80\n";
+    let (number, head) = open_pr(&stage, "add-bad", "services/bad-svc.yaml", text).await;
+    let run = check_run(&stage, &head).await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    let lines: Vec<(u64, &str)> = run
+        .output
+        .annotations
+        .iter()
+        .map(|a| (a.start_line, a.message.as_str()))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].0, 4);
+    assert!(
+        lines[0].1.starts_with("owner: \"nobody\" does not match"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[1], (6, "port: 80 is outside 1024 to 65535"));
+    stage.settled(number, LIMIT).await.unwrap();
+    let reply = &stage.sandbox.comments(CATALOG, number)[0].body;
+    assert!(
+        reply.contains("paved could not take this request"),
+        "{reply}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_valid_service_file_is_previewed_then_provisioned_when_merged() {
+    let work = TempDir::new("pr-good");
+    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    let text = "name: inventory\ntemplate: python-fastapi\ndescription: Counts stock.\nowner: \"@acme/stock\"\n";
+    let (number, head) = open_pr(&stage, "add-inventory", "services/inventory.yaml", text).await;
+    let run = check_run(&stage, &head).await;
+    assert_eq!(run.conclusion.as_deref(), Some("success"));
+
+    let deadline = Instant::now() + LIMIT;
+    let preview = loop {
+        if let Some(c) = stage.sandbox.comments(CATALOG, number).into_iter().next() {
+            break c.body;
+        }
+        assert!(Instant::now() < deadline, "no preview comment");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        preview.contains("preview of inventory") && preview.contains("`app/main.py`"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("name: inventory-dev") && preview.contains("kind: Application"),
+        "{preview}"
+    );
+    assert_eq!(
+        stage.sandbox.requests().count("repos/create-in-org"),
+        0,
+        "nothing is created before the merge"
+    );
+
+    stage.admin.merge_pull(CATALOG, number).await.unwrap();
+    let labels = stage.settled(number, LIMIT).await.unwrap();
+    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(
+        stage
+            .sandbox
+            .file("acme/inventory", "main", "app/main.py")
+            .await
+            .is_some()
+    );
+    assert!(
+        stage
+            .sandbox
+            .file(PLATFORM, "main", "apps/inventory/dev.yaml")
+            .await
+            .is_some()
+    );
+    let comments = stage.sandbox.comments(CATALOG, number);
+    assert_eq!(
+        comments.len(),
+        1,
+        "the preview became the status: {comments:#?}"
+    );
+    assert!(comments[0].body.contains("**Ready.**"));
+}
