@@ -176,6 +176,14 @@ impl Stage {
             .map_err(|e| DemoError::Failed(format!("opening the request: {}", e.message)))
     }
 
+    /// Waits (bounded) until paved has no job running or waiting.
+    pub async fn settled_jobs(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.paved.as_ref().is_some_and(|p| !p.jobs.idle()) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until request `number` is closed as ready, or failed/invalid;
     /// the labels it ended with. Bounded by `limit`.
     pub async fn settled(&self, number: u64, limit: Duration) -> Result<Vec<String>, DemoError> {

@@ -98,6 +98,7 @@ impl Paved {
         for t in &self.tasks {
             t.abort();
         }
+        self.jobs.stop();
     }
 }
 

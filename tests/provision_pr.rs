@@ -133,3 +133,28 @@ async fn a_valid_service_file_is_previewed_then_provisioned_when_merged() {
     );
     assert!(comments[0].body.contains("**Ready.**"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_merge_whose_webhook_was_lost_is_provisioned_by_the_resync() {
+    let work = TempDir::new("pr-lost");
+    let mut stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    let text = "name: shipping\ntemplate: node-express\ndescription: Ships parcels.\nowner: \"@acme/logistics\"\n";
+    let (number, head) = open_pr(&stage, "add-shipping", "services/shipping.yaml", text).await;
+    check_run(&stage, &head).await;
+    stage.settled_jobs().await;
+    stage.stop_paved().await;
+    stage.admin.merge_pull(CATALOG, number).await.unwrap(); // paved is down: the webhook is lost
+    assert!(stage.sandbox.settle(LIMIT).await);
+    stage.start_paved().await.unwrap(); // resyncs on start
+    let labels = stage.settled(number, LIMIT).await.unwrap();
+    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(
+        stage
+            .sandbox
+            .file(PLATFORM, "main", "apps/shipping/dev.yaml")
+            .await
+            .is_some()
+    );
+}

@@ -496,6 +496,41 @@ impl GitHub {
         })
     }
 
+    /// The most recently updated closed pull requests (one page) that were
+    /// merged, with their labels.
+    pub async fn recently_merged_pulls(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+    ) -> Result<Vec<(u64, Vec<String>)>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Closed {
+            number: u64,
+            #[serde(default)]
+            merged_at: Option<String>,
+            #[serde(default)]
+            labels: Vec<LabelWire>,
+        }
+        const OP: &str = "pulls/list";
+        let path =
+            format!("/repos/{repo}/pulls?state=closed&sort=updated&direction=desc&per_page=100");
+        let page: Vec<Closed> = self
+            .request(
+                OP,
+                Auth::Installation(inst),
+                Method::GET,
+                &path,
+                None::<&()>,
+            )
+            .await?
+            .json(OP)?;
+        Ok(page
+            .into_iter()
+            .filter(|p| p.merged_at.is_some())
+            .map(|p| (p.number, p.labels.into_iter().map(|l| l.name).collect()))
+            .collect())
+    }
+
     pub async fn list_pull_files(
         &self,
         inst: u64,

@@ -22,6 +22,9 @@ pub enum Trigger {
 
 pub struct Jobs {
     reconciler: Arc<Reconciler>,
+    /// Set when paved stops: running jobs are dropped where they stand, as
+    /// in a crash; the next start's resync picks their requests up.
+    stop: tokio::sync::watch::Sender<bool>,
     permits: Semaphore,
     /// Requests with a job running, and the strongest trigger that arrived meanwhile.
     running: Mutex<HashMap<u64, Option<Trigger>>>,
@@ -31,6 +34,7 @@ impl Jobs {
     pub fn new(reconciler: Arc<Reconciler>, workers: usize) -> Arc<Self> {
         Arc::new(Self {
             reconciler,
+            stop: tokio::sync::watch::channel(false).0,
             permits: Semaphore::new(workers),
             running: Mutex::default(),
         })
@@ -42,6 +46,9 @@ impl Jobs {
 
     /// Reconciles catalog request `number`, now or right after its running job.
     pub fn submit(self: &Arc<Self>, number: u64, trigger: Trigger) {
+        if *self.stop.borrow() {
+            return;
+        }
         {
             let mut running = self.running.lock().expect("jobs lock");
             if let Some(again) = running.get_mut(&number) {
@@ -51,7 +58,13 @@ impl Jobs {
             running.insert(number, None);
         }
         let jobs = self.clone();
-        tokio::spawn(async move { jobs.run(number, trigger).await });
+        let mut stop = self.stop.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = jobs.run(number, trigger) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        });
     }
 
     async fn run(self: Arc<Self>, number: u64, mut trigger: Trigger) {
@@ -74,6 +87,12 @@ impl Jobs {
                 }
             }
         }
+    }
+
+    /// Drops every running job and takes no more.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+        self.running.lock().expect("jobs lock").clear();
     }
 
     /// Whether any job is running or waiting.

@@ -48,6 +48,9 @@ pub struct Reconciler {
     setup: OnceCell<Setup>,
     /// `paved.yaml` from the catalog; dropped when the catalog is pushed to.
     settings: Mutex<Option<CatalogSettings>>,
+    /// Merged pull requests that asked for no service, so resyncs skip them.
+    /// Only a cache: after a restart each is looked at once more.
+    not_requests: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +67,7 @@ impl Reconciler {
             deps,
             setup: OnceCell::new(),
             settings: Mutex::new(None),
+            not_requests: Default::default(),
         })
     }
 
@@ -152,23 +156,30 @@ impl Reconciler {
         *self.settings.lock().await = None;
     }
 
-    /// Every open request, for a resync pass.
+    /// Every request a resync pass looks at: open request issues, and merged
+    /// pull requests paved has not finished (a lost merge webhook).
     pub async fn open_requests(&self) -> Result<Vec<u64>, ReconcileError> {
         let setup = self.setup().await?;
-        let issues = self
-            .deps
-            .github
-            .list_open_issues(
-                setup.installation,
-                &self.deps.catalog,
-                crate::catalog::form::REQUEST_LABEL,
-            )
+        let gh = &self.deps.github;
+        let (inst, catalog) = (setup.installation, &self.deps.catalog);
+        let issues = gh
+            .list_open_issues(inst, catalog, crate::catalog::form::REQUEST_LABEL)
             .await?;
-        Ok(issues
+        let mut numbers: Vec<u64> = issues
             .into_iter()
             .filter(|i| !i.is_pull_request)
             .map(|i| i.number)
-            .collect())
+            .collect();
+        let finished = |labels: &[String]| labels.iter().any(|l| l.starts_with("paved:"));
+        let merged = gh.recently_merged_pulls(inst, catalog).await?;
+        let skip = self.not_requests.lock().expect("lock").clone();
+        numbers.extend(
+            merged
+                .into_iter()
+                .filter(|(n, labels)| !finished(labels) && !skip.contains(n))
+                .map(|(n, _)| n),
+        );
+        Ok(numbers)
     }
 }
 

@@ -30,6 +30,9 @@ impl Reconciler {
             .filter(|f| f.status != "removed" && service_of_path(&f.filename).is_some())
             .collect();
         if services.is_empty() || !(pull.open || pull.merged) {
+            if !pull.open {
+                self.not_requests.lock().expect("lock").insert(issue.number);
+            }
             return Ok(());
         }
         let settings = self.settings(inst).await?;
