@@ -116,7 +116,7 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
             .count(),
         1
     );
-    // Once per process: the platform repository, the resync listing, paved.yaml.
+    // Once per process: the platform repository, the resync listings, paved.yaml.
     let once = [
         "GET repos/get",
         "GET issues/list-for-repo",
