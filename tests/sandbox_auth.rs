@@ -139,6 +139,51 @@ async fn manifest_codes_convert_once_into_the_apps_credentials() {
     assert_eq!(body["pem"], app.private_key_pem.expose());
     assert_eq!(body["webhook_secret"], app.webhook_secret.expose());
     assert_eq!(http.post(&url).send().await.unwrap().status(), 404);
+
+    // The browser side: the manifest form redirects back with a code and the state.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let manifest = serde_json::json!({"name": "paved", "url": "http://x", "redirect_url": "http://127.0.0.1:9/setup/done"});
+    let form = format!(
+        "manifest={}&state=a%20b",
+        manifest
+            .to_string()
+            .replace('%', "%25")
+            .replace('&', "%26")
+            .replace('+', "%2B")
+    );
+    let response = no_redirects
+        .post(format!(
+            "{}/organizations/acme/settings/apps/new",
+            w.sb.url()
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with("http://127.0.0.1:9/setup/done?code="),
+        "{location}"
+    );
+    assert!(location.ends_with("&state=a%20b"), "{location}");
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let converted = http
+        .post(format!("{}/app-manifests/{code}/conversions", w.sb.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(converted.status(), 201);
 }
 
 #[tokio::test]

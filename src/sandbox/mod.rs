@@ -5,7 +5,9 @@
 //!   as GitHub (checked against GitHub's OpenAPI description in the tests):
 //!   App auth (`/app`, installations, `POST .../access_tokens`,
 //!   `/repos/{o}/{r}/installation`, `/orgs/{org}/installation`,
-//!   `/installation/repositories`, `/app-manifests/{code}/conversions`),
+//!   `/installation/repositories`, `/app-manifests/{code}/conversions`, and
+//!   the browser's `POST /settings/apps/new` manifest form, which redirects to
+//!   the manifest's `redirect_url` with a code and the `state`),
 //!   repositories (create in an org or for the user, get, patch incl.
 //!   archive/`is_template`/`delete_branch_on_merge`, topics, generate from a
 //!   template, contents get/put, collaborator permission, `/orgs/{org}/repos`),

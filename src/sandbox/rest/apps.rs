@@ -2,12 +2,14 @@
 //! manifest conversion of the setup flow.
 
 use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
 
-use super::{Api, Paging, created};
+use super::{Api, Paging, created, form_param, percent_encode};
 use crate::sandbox::auth::{self, Caller};
 use crate::sandbox::error::ApiError;
 use crate::sandbox::render::app_permissions;
@@ -141,6 +143,29 @@ pub async fn repo_installation(
         .installation_for(&repo.key.owner)
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(shared.render(&world).installation(installation)).into_response())
+}
+
+/// `POST /settings/apps/new` (or `/organizations/{org}/settings/apps/new`):
+/// the browser side of the manifest flow. GitHub shows a confirmation page;
+/// the sandbox confirms at once and redirects to the manifest's
+/// `redirect_url` with a fresh `code` and the caller's `state`.
+pub async fn manifest_form(State(shared): Api, body: Bytes) -> Result<Response, ApiError> {
+    let body = String::from_utf8_lossy(&body);
+    let manifest = form_param(&body, "manifest")
+        .ok_or_else(|| ApiError::invalid("Manifest", "manifest", "missing_field"))?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&manifest).map_err(|_| ApiError::bad_json())?;
+    let redirect = manifest["redirect_url"]
+        .as_str()
+        .ok_or_else(|| ApiError::invalid("Manifest", "redirect_url", "missing_field"))?;
+    let state = form_param(&body, "state").unwrap_or_default();
+    let separator = if redirect.contains('?') { '&' } else { '?' };
+    let location = format!(
+        "{redirect}{separator}code={}&state={}",
+        shared.new_manifest_code(),
+        percent_encode(&state)
+    );
+    Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
 }
 
 /// `POST /app-manifests/{code}/conversions`: trades a code (see

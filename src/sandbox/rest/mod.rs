@@ -47,6 +47,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/app-manifests/{code}/conversions",
             post(apps::convert_manifest),
         )
+        .route("/settings/apps/new", post(apps::manifest_form))
+        .route(
+            "/organizations/{org}/settings/apps/new",
+            post(apps::manifest_form),
+        )
         .route("/installation/repositories", get(apps::installation_repos))
         .route("/orgs/{org}/installation", get(apps::org_installation))
         .route(
@@ -237,10 +242,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
 
 /// One query parameter, percent-decoded.
 pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
-    uri.query()?.split('&').find_map(|pair| {
+    form_param(uri.query()?, name)
+}
+
+/// One parameter of `a=1&b=2` (a query or a form body), percent-decoded.
+pub(crate) fn form_param(pairs: &str, name: &str) -> Option<String> {
+    pairs.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (k == name).then(|| percent_decode(v))
     })
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+pub(crate) fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn percent_decode(text: &str) -> String {

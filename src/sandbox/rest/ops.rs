@@ -11,6 +11,8 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("GET", "/app/installations/{id}", "apps/get-installation"),
     ("POST", "/app/installations/{id}/access_tokens", "apps/create-installation-access-token"),
     ("POST", "/app-manifests/{code}/conversions", "apps/create-from-manifest"),
+    ("POST", "/settings/apps/new", "web/new-app-from-manifest"),
+    ("POST", "/organizations/{org}/settings/apps/new", "web/new-app-from-manifest"),
     ("GET", "/installation/repositories", "apps/list-repos-accessible-to-installation"),
     ("GET", "/orgs/{org}/installation", "apps/get-org-installation"),
     ("GET", "/orgs/{org}/repos", "repos/list-for-org"),
