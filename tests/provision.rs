@@ -120,6 +120,7 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
     let once = [
         "GET repos/get",
         "GET issues/list-for-repo",
+        "GET pulls/list",
         "GET repos/get-content",
     ];
     // GitHub sends `opened` and `labeled` for an issue opened with a label;
