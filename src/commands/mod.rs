@@ -1,22 +1,157 @@
-//! Slash-commands in comments: `/paved <command> [args]`, one per line.
-//! Lines inside code blocks and quoted replies are never commands.
+//! Slash-commands in comments: `/paved <command> [args]`, one per line. Case
+//! and extra spaces do not matter; lines inside code blocks and quoted
+//! replies are never commands; an unknown command or a bad argument gets the
+//! help text and changes nothing.
 
-/// A command paved understood.
+use std::fmt::Write;
+
+use crate::scaffold::is_dns_label;
+
+/// A command paved understood, with checked arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Run a failed request again.
+    Help,
+    Status,
     Retry,
+    Promote { env: String },
+    Rollback { env: String, tag: Option<String> },
+    Scale { env: String, replicas: u32 },
+    Delete { name: String },
+}
+
+/// A command's name, for help, metrics and permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Help,
+    Status,
+    Retry,
+    Promote,
+    Rollback,
+    Scale,
+    Delete,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::Help,
+        Kind::Status,
+        Kind::Retry,
+        Kind::Promote,
+        Kind::Rollback,
+        Kind::Scale,
+        Kind::Delete,
+    ];
+
+    pub fn name(self) -> &'static str {
+        self.help().0.split_whitespace().nth(1).unwrap_or("help")
+    }
+
+    /// Usage, what it does, who may run it. The match is exhaustive, so a
+    /// command cannot be added without its help.
+    pub fn help(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Kind::Help => ("/paved help", "these commands", "read"),
+            Kind::Status => (
+                "/paved status",
+                "image tag, replicas and last change per environment",
+                "read",
+            ),
+            Kind::Retry => ("/paved retry", "run a failed request again", "write"),
+            Kind::Promote => (
+                "/paved promote <env>",
+                "copy the previous environment's image tag to <env>",
+                "write; admin for environments under review",
+            ),
+            Kind::Rollback => (
+                "/paved rollback <env> [<tag>]",
+                "restore <env>'s previous (or the named) image tag",
+                "write; admin for environments under review",
+            ),
+            Kind::Scale => (
+                "/paved scale <env> <replicas>",
+                "set <env>'s replica count",
+                "write within the policy maximum; admin above it or under review",
+            ),
+            Kind::Delete => (
+                "/paved delete <name>",
+                "remove the service's Applications and archive its repository",
+                "admin",
+            ),
+        }
+    }
+}
+
+/// The least permission a command needs; environment policy may ask more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    None,
+    Read,
+    Write,
+    Admin,
+}
+
+impl Role {
+    /// GitHub's collaborator permission (`admin`, `maintain`, `write`, `triage`, `read`, `none`).
+    pub fn from_github(permission: &str) -> Self {
+        match permission {
+            "admin" => Role::Admin,
+            "maintain" | "write" => Role::Write,
+            "triage" | "read" => Role::Read,
+            _ => Role::None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::None => "none",
+            Role::Read => "read",
+            Role::Write => "write",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl Command {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Command::Help => Kind::Help,
+            Command::Status => Kind::Status,
+            Command::Retry => Kind::Retry,
+            Command::Promote { .. } => Kind::Promote,
+            Command::Rollback { .. } => Kind::Rollback,
+            Command::Scale { .. } => Kind::Scale,
+            Command::Delete { .. } => Kind::Delete,
+        }
+    }
+
+    pub fn base_role(&self) -> Role {
+        match self.kind() {
+            Kind::Help | Kind::Status => Role::Read,
+            Kind::Retry | Kind::Promote | Kind::Rollback | Kind::Scale => Role::Write,
+            Kind::Delete => Role::Admin,
+        }
+    }
 }
 
 /// What a line starting with `/paved` asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     Command(Command),
-    /// Not a command paved knows, or bad arguments; answered with help.
-    Unknown(String),
+    /// Not a command paved knows, or a bad argument: the reason.
+    Invalid(String),
 }
 
-/// The `/paved` lines of `body`, in order. Case and extra spaces do not matter.
+/// The help text, from [`Kind::ALL`].
+pub fn help_text() -> String {
+    let mut out = String::from("| command | does | who |\n| --- | --- | --- |\n");
+    for kind in Kind::ALL {
+        let (usage, does, who) = kind.help();
+        let _ = writeln!(out, "| `{usage}` | {does} | {who} |");
+    }
+    out
+}
+
+/// The `/paved` lines of `body`, in order.
 pub fn parse(body: &str) -> Vec<Parsed> {
     let mut out = Vec::new();
     let mut fence: Option<(char, usize)> = None;
@@ -36,23 +171,65 @@ pub fn parse(body: &str) -> Vec<Parsed> {
         if fence.is_some() || t.starts_with('>') {
             continue;
         }
-        let words: Vec<String> = t.split_whitespace().map(str::to_lowercase).collect();
-        if words.first().map(String::as_str) != Some("/paved") {
+        let mut words = t.split_whitespace();
+        if !words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("/paved"))
+        {
             continue;
         }
-        out.push(
-            match words[1..]
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice()
-            {
-                ["retry"] => Parsed::Command(Command::Retry),
-                _ => Parsed::Unknown(words[1..].join(" ")),
-            },
-        );
+        let words: Vec<String> = words.map(str::to_lowercase).collect();
+        out.push(command(&words));
     }
     out
+}
+
+fn command(words: &[String]) -> Parsed {
+    let args: Vec<&str> = words.iter().map(String::as_str).collect();
+    let env = |e: &str| {
+        if is_dns_label(e) {
+            Ok(e.to_owned())
+        } else {
+            Err(format!("{e:?} is not an environment name"))
+        }
+    };
+    let parsed = match args.as_slice() {
+        ["help"] => Ok(Command::Help),
+        ["status"] => Ok(Command::Status),
+        ["retry"] => Ok(Command::Retry),
+        ["promote", e] => env(e).map(|env| Command::Promote { env }),
+        ["rollback", e] => env(e).map(|env| Command::Rollback { env, tag: None }),
+        ["rollback", e, tag] if is_tag(tag) => env(e).map(|env| Command::Rollback {
+            env,
+            tag: Some((*tag).to_owned()),
+        }),
+        ["scale", e, n] => match n.parse::<u32>() {
+            Ok(replicas) if replicas <= 1000 => env(e).map(|env| Command::Scale { env, replicas }),
+            _ => Err(format!("{n:?} is not a replica count from 0 to 1000")),
+        },
+        ["delete", name] if is_dns_label(name) => Ok(Command::Delete {
+            name: (*name).to_owned(),
+        }),
+        [] => Err("no command given".to_owned()),
+        [first, ..] => match Kind::ALL.iter().find(|k| k.name() == *first) {
+            Some(kind) => Err(format!("usage: {}", kind.help().0)),
+            None => Err(format!(
+                "unknown command {:?}",
+                first.chars().take(40).collect::<String>()
+            )),
+        },
+    };
+    match parsed {
+        Ok(c) => Parsed::Command(c),
+        Err(why) => Parsed::Invalid(why),
+    }
+}
+
+/// Image tags: a git sha or an ordinary tag.
+fn is_tag(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The commands in `body` that were not already in `previous` (an edited
@@ -71,15 +248,38 @@ mod tests {
 
     #[test]
     fn finds_commands_outside_code_and_quotes() {
-        let body = "Please\n  /PAVED   Retry \n> /paved retry\n```\n/paved retry\n```\n/paved frobnicate now";
+        let body = "Please\n  /PAVED   Retry \n> /paved retry\n```\n/paved retry\n```\n/paved scale   STAGING 3";
+        let scale = Command::Scale {
+            env: "staging".into(),
+            replicas: 3,
+        };
         assert_eq!(
             parse(body),
-            [
-                Parsed::Command(Command::Retry),
-                Parsed::Unknown("frobnicate now".into())
-            ]
+            [Parsed::Command(Command::Retry), Parsed::Command(scale)]
         );
         assert_eq!(parse("/pavedretry\nno /paved retry"), []);
+    }
+
+    #[test]
+    fn bad_arguments_and_unknown_commands_are_invalid() {
+        let invalid = |s: &str| match parse(s).as_slice() {
+            [Parsed::Invalid(why)] => why.clone(),
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(
+            invalid("/paved scale prod many"),
+            "\"many\" is not a replica count from 0 to 1000"
+        );
+        assert_eq!(invalid("/paved promote"), "usage: /paved promote <env>");
+        assert_eq!(invalid("/paved delete ../x"), "usage: /paved delete <name>");
+        assert_eq!(
+            invalid("/paved frobnicate"),
+            "unknown command \"frobnicate\""
+        );
+        assert_eq!(
+            invalid("/paved rollback prod $(rm -rf)"),
+            "usage: /paved rollback <env> [<tag>]"
+        );
     }
 
     #[test]
@@ -89,5 +289,15 @@ mod tests {
             added("/paved retry", Some("thanks")),
             [Parsed::Command(Command::Retry)]
         );
+    }
+
+    #[test]
+    fn help_lists_every_command() {
+        let help = help_text();
+        for kind in Kind::ALL {
+            assert!(help.contains(kind.help().0), "{kind:?}");
+        }
+        assert_eq!(Kind::Rollback.name(), "rollback");
+        assert_eq!(Role::from_github("maintain"), Role::Write);
     }
 }

@@ -572,3 +572,76 @@ impl GitHub {
         Ok(())
     }
 }
+
+impl GitHub {
+    /// Reacts to a comment (`eyes` when a command is picked up).
+    pub async fn react(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        comment: u64,
+        content: &str,
+    ) -> Result<(), GitHubError> {
+        let path = format!("/repos/{repo}/issues/comments/{comment}/reactions");
+        let body = json!({ "content": content });
+        self.request(
+            "reactions/create-for-issue-comment",
+            Auth::Installation(inst),
+            Method::POST,
+            &path,
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `admin`, `maintain`, `write`, `triage`, `read` or `none`.
+    pub async fn permission(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        user: &str,
+    ) -> Result<String, GitHubError> {
+        #[derive(Deserialize)]
+        struct Wire {
+            permission: String,
+        }
+        const OP: &str = "repos/get-collaborator-permission-level";
+        let path = format!("/repos/{repo}/collaborators/{}/permission", encode(user));
+        match self.get::<Wire>(OP, Auth::Installation(inst), &path).await {
+            Ok(w) => Ok(w.permission),
+            Err(e) if e.is_not_found() => Ok("none".into()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens a pull request from `head` into `base`; its web URL.
+    pub async fn create_pull(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        head: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<String, GitHubError> {
+        #[derive(Deserialize)]
+        struct Wire {
+            html_url: String,
+        }
+        const OP: &str = "pulls/create";
+        let path = format!("/repos/{repo}/pulls");
+        let payload = json!({ "title": title, "head": head, "base": base, "body": body });
+        let w: Wire = self
+            .request(
+                OP,
+                Auth::Installation(inst),
+                Method::POST,
+                &path,
+                Some(&payload),
+            )
+            .await?
+            .json(OP)?;
+        Ok(w.html_url)
+    }
+}

@@ -2,6 +2,7 @@
 //! service, under `apps/`, deployed by the root app-of-apps.
 
 mod application;
+pub mod history;
 mod writer;
 
 pub use application::{AppSpec, FINALIZER, path};

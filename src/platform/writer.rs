@@ -59,6 +59,8 @@ pub enum WriteMode {
 struct Pending {
     changes: Vec<FileChange>,
     mode: WriteMode,
+    /// A new branch to commit to (for a pull request) instead of `main`.
+    branch: Option<String>,
     /// One line naming the request, e.g. `Add billing-api (catalog#12)`.
     reason: String,
     reply: oneshot::Sender<Result<Written, PlatformError>>,
@@ -97,14 +99,38 @@ impl PlatformWriter {
         mode: WriteMode,
         reason: String,
     ) -> Result<Written, PlatformError> {
+        self.send(changes, mode, None, reason).await
+    }
+
+    /// Commits `changes` on top of `main` to a new `branch`, for a pull
+    /// request; `main` itself is not touched.
+    pub async fn write_branch(
+        &self,
+        changes: Vec<FileChange>,
+        branch: String,
+        reason: String,
+    ) -> Result<Written, PlatformError> {
+        self.send(changes, WriteMode::Replace, Some(branch), reason)
+            .await
+    }
+
+    async fn send(
+        &self,
+        changes: Vec<FileChange>,
+        mode: WriteMode,
+        branch: Option<String>,
+        reason: String,
+    ) -> Result<Written, PlatformError> {
         let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            changes,
+            mode,
+            branch,
+            reason,
+            reply,
+        };
         self.tx
-            .send(Pending {
-                changes,
-                mode,
-                reason,
-                reply,
-            })
+            .send(pending)
             .await
             .map_err(|_| PlatformError::Stopped)?;
         answer.await.map_err(|_| PlatformError::Stopped)?
@@ -114,13 +140,22 @@ impl PlatformWriter {
 async fn run(config: WriterConfig, mut rx: mpsc::Receiver<Pending>) {
     let config = Arc::new(config);
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
+        let mut pending = vec![first];
         while let Ok(more) = rx.try_recv() {
-            batch.push(more);
+            pending.push(more);
         }
-        let result = write_batch(&config, &batch).await;
-        for pending in batch {
-            let _ = pending.reply.send(result.clone());
+        // Changes to main share one commit; a branch gets a commit of its own.
+        let (branches, main): (Vec<Pending>, Vec<Pending>) =
+            pending.into_iter().partition(|p| p.branch.is_some());
+        let mut groups: Vec<Vec<Pending>> = branches.into_iter().map(|p| vec![p]).collect();
+        if !main.is_empty() {
+            groups.push(main);
+        }
+        for batch in groups {
+            let result = write_batch(&config, &batch).await;
+            for p in batch {
+                let _ = p.reply.send(result.clone());
+            }
         }
     }
 }
@@ -138,6 +173,7 @@ async fn write_batch(
         .flat_map(|p| p.changes.iter().map(|c| (c.clone(), p.mode)))
         .collect();
     let message = commit_message(batch);
+    let branch = batch[0].branch.clone();
     let config = config.clone();
     tokio::task::spawn_blocking(move || {
         let cache = git::open_cache(&config.cache_dir)?;
@@ -168,19 +204,13 @@ async fn write_batch(
                     .and_then(|b| b.write())
                     .map_err(GitError::from)?,
             };
-            let commit = git::commit(
-                &cache,
-                "refs/heads/main",
-                tree,
-                head,
-                &config.author,
-                &message,
-            )?;
+            let target = format!("refs/heads/{}", branch.as_deref().unwrap_or("main"));
+            let commit = git::commit(&cache, &target, tree, head, &config.author, &message)?;
             match git::push(
                 &cache,
                 &config.clone_url,
                 &token,
-                &["refs/heads/main:refs/heads/main".to_owned()],
+                &[format!("{target}:{target}")],
             ) {
                 Ok(()) => {
                     config.metrics.platform_commits.inc();

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 
-use super::Reconciler;
+use super::{CommandJob, Reconciler};
+use crate::github::RepoName;
 
 /// Why a request is being reconciled; decides what a failed request does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -20,8 +21,21 @@ pub enum Trigger {
     Retry,
 }
 
+/// Work done in order, one item at a time: commands and deployments change
+/// the same Applications, and each reads before it writes.
+#[derive(Debug)]
+pub enum Ordered {
+    Commands(CommandJob),
+    Deploy {
+        repo: RepoName,
+        sha: String,
+        run: u64,
+    },
+}
+
 pub struct Jobs {
     reconciler: Arc<Reconciler>,
+    ordered: tokio::sync::mpsc::UnboundedSender<Ordered>,
     /// Set when paved stops: running jobs are dropped where they stand, as
     /// in a crash; the next start's resync picks their requests up.
     stop: tokio::sync::watch::Sender<bool>,
@@ -32,12 +46,23 @@ pub struct Jobs {
 
 impl Jobs {
     pub fn new(reconciler: Arc<Reconciler>, workers: usize) -> Arc<Self> {
-        Arc::new(Self {
+        let (ordered, rx) = tokio::sync::mpsc::unbounded_channel();
+        let jobs = Arc::new(Self {
             reconciler,
+            ordered,
             stop: tokio::sync::watch::channel(false).0,
             permits: Semaphore::new(workers),
             running: Mutex::default(),
-        })
+        });
+        tokio::spawn(run_ordered(Arc::downgrade(&jobs), rx));
+        jobs
+    }
+
+    /// Queues commands or a deployment behind those already queued.
+    pub fn order(&self, work: Ordered) {
+        if !*self.stop.borrow() {
+            let _ = self.ordered.send(work);
+        }
     }
 
     pub fn reconciler(&self) -> &Arc<Reconciler> {
@@ -98,5 +123,31 @@ impl Jobs {
     /// Whether any job is running or waiting.
     pub fn idle(&self) -> bool {
         self.running.lock().expect("jobs lock").is_empty()
+    }
+}
+
+/// Runs ordered work until paved stops.
+async fn run_ordered(
+    jobs: std::sync::Weak<Jobs>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Ordered>,
+) {
+    while let Some(work) = rx.recv().await {
+        let Some(jobs) = jobs.upgrade() else { return };
+        if *jobs.stop.borrow() {
+            return;
+        }
+        let reconciler = jobs.reconciler.clone();
+        match work {
+            Ordered::Commands(job) => match reconciler.run_commands(&job).await {
+                Ok(true) => jobs.submit(job.number, Trigger::Retry),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, comment = job.comment, "commands failed"),
+            },
+            Ordered::Deploy { repo, sha, run } => {
+                if let Err(e) = reconciler.deploy_commit(&repo, &sha, run).await {
+                    tracing::warn!(error = %e, %repo, "deployment failed");
+                }
+            }
+        }
     }
 }

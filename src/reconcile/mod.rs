@@ -4,6 +4,7 @@
 //! wake it early; a resync pass reconciles every open request, so lost
 //! webhooks and crashes heal without a database.
 
+mod day2;
 mod jobs;
 mod provision;
 mod pull;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, OnceCell};
 
+pub use day2::CommandJob;
 pub use jobs::{Jobs, Trigger};
 
 use crate::catalog::CatalogSettings;
@@ -183,25 +185,32 @@ impl Reconciler {
     }
 }
 
-/// Turns a verified event into work: which request to reconcile, and why.
+/// Turns a verified event into work: which request to reconcile, which
+/// commands to run, what to deploy.
 pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event) {
-    use crate::commands::{self, Command, Parsed};
     use crate::webhook::event::{CommentAction, EventKind, IssueAction, PullRequestAction};
     let reconciler = jobs.reconciler();
-    let catalog = reconciler.catalog();
-    let in_catalog = event.repo.as_ref().is_some_and(|r| {
-        r.owner.eq_ignore_ascii_case(&catalog.owner) && r.name.eq_ignore_ascii_case(&catalog.name)
-    });
-    // paved's own changes (labels, edits) come back as webhooks: nothing to do.
+    // paved's own changes (labels, edits, comments) come back as webhooks:
+    // nothing to do. (CI runs its pushes trigger still deploy.)
     let own = reconciler
         .bot()
         .is_some_and(|bot| event.sender.login == bot);
-    if !in_catalog || own {
+    if own && !matches!(event.kind, EventKind::WorkflowRun(_)) {
         return;
     }
+    let Some(repo) = event.repo.as_ref() else {
+        return;
+    };
+    let Ok(name) = format!("{}/{}", repo.owner, repo.name).parse::<RepoName>() else {
+        return;
+    };
+    let catalog = reconciler.catalog();
+    let in_catalog = name.owner.eq_ignore_ascii_case(&catalog.owner)
+        && name.name.eq_ignore_ascii_case(&catalog.name);
     match &event.kind {
         EventKind::Issue { action, issue }
-            if *action != IssueAction::Closed
+            if in_catalog
+                && *action != IssueAction::Closed
                 && issue
                     .labels
                     .iter()
@@ -209,33 +218,44 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event) {
         {
             jobs.submit(issue.number, Trigger::Event);
         }
+        EventKind::PullRequest {
+            action,
+            pull_request,
+        } if in_catalog && *action != PullRequestAction::Edited => {
+            jobs.submit(pull_request.number, Trigger::Event);
+        }
         EventKind::IssueComment {
             action,
             issue,
             comment,
             previous_body,
-        } if !issue.is_pull_request => {
+        } => {
             let previous = (*action == CommentAction::Edited)
                 .then_some(previous_body.as_deref())
                 .flatten();
-            let retry =
-                commands::added(&comment.body, previous).contains(&Parsed::Command(Command::Retry));
-            if retry {
-                reconciler
-                    .metrics()
-                    .commands
-                    .with_label_values(&["retry", "done"])
-                    .inc();
-                jobs.submit(issue.number, Trigger::Retry);
+            let commands = crate::commands::added(&comment.body, previous);
+            if !commands.is_empty() {
+                let job = CommandJob {
+                    repo: name,
+                    number: issue.number,
+                    comment: comment.id,
+                    author: comment.author.login.clone(),
+                    commands,
+                };
+                jobs.order(jobs::Ordered::Commands(job));
             }
         }
-        EventKind::PullRequest {
-            action,
-            pull_request,
-        } if *action != PullRequestAction::Edited => {
-            jobs.submit(pull_request.number, Trigger::Event);
+        EventKind::WorkflowRun(run)
+            if run.conclusion.as_deref() == Some("success")
+                && run.head_branch.as_deref() == Some(repo.default_branch.as_str()) =>
+        {
+            jobs.order(jobs::Ordered::Deploy {
+                repo: name,
+                sha: run.head_sha.clone(),
+                run: run.id,
+            });
         }
-        EventKind::Push(_) => {
+        EventKind::Push(_) if in_catalog => {
             let reconciler = reconciler.clone();
             tokio::spawn(async move { reconciler.catalog_pushed().await });
         }

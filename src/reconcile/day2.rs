@@ -1,0 +1,542 @@
+//! Day-2 work from comments: status, promotion, rollback, scaling, deletion,
+//! and continuous deployment from CI. Every change is a commit on the
+//! platform repository, or a pull request there for environments under
+//! review; the permission comes from the commenter's role on the catalog.
+
+use super::{ReconcileError, Reconciler, Setup};
+use crate::catalog::form::{self, Form};
+use crate::catalog::{CatalogSettings, Environment};
+use crate::commands::{Command, Parsed, Role, help_text};
+use crate::git::FileChange;
+use crate::github::RepoName;
+use crate::platform::{AppSpec, WriteMode, history, path};
+
+/// A comment holding commands, and where it was made.
+#[derive(Debug, Clone)]
+pub struct CommandJob {
+    pub repo: RepoName,
+    pub number: u64,
+    pub comment: u64,
+    pub author: String,
+    pub commands: Vec<Parsed>,
+}
+
+/// What a command did, or why it did nothing.
+type Outcome = Result<String, String>;
+
+impl Reconciler {
+    /// Runs the commands of one comment in order and answers once. Returns
+    /// whether a permitted `/paved retry` asks for the request to run again.
+    pub async fn run_commands(&self, job: &CommandJob) -> Result<bool, ReconcileError> {
+        let setup = self.setup().await?;
+        let gh = &self.deps.github;
+        let inst = setup.installation;
+        let in_catalog = job.repo == self.deps.catalog;
+        let service = if in_catalog {
+            self.requested_service(setup, job.number).await?
+        } else {
+            Some(job.repo.name.clone())
+        };
+        let settings = self.settings(inst).await?;
+        if !in_catalog && !self.is_ours(setup, &settings, &job.repo).await? {
+            return Ok(false);
+        }
+        gh.react(inst, &job.repo, job.comment, "eyes").await?;
+        let role = Role::from_github(&gh.permission(inst, &self.deps.catalog, &job.author).await?);
+        let mut answers = Vec::new();
+        let mut retry = false;
+        for parsed in &job.commands {
+            let outcome = match parsed {
+                Parsed::Invalid(why) => Err(format!("{why}. The commands:\n\n{}", help_text())),
+                Parsed::Command(cmd) => {
+                    let outcome = self
+                        .run_one(setup, &settings, job, service.as_deref(), role, cmd)
+                        .await;
+                    retry |= matches!(cmd, Command::Retry) && outcome.is_ok() && in_catalog;
+                    let result = if outcome.is_ok() { "done" } else { "refused" };
+                    self.metrics()
+                        .commands
+                        .with_label_values(&[cmd.kind().name(), result])
+                        .inc();
+                    outcome
+                }
+            };
+            answers.push(match outcome {
+                Ok(text) => format!("✅ {text}"),
+                Err(text) => format!("❌ {text}"),
+            });
+        }
+        let body = format!("@{} asked:\n\n{}\n", job.author, answers.join("\n\n"));
+        gh.create_comment(inst, &job.repo, job.number, &body)
+            .await?;
+        Ok(retry)
+    }
+
+    async fn run_one(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        job: &CommandJob,
+        service: Option<&str>,
+        role: Role,
+        cmd: &Command,
+    ) -> Outcome {
+        let need = required_role(cmd, settings);
+        if role < need {
+            return Err(format!(
+                "`{}` needs {} permission on {}; you have {}",
+                cmd.kind().help().0,
+                need.name(),
+                self.deps.catalog,
+                role.name()
+            ));
+        }
+        if matches!(cmd, Command::Help) {
+            return Ok(format!("The commands:\n\n{}", help_text()));
+        }
+        if matches!(cmd, Command::Retry) {
+            return Ok("retrying the request".into());
+        }
+        let service = service.ok_or("this issue is not a request for a service paved knows")?;
+        match cmd {
+            Command::Status => self.status(setup, settings, service).await,
+            Command::Promote { env } => self.promote(setup, settings, job, service, env).await,
+            Command::Rollback { env, tag } => {
+                self.rollback(setup, settings, job, service, env, tag.as_deref())
+                    .await
+            }
+            Command::Scale { env, replicas } => {
+                self.scale(setup, settings, job, service, env, *replicas)
+                    .await
+            }
+            Command::Delete { name } => self.delete(setup, settings, job, service, name).await,
+            Command::Help | Command::Retry => unreachable!("answered above"),
+        }
+    }
+
+    /// The service a catalog request names, if its form reads.
+    async fn requested_service(
+        &self,
+        setup: &Setup,
+        number: u64,
+    ) -> Result<Option<String>, ReconcileError> {
+        let issue = self
+            .deps
+            .github
+            .get_issue(setup.installation, &self.deps.catalog, number)
+            .await?;
+        Ok(form::request(Form::new_service(), &issue.body)
+            .ok()
+            .map(|r| r.name))
+    }
+
+    /// Whether paved made `repo`: its first environment's Application points at it.
+    async fn is_ours(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        repo: &RepoName,
+    ) -> Result<bool, ReconcileError> {
+        let app = self
+            .application(setup, &repo.name, &settings.first_environment().name)
+            .await
+            .ok()
+            .flatten();
+        Ok(app.is_some_and(|a| a.repo_url.ends_with(&format!("/{repo}.git"))))
+    }
+
+    /// The Application of `service` in `env`, from the platform repository.
+    async fn application(
+        &self,
+        setup: &Setup,
+        service: &str,
+        env: &str,
+    ) -> Result<Option<AppSpec>, String> {
+        let file = self
+            .deps
+            .github
+            .get_file(
+                setup.installation,
+                &self.deps.platform,
+                &path(service, env),
+                "main",
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        file.map(|bytes| {
+            AppSpec::from_yaml(&String::from_utf8_lossy(&bytes)).map_err(|e| e.to_string())
+        })
+        .transpose()
+    }
+
+    async fn status(&self, setup: &Setup, settings: &CatalogSettings, service: &str) -> Outcome {
+        let mut out = format!(
+            "**{service}**\n\n| environment | image tag | replicas |\n| --- | --- | --- |\n"
+        );
+        let web = &setup.platform.html_url;
+        for env in &settings.environments {
+            let row = match self.application(setup, service, &env.name).await? {
+                Some(app) => format!(
+                    "| [{}]({web}/commits/main/{}) | `{}` | {} |\n",
+                    env.name,
+                    app.path(),
+                    short(&app.tag),
+                    app.replicas
+                ),
+                None => format!("| {} | not deployed | |\n", env.name),
+            };
+            out.push_str(&row);
+        }
+        Ok(out)
+    }
+
+    async fn promote(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        job: &CommandJob,
+        service: &str,
+        env: &str,
+    ) -> Outcome {
+        let (index, target) = environment(settings, env)?;
+        let previous = index
+            .checked_sub(1)
+            .map(|i| &settings.environments[i])
+            .ok_or(format!(
+                "{env} is the first environment; nothing comes before it"
+            ))?;
+        let source = self
+            .application(setup, service, &previous.name)
+            .await?
+            .ok_or(format!("{service} is not deployed to {}", previous.name))?;
+        let app = match self.application(setup, service, env).await? {
+            Some(app) => AppSpec {
+                tag: source.tag.clone(),
+                ..app
+            },
+            None => AppSpec {
+                environment: target.name.clone(),
+                replicas: target.replicas.default,
+                cluster: target.cluster.clone(),
+                namespace: format!("{service}-{}", target.name),
+                ..source.clone()
+            },
+        };
+        let what = format!(
+            "promote {service} {} → {env} (`{}`)",
+            previous.name,
+            short(&app.tag)
+        );
+        self.change(setup, target, job, &app, &what).await
+    }
+
+    async fn rollback(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        job: &CommandJob,
+        service: &str,
+        env: &str,
+        tag: Option<&str>,
+    ) -> Outcome {
+        let (_, target) = environment(settings, env)?;
+        let current = self
+            .application(setup, service, env)
+            .await?
+            .ok_or(format!("{service} is not deployed to {env}"))?;
+        let tag = match tag {
+            Some(t) => t.to_owned(),
+            None => self.previous_tag(setup, &current).await?,
+        };
+        if tag == current.tag {
+            return Ok(format!("{service} in {env} already runs `{}`", short(&tag)));
+        }
+        let what = format!("roll {service} in {env} back to `{}`", short(&tag));
+        self.change(setup, target, job, &AppSpec { tag, ..current }, &what)
+            .await
+    }
+
+    /// The tag `app` had before its current one, from the platform history.
+    async fn previous_tag(&self, setup: &Setup, app: &AppSpec) -> Result<String, String> {
+        let token = self
+            .deps
+            .github
+            .installation_token(setup.installation)
+            .await
+            .map_err(|e| e.to_string())?;
+        let cache = self.deps.work_dir.join("platform-history.git");
+        let url = setup.platform.clone_url.clone();
+        let file = app.path();
+        let versions =
+            tokio::task::spawn_blocking(move || history::versions(&cache, &url, &token, &file))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        versions
+            .iter()
+            .filter_map(|v| AppSpec::from_yaml(&String::from_utf8_lossy(v)).ok())
+            .map(|a| a.tag)
+            .find(|t| *t != app.tag)
+            .ok_or_else(|| {
+                format!(
+                    "{} has no earlier image tag in the platform history",
+                    app.path()
+                )
+            })
+    }
+
+    async fn scale(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        job: &CommandJob,
+        service: &str,
+        env: &str,
+        replicas: u32,
+    ) -> Outcome {
+        let (_, target) = environment(settings, env)?;
+        let current = self
+            .application(setup, service, env)
+            .await?
+            .ok_or(format!("{service} is not deployed to {env}"))?;
+        let what = format!("scale {service} in {env} to {replicas}");
+        self.change(
+            setup,
+            target,
+            job,
+            &AppSpec {
+                replicas,
+                ..current
+            },
+            &what,
+        )
+        .await
+    }
+
+    async fn delete(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        job: &CommandJob,
+        service: &str,
+        name: &str,
+    ) -> Outcome {
+        if name != service {
+            return Err(format!(
+                "this is the request for {service}; to delete it, write `/paved delete {service}`"
+            ));
+        }
+        let gh = &self.deps.github;
+        let inst = setup.installation;
+        let removals: Vec<FileChange> = settings
+            .environments
+            .iter()
+            .map(|e| FileChange {
+                path: path(service, &e.name),
+                contents: None,
+                executable: false,
+            })
+            .collect();
+        let reason = format!(
+            "Remove {service} (by @{} in {}#{})",
+            job.author, job.repo, job.number
+        );
+        let written = setup
+            .writer
+            .write(removals, WriteMode::Replace, reason)
+            .await
+            .map_err(|e| e.to_string())?;
+        let repo = RepoName {
+            owner: settings.organization.clone(),
+            name: service.to_owned(),
+        };
+        gh.archive_repo(inst, &repo)
+            .await
+            .map_err(|e| e.to_string())?;
+        if job.repo == self.deps.catalog {
+            let patch = crate::github::IssuePatch {
+                state: Some("closed"),
+                labels: None,
+            };
+            gh.update_issue(inst, &job.repo, job.number, &patch)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(format!(
+            "deleted {service}: its Applications are removed in {} (Argo CD prunes what they deployed) and {repo} is archived, not deleted",
+            commit_link(setup, &written.commit)
+        ))
+    }
+
+    /// Writes `app`: a commit on main, or a pull request when `env` is under review.
+    async fn change(
+        &self,
+        setup: &Setup,
+        env: &Environment,
+        job: &CommandJob,
+        app: &AppSpec,
+        what: &str,
+    ) -> Outcome {
+        let file = FileChange {
+            path: app.path(),
+            contents: Some(app.to_yaml().into_bytes()),
+            executable: false,
+        };
+        let reason = format!(
+            "{} (by @{} in {}#{})",
+            capitalise(what),
+            job.author,
+            job.repo,
+            job.number
+        );
+        if env.review {
+            let branch = format!(
+                "paved/{}-{}-{}",
+                app.service,
+                app.environment,
+                short(&app.tag)
+            );
+            setup
+                .writer
+                .write_branch(vec![file], branch.clone(), reason.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            let body = format!(
+                "{reason}.\n\nChanges to {} need review: merging this applies them.",
+                env.name
+            );
+            let url = self
+                .deps
+                .github
+                .create_pull(
+                    setup.installation,
+                    &self.deps.platform,
+                    &branch,
+                    "main",
+                    &capitalise(what),
+                    &body,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(format!(
+                "{what}: {} needs review, so this is a pull request: {url}",
+                env.name
+            ));
+        }
+        let written = setup
+            .writer
+            .write(vec![file], WriteMode::Replace, reason)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !written.changed {
+            return Ok(format!("{what}: already so, nothing to change"));
+        }
+        Ok(format!(
+            "{what}: committed {}",
+            commit_link(setup, &written.commit)
+        ))
+    }
+
+    /// Continuous deployment: CI passed on the default branch of a service
+    /// paved made, so its first environment runs that commit.
+    pub async fn deploy_commit(
+        &self,
+        repo: &RepoName,
+        sha: &str,
+        run: u64,
+    ) -> Result<(), ReconcileError> {
+        let setup = self.setup().await?;
+        let settings = self.settings(setup.installation).await?;
+        let env = settings.first_environment();
+        let Ok(Some(app)) = self.application(setup, &repo.name, &env.name).await else {
+            return Ok(());
+        };
+        if !app.repo_url.ends_with(&format!("/{repo}.git")) || app.tag == sha {
+            return Ok(());
+        }
+        let file = FileChange {
+            path: app.path(),
+            contents: Some(
+                AppSpec {
+                    tag: sha.to_owned(),
+                    ..app.clone()
+                }
+                .to_yaml()
+                .into_bytes(),
+            ),
+            executable: false,
+        };
+        let reason = format!(
+            "Deploy {} {} to {} (CI run {run})",
+            app.service,
+            short(sha),
+            env.name
+        );
+        setup
+            .writer
+            .write(vec![file], WriteMode::Replace, reason)
+            .await
+            .map_err(|e| ReconcileError::Setup(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// The role a command needs here: production (review) changes, deletion and
+/// scaling past the policy maximum need admin.
+fn required_role(cmd: &Command, settings: &CatalogSettings) -> Role {
+    let reviewed = |env: &str| settings.environment(env).is_some_and(|e| e.review);
+    match cmd {
+        Command::Promote { env } | Command::Rollback { env, .. } if reviewed(env) => Role::Admin,
+        Command::Scale { env, replicas } => {
+            let above = settings
+                .environment(env)
+                .is_some_and(|e| *replicas > e.replicas.max);
+            if reviewed(env) || above {
+                Role::Admin
+            } else {
+                Role::Write
+            }
+        }
+        other => other.base_role(),
+    }
+}
+
+fn environment<'a>(
+    settings: &'a CatalogSettings,
+    env: &str,
+) -> Result<(usize, &'a Environment), String> {
+    settings
+        .environments
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.name == env)
+        .ok_or_else(|| {
+            let names: Vec<&str> = settings
+                .environments
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
+            format!(
+                "there is no environment {env:?}; there are {}",
+                names.join(", ")
+            )
+        })
+}
+
+fn commit_link(setup: &Setup, sha: &str) -> String {
+    format!(
+        "[`{}`]({}/commit/{sha})",
+        short(sha),
+        setup.platform.html_url
+    )
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+}

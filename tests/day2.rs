@@ -1,0 +1,185 @@
+//! Day 2 from comments, end to end against the sandbox: status, promotion,
+//! scaling, rollback, deletion and continuous deployment, each at the
+//! permission levels that may and may not run it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TempDir;
+use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions};
+use paved::platform::AppSpec;
+use paved::sandbox::Actor;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Comments `body` as `actor` on the request and returns paved's answer.
+async fn ask(stage: &Stage, actor: &Actor, number: u64, body: &str) -> String {
+    let before = stage.sandbox.comments(CATALOG, number).len();
+    actor.comment(CATALOG, number, body).await.unwrap();
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let comments = stage.sandbox.comments(CATALOG, number);
+        if let Some(answer) = comments
+            .iter()
+            .skip(before + 1)
+            .find(|c| c.user == "paved[bot]")
+        {
+            return answer.body.clone();
+        }
+        assert!(Instant::now() < deadline, "no answer to {body:?}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+async fn app(stage: &Stage, env: &str) -> Option<AppSpec> {
+    let bytes = stage
+        .sandbox
+        .file(PLATFORM, "main", &format!("apps/orders/{env}.yaml"))
+        .await?;
+    Some(AppSpec::from_yaml(&String::from_utf8(bytes).unwrap()).unwrap())
+}
+
+async fn wait_for<F: Fn(&Option<AppSpec>) -> bool>(
+    stage: &Stage,
+    env: &str,
+    ok: F,
+) -> Option<AppSpec> {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let a = app(stage, env).await;
+        if ok(&a) {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "apps/orders/{env}.yaml never became as expected: {a:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_service_lives_its_life_from_comments() {
+    let work = TempDir::new("day2");
+    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    let n = stage
+        .request(&stage.writer, "orders", "node-express", "Takes orders.")
+        .await
+        .unwrap();
+    assert!(
+        stage
+            .settled(n, LIMIT)
+            .await
+            .unwrap()
+            .contains(&"paved:ready".to_owned())
+    );
+    let first = app(&stage, "dev").await.unwrap().tag;
+
+    // Reading is for everyone; changing needs write.
+    let status = ask(&stage, &stage.reader, n, "/paved status").await;
+    assert!(
+        status.contains(&format!("| `{}` | 1 |", &first[..7]))
+            && status.contains("| prod | not deployed"),
+        "{status}"
+    );
+    let denied = ask(&stage, &stage.reader, n, "/paved promote staging").await;
+    assert!(
+        denied.contains("needs write permission") && denied.contains("you have read"),
+        "{denied}"
+    );
+    assert!(app(&stage, "staging").await.is_none());
+
+    // Promotion and scaling within policy, by a writer; several commands run in order.
+    let answer = ask(
+        &stage,
+        &stage.writer,
+        n,
+        "/paved promote staging\n/PAVED  scale staging 4",
+    )
+    .await;
+    assert_eq!(answer.matches("✅").count(), 2, "{answer}");
+    let staging = app(&stage, "staging").await.unwrap();
+    assert_eq!(
+        (
+            staging.tag.as_str(),
+            staging.replicas,
+            staging.namespace.as_str()
+        ),
+        (first.as_str(), 4, "orders-staging")
+    );
+    let above = ask(&stage, &stage.writer, n, "/paved scale staging 50").await;
+    assert!(above.contains("needs admin permission"), "{above}");
+    let admin = ask(&stage, &stage.admin, n, "/paved scale staging 50").await;
+    assert!(admin.contains("✅"), "{admin}");
+
+    // CI passing on main deploys the commit to dev; a failed run changes nothing.
+    let sha = stage
+        .writer
+        .push_files("acme/orders", "main", &[("CHANGES.md", b"v2\n")], "v2")
+        .await
+        .unwrap();
+    stage
+        .sandbox
+        .complete_workflow_run("acme/orders", "main", "CI", "failure")
+        .await
+        .unwrap();
+    stage
+        .sandbox
+        .complete_workflow_run("acme/orders", "main", "CI", "success")
+        .await
+        .unwrap();
+    wait_for(&stage, "dev", |a| a.as_ref().is_some_and(|a| a.tag == sha)).await;
+    stage
+        .sandbox
+        .complete_workflow_run("acme/orders", "main", "CI", "success")
+        .await
+        .unwrap();
+
+    // Rollback restores the exact previous tag from the platform history.
+    let back = ask(&stage, &stage.writer, n, "/paved rollback dev").await;
+    assert!(back.contains("✅"), "{back}");
+    assert_eq!(app(&stage, "dev").await.unwrap().tag, first);
+
+    // Production changes go through review: a pull request on the platform repository.
+    let refused = ask(&stage, &stage.writer, n, "/paved promote prod").await;
+    assert!(refused.contains("needs admin permission"), "{refused}");
+    let pr = ask(&stage, &stage.admin, n, "/paved promote prod").await;
+    assert!(
+        pr.contains("needs review, so this is a pull request"),
+        "{pr}"
+    );
+    assert!(app(&stage, "prod").await.is_none(), "not before the merge");
+    let number: u64 = pr.rsplit('/').next().unwrap().trim().parse().unwrap();
+    stage.admin.merge_pull(PLATFORM, number).await.unwrap();
+    assert_eq!(app(&stage, "prod").await.unwrap().tag, first);
+
+    // Hostile or unknown commands get help and change nothing.
+    let before = stage.sandbox.branch_sha(PLATFORM, "main").await;
+    let help = ask(
+        &stage,
+        &stage.admin,
+        n,
+        "/paved scale dev $(rm -rf /)\n> /paved delete orders\n```\n/paved delete orders\n```",
+    )
+    .await;
+    assert!(help.contains("| `/paved help` |"), "{help}");
+    assert_eq!(stage.sandbox.branch_sha(PLATFORM, "main").await, before);
+
+    // Deletion: admin only; Applications removed, repository archived, request closed.
+    let no = ask(&stage, &stage.writer, n, "/paved delete orders").await;
+    assert!(no.contains("needs admin permission"), "{no}");
+    let gone = ask(&stage, &stage.admin, n, "/paved delete orders").await;
+    assert!(gone.contains("archived, not deleted"), "{gone}");
+    for env in ["dev", "staging", "prod"] {
+        assert!(app(&stage, env).await.is_none(), "{env} still there");
+    }
+    let repo: serde_json::Value = stage
+        .admin
+        .call(http::Method::GET, "/repos/acme/orders", None)
+        .await
+        .unwrap();
+    assert_eq!(repo["archived"], true);
+}
