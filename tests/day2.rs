@@ -183,3 +183,137 @@ async fn a_service_lives_its_life_from_comments() {
         .unwrap();
     assert_eq!(repo["archived"], true);
 }
+
+/// Messages of the platform repository's commits, newest first.
+fn platform_log(stage: &Stage) -> Vec<String> {
+    let repo = git2::Repository::open_bare(stage.sandbox.repo_path(PLATFORM).unwrap()).unwrap();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_ref("refs/heads/main").unwrap();
+    walk.map(|o| {
+        repo.find_commit(o.unwrap())
+            .unwrap()
+            .message()
+            .unwrap_or_default()
+            .to_owned()
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commands_apply_in_order_ci_deploys_once_and_service_repos_take_commands() {
+    let work = TempDir::new("day2-order");
+    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    let n = stage
+        .request(&stage.writer, "orders", "python-fastapi", "Takes orders.")
+        .await
+        .unwrap();
+    stage.settled(n, LIMIT).await.unwrap();
+    ask(&stage, &stage.writer, n, "/paved promote staging").await;
+
+    // Two comments in quick succession: both apply, in order, nothing lost.
+    stage
+        .writer
+        .comment(CATALOG, n, "/paved scale staging 4")
+        .await
+        .unwrap();
+    stage
+        .writer
+        .comment(CATALOG, n, "/paved scale staging 3")
+        .await
+        .unwrap();
+    wait_for(&stage, "staging", |a| {
+        a.as_ref().is_some_and(|a| a.replicas == 3)
+    })
+    .await;
+    stage.settled_jobs().await;
+    let log = platform_log(&stage);
+    assert!(
+        log[0].starts_with("Scale orders in staging to 3")
+            && log[1].starts_with("Scale orders in staging to 4"),
+        "{log:#?}"
+    );
+
+    // The same CI success twice deploys once.
+    let sha = stage
+        .writer
+        .push_files("acme/orders", "main", &[("CHANGES.md", b"v2\n")], "v2")
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        stage
+            .sandbox
+            .complete_workflow_run("acme/orders", "main", "CI", "success")
+            .await
+            .unwrap();
+    }
+    wait_for(&stage, "dev", |a| a.as_ref().is_some_and(|a| a.tag == sha)).await;
+    assert!(stage.sandbox.settle(LIMIT).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deploys = platform_log(&stage)
+        .iter()
+        .filter(|m| m.starts_with("Deploy orders"))
+        .count();
+    assert_eq!(deploys, 1);
+
+    // A command on an issue of the service's own repository.
+    let issue = stage
+        .writer
+        .open_issue("acme/orders", "How is it?", "", &[])
+        .await
+        .unwrap();
+    stage
+        .writer
+        .comment("acme/orders", issue, "/paved status")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + LIMIT;
+    let answer = loop {
+        if let Some(c) = stage
+            .sandbox
+            .comments("acme/orders", issue)
+            .into_iter()
+            .find(|c| c.user == "paved[bot]")
+        {
+            break c.body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer on the service repository"
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    assert!(
+        answer.contains("[staging](") && answer.contains(&sha[..7]),
+        "{answer}"
+    );
+
+    // Editing an old comment runs only what the edit added.
+    let id = stage
+        .writer
+        .comment(CATALOG, n, "/paved scale staging 3")
+        .await
+        .unwrap();
+    stage.settled_jobs().await;
+    let before = platform_log(&stage).len();
+    stage
+        .writer
+        .edit_comment(CATALOG, id, "/paved scale staging 3\nthanks!")
+        .await
+        .unwrap();
+    assert!(stage.sandbox.settle(LIMIT).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(platform_log(&stage).len(), before);
+
+    // Every Application paved wrote passes Argo CD's schema.
+    let apps: Vec<serde_json::Value> =
+        futures_util::future::join_all(["dev", "staging"].map(|e| app(&stage, e)))
+            .await
+            .into_iter()
+            .map(|a| serde_yaml::from_str(&a.unwrap().to_yaml()).unwrap())
+            .collect();
+    if let Some(errors) = common::argo_schema_errors(&apps) {
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+}
