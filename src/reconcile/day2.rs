@@ -46,21 +46,30 @@ impl Reconciler {
         let mut answers = Vec::new();
         let mut retry = false;
         for parsed in &job.commands {
-            let outcome = match parsed {
-                Parsed::Invalid(why) => Err(format!("{why}. The commands:\n\n{}", help_text())),
+            let (outcome, label) = match parsed {
+                Parsed::Invalid(why) => (
+                    Err(format!("{why}. The commands:\n\n{}", help_text())),
+                    ("unknown", "invalid"),
+                ),
                 Parsed::Command(cmd) => {
-                    let outcome = self
-                        .run_one(setup, &settings, job, service.as_deref(), role, cmd)
-                        .await;
+                    let need = required_role(cmd, &settings);
+                    let (outcome, result) = if role < need {
+                        (Err(denial(cmd, need, role, &self.deps.catalog)), "denied")
+                    } else {
+                        let outcome = self
+                            .run_one(setup, &settings, job, service.as_deref(), cmd)
+                            .await;
+                        let result = if outcome.is_ok() { "done" } else { "failed" };
+                        (outcome, result)
+                    };
                     retry |= matches!(cmd, Command::Retry) && outcome.is_ok() && in_catalog;
-                    let result = if outcome.is_ok() { "done" } else { "refused" };
-                    self.metrics()
-                        .commands
-                        .with_label_values(&[cmd.kind().name(), result])
-                        .inc();
-                    outcome
+                    (outcome, (cmd.kind().name(), result))
                 }
             };
+            self.metrics()
+                .commands
+                .with_label_values(&[label.0, label.1])
+                .inc();
             answers.push(match outcome {
                 Ok(text) => format!("✅ {text}"),
                 Err(text) => format!("❌ {text}"),
@@ -78,19 +87,8 @@ impl Reconciler {
         settings: &CatalogSettings,
         job: &CommandJob,
         service: Option<&str>,
-        role: Role,
         cmd: &Command,
     ) -> Outcome {
-        let need = required_role(cmd, settings);
-        if role < need {
-            return Err(format!(
-                "`{}` needs {} permission on {}; you have {}",
-                cmd.kind().help().0,
-                need.name(),
-                self.deps.catalog,
-                role.name()
-            ));
-        }
         if matches!(cmd, Command::Help) {
             return Ok(format!("The commands:\n\n{}", help_text()));
         }
@@ -479,6 +477,15 @@ impl Reconciler {
             .map_err(|e| ReconcileError::Setup(e.to_string()))?;
         Ok(())
     }
+}
+
+fn denial(cmd: &Command, need: Role, role: Role, catalog: &RepoName) -> String {
+    format!(
+        "`{}` needs {} permission on {catalog}; you have {}",
+        cmd.kind().help().0,
+        need.name(),
+        role.name()
+    )
 }
 
 /// The role a command needs here: production (review) changes, deletion and
