@@ -317,3 +317,25 @@ async fn commands_apply_in_order_ci_deploys_once_and_service_repos_take_commands
         assert!(errors.is_empty(), "{errors:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn members_of_an_admin_team_in_paved_yaml_act_as_admins() {
+    let work = TempDir::new("day2-team");
+    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    let n = stage
+        .request(&stage.writer, "orders", "node-express", "Takes orders.")
+        .await
+        .unwrap();
+    stage.settled(n, LIMIT).await.unwrap();
+    let denied = ask(&stage, &stage.writer, n, "/paved scale dev 9").await;
+    assert!(denied.contains("needs admin permission"), "{denied}");
+    // catalog/paved.yaml names @acme/platform-team in policy.admin_teams.
+    stage
+        .sandbox
+        .add_team_member("acme", "platform-team", "writer");
+    let allowed = ask(&stage, &stage.writer, n, "/paved scale dev 9").await;
+    assert!(allowed.contains("✅"), "{allowed}");
+    assert_eq!(app(&stage, "dev").await.unwrap().replicas, 9);
+}

@@ -615,6 +615,32 @@ impl GitHub {
         }
     }
 
+    /// Whether `user` is an active member of the team `org/slug`.
+    pub async fn team_member(
+        &self,
+        inst: u64,
+        org: &str,
+        slug: &str,
+        user: &str,
+    ) -> Result<bool, GitHubError> {
+        #[derive(Deserialize)]
+        struct Wire {
+            state: String,
+        }
+        const OP: &str = "teams/get-membership-for-user-in-org";
+        let path = format!(
+            "/orgs/{}/teams/{}/memberships/{}",
+            encode(org),
+            encode(slug),
+            encode(user)
+        );
+        match self.get::<Wire>(OP, Auth::Installation(inst), &path).await {
+            Ok(w) => Ok(w.state == "active"),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Opens a pull request from `head` into `base`; its web URL.
     pub async fn create_pull(
         &self,

@@ -42,7 +42,8 @@ impl Reconciler {
             return Ok(false);
         }
         gh.react(inst, &job.repo, job.comment, "eyes").await?;
-        let role = Role::from_github(&gh.permission(inst, &self.deps.catalog, &job.author).await?);
+        let mut role =
+            Role::from_github(&gh.permission(inst, &self.deps.catalog, &job.author).await?);
         let mut answers = Vec::new();
         let mut retry = false;
         for parsed in &job.commands {
@@ -53,6 +54,12 @@ impl Reconciler {
                 ),
                 Parsed::Command(cmd) => {
                     let need = required_role(cmd, &settings);
+                    if role < need && need == Role::Admin && role < Role::Admin {
+                        role = self
+                            .admin_by_team(setup, &settings, &job.author)
+                            .await?
+                            .max(role);
+                    }
                     let (outcome, result) = if role < need {
                         (Err(denial(cmd, need, role, &self.deps.catalog)), "denied")
                     } else {
@@ -110,6 +117,29 @@ impl Reconciler {
             Command::Delete { name } => self.delete(setup, settings, job, service, name).await,
             Command::Help | Command::Retry => unreachable!("answered above"),
         }
+    }
+
+    /// Admin when `user` belongs to a team `paved.yaml` names in `admin_teams`.
+    async fn admin_by_team(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        user: &str,
+    ) -> Result<Role, ReconcileError> {
+        for team in &settings.policy.admin_teams {
+            let Some((org, slug)) = team.trim_start_matches('@').split_once('/') else {
+                continue;
+            };
+            if self
+                .deps
+                .github
+                .team_member(setup.installation, org, slug, user)
+                .await?
+            {
+                return Ok(Role::Admin);
+            }
+        }
+        Ok(Role::None)
     }
 
     /// The service a catalog request names, if its form reads.

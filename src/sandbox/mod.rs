@@ -444,6 +444,17 @@ impl Sandbox {
             .collect()
     }
 
+    /// Makes `user` a member of the team `org/slug`.
+    pub fn add_team_member(&self, org: &str, slug: &str, user: &str) {
+        let key = format!("{org}/{slug}").to_lowercase();
+        self.shared
+            .world()
+            .teams
+            .entry(key)
+            .or_default()
+            .insert(user.to_lowercase());
+    }
+
     /// Check runs reported on `repo`, oldest first.
     pub fn check_runs(&self, repo: &str) -> Vec<CheckRun> {
         let Some(key) = self.repo_key(repo) else {

@@ -277,6 +277,8 @@ pub struct World {
     grants: HashMap<(String, String), Permission>,
     /// Manifest conversion codes and when they expire.
     pub manifest_codes: HashMap<String, Time>,
+    /// Team members, keyed by folded `org/team-slug`; folded logins.
+    pub teams: HashMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl World {
@@ -293,6 +295,7 @@ impl World {
             check_runs: BTreeMap::new(),
             grants: HashMap::new(),
             manifest_codes: HashMap::new(),
+            teams: HashMap::new(),
         };
         let bot = world.app.bot_login();
         world.add_account(&bot, AccountKind::Bot);

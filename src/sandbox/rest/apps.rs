@@ -188,3 +188,24 @@ pub async fn convert_manifest(
     app["client_secret"] = json!(crate::sandbox::ids::random_hex(40));
     Ok(created(app))
 }
+
+/// `GET /orgs/{org}/teams/{slug}/memberships/{username}`: 404 unless a member.
+pub async fn team_membership(
+    State(shared): Api,
+    Path((org, slug, user)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let world = shared.world();
+    let key = format!("{org}/{slug}").to_lowercase();
+    let member = world
+        .teams
+        .get(&key)
+        .is_some_and(|m| m.contains(&user.to_lowercase()));
+    if !member {
+        return Err(ApiError::not_found());
+    }
+    let url = format!("{}/orgs/{org}/teams/{slug}/memberships/{user}", shared.base);
+    Ok(
+        Json(serde_json::json!({ "url": url, "role": "member", "state": "active" }))
+            .into_response(),
+    )
+}

@@ -55,6 +55,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/installation/repositories", get(apps::installation_repos))
         .route("/orgs/{org}/installation", get(apps::org_installation))
         .route(
+            "/orgs/{org}/teams/{slug}/memberships/{user}",
+            get(apps::team_membership),
+        )
+        .route(
             "/repos/{owner}/{repo}/installation",
             get(apps::repo_installation),
         )
