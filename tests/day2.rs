@@ -25,6 +25,11 @@ async fn ask(stage: &Stage, actor: &Actor, number: u64, body: &str) -> String {
             .skip(before + 1)
             .find(|c| c.user == "paved[bot]")
         {
+            let reacted = comments[before]
+                .reactions
+                .iter()
+                .any(|r| r.content == "eyes" && r.user == "paved[bot]");
+            assert!(reacted, "paved reacts 👀 to {body:?}");
             return answer.body.clone();
         }
         assert!(Instant::now() < deadline, "no answer to {body:?}");
