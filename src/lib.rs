@@ -16,5 +16,6 @@ pub mod scaffold;
 pub mod secret;
 pub mod server;
 pub mod status;
+pub mod upgrade;
 pub mod webhook;
 pub mod yaml;

@@ -13,10 +13,25 @@ pub enum Command {
     Help,
     Status,
     Retry,
-    Promote { env: String },
-    Rollback { env: String, tag: Option<String> },
-    Scale { env: String, replicas: u32 },
-    Delete { name: String },
+    Promote {
+        env: String,
+    },
+    Rollback {
+        env: String,
+        tag: Option<String>,
+    },
+    Scale {
+        env: String,
+        replicas: u32,
+    },
+    Delete {
+        name: String,
+    },
+    /// Upgrade this service to its template's current version, or with a
+    /// template name, every service made from it.
+    Upgrade {
+        template: Option<String>,
+    },
 }
 
 /// A command's name, for help, metrics and permissions.
@@ -29,10 +44,11 @@ pub enum Kind {
     Rollback,
     Scale,
     Delete,
+    Upgrade,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Help,
         Kind::Status,
         Kind::Retry,
@@ -40,6 +56,7 @@ impl Kind {
         Kind::Rollback,
         Kind::Scale,
         Kind::Delete,
+        Kind::Upgrade,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +93,11 @@ impl Kind {
                 "/paved delete <name>",
                 "remove the service's Applications and archive its repository",
                 "admin",
+            ),
+            Kind::Upgrade => (
+                "/paved upgrade [--template <name>]",
+                "open a pull request that brings the service (with --template, every service of that template) to the template's current version",
+                "write; admin with --template",
             ),
         }
     }
@@ -121,6 +143,7 @@ impl Command {
             Command::Rollback { .. } => Kind::Rollback,
             Command::Scale { .. } => Kind::Scale,
             Command::Delete { .. } => Kind::Delete,
+            Command::Upgrade { .. } => Kind::Upgrade,
         }
     }
 
@@ -129,6 +152,8 @@ impl Command {
             Kind::Help | Kind::Status => Role::Read,
             Kind::Retry | Kind::Promote | Kind::Rollback | Kind::Scale => Role::Write,
             Kind::Delete => Role::Admin,
+            Kind::Upgrade if matches!(self, Command::Upgrade { template: Some(_) }) => Role::Admin,
+            Kind::Upgrade => Role::Write,
         }
     }
 }
@@ -209,6 +234,10 @@ fn command(words: &[String]) -> Parsed {
         },
         ["delete", name] if is_dns_label(name) => Ok(Command::Delete {
             name: (*name).to_owned(),
+        }),
+        ["upgrade"] => Ok(Command::Upgrade { template: None }),
+        ["upgrade", "--template", t] if is_dns_label(t) => Ok(Command::Upgrade {
+            template: Some((*t).to_owned()),
         }),
         [] => Err("no command given".to_owned()),
         [first, ..] => match Kind::ALL.iter().find(|k| k.name() == *first) {

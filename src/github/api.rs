@@ -671,3 +671,38 @@ impl GitHub {
         Ok(w.html_url)
     }
 }
+
+impl GitHub {
+    /// Every repository of `org`, all pages.
+    pub async fn list_org_repos(&self, inst: u64, org: &str) -> Result<Vec<RepoInfo>, GitHubError> {
+        self.get_all(
+            "repos/list-for-org",
+            inst,
+            format!("/orgs/{}/repos?per_page=100", encode(org)),
+        )
+        .await
+    }
+
+    /// The web URL of the open pull request from `branch` (of the same
+    /// repository) into anything, if there is one.
+    pub async fn open_pull_from(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        branch: &str,
+    ) -> Result<Option<String>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Wire {
+            html_url: String,
+        }
+        let head = format!("{}:{branch}", repo.owner);
+        let path = format!(
+            "/repos/{repo}/pulls?state=open&head={}&per_page=1",
+            encode(&head)
+        );
+        let pulls: Vec<Wire> = self
+            .get("pulls/list", Auth::Installation(inst), &path)
+            .await?;
+        Ok(pulls.into_iter().next().map(|p| p.html_url))
+    }
+}

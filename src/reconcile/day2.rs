@@ -102,6 +102,9 @@ impl Reconciler {
         if matches!(cmd, Command::Retry) {
             return Ok("retrying the request".into());
         }
+        if let Command::Upgrade { template: Some(t) } = cmd {
+            return self.upgrade_fleet(setup, settings, t).await;
+        }
         let service = service.ok_or("this issue is not a request for a service paved knows")?;
         match cmd {
             Command::Status => self.status(setup, settings, service).await,
@@ -115,6 +118,10 @@ impl Reconciler {
                     .await
             }
             Command::Delete { name } => self.delete(setup, settings, job, service, name).await,
+            Command::Upgrade { template: None } => {
+                self.upgrade_service(setup, settings, service).await
+            }
+            Command::Upgrade { template: Some(_) } => unreachable!("answered above"),
             Command::Help | Command::Retry => unreachable!("answered above"),
         }
     }

@@ -8,6 +8,7 @@ mod day2;
 mod jobs;
 mod provision;
 mod pull;
+mod upgrade;
 
 use std::path::PathBuf;
 use std::sync::Arc;

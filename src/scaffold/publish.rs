@@ -15,21 +15,32 @@ pub const TEMPLATE_BRANCH: &str = "paved/template";
 /// paved's record in every scaffold.
 pub const ANSWERS_PATH: &str = ".paved/answers.yml";
 
-#[derive(Serialize)]
-struct Answers<'a> {
-    template: &'a str,
-    version: &'a str,
-    request: &'a str,
-    answers: &'a std::collections::BTreeMap<String, serde_json::Value>,
+/// `.paved/answers.yml`: how a repository was made.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Answers {
+    pub template: String,
+    pub version: String,
+    /// The template folder's digest when rendered.
+    #[serde(default)]
+    pub digest: String,
+    pub request: String,
+    pub answers: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
-/// `.paved/answers.yml`: the template, its version and every value used.
+impl Answers {
+    pub fn parse(bytes: &[u8]) -> Result<Self, crate::yaml::Error> {
+        crate::yaml::from_str(&String::from_utf8_lossy(bytes))
+    }
+}
+
+/// `.paved/answers.yml`: the template, its version and digest, every value used.
 pub fn answers_file(template: &Template, values: &Values, request_url: &str) -> Vec<u8> {
     let answers = Answers {
-        template: &template.name,
-        version: &template.version,
-        request: request_url,
-        answers: values.as_map(),
+        template: template.name.clone(),
+        version: template.version.clone(),
+        digest: template.digest.clone(),
+        request: request_url.to_owned(),
+        answers: values.as_map().clone(),
     };
     let body = crate::yaml::to_string(&answers).expect("answers serialize");
     format!("# Written by paved: how this repository was made. paved owns this file.\n{body}")

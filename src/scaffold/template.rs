@@ -91,6 +91,9 @@ pub struct Template {
     pub description: String,
     pub language: String,
     pub version: String,
+    /// SHA-256 over every file of the template folder: changes without a
+    /// version bump still show.
+    pub digest: String,
     pub params: Vec<Param>,
     pub dir: PathBuf,
     pub(super) files: Vec<SkeletonFile>,
@@ -208,6 +211,13 @@ pub fn load(dir: &Path) -> Result<Template, Vec<TemplateError>> {
         description: spec.description,
         language: spec.language,
         version: spec.version,
+        digest: digest(dir).map_err(|e| {
+            vec![TemplateError {
+                file: dir.to_owned(),
+                line: None,
+                message: e.to_string(),
+            }]
+        })?,
         params,
         dir: dir.to_owned(),
         files,
@@ -389,6 +399,22 @@ fn skeleton(root: &Path, errors: &mut Vec<TemplateError>) -> (Tera, Vec<Skeleton
         });
     }
     (tera, files)
+}
+
+/// SHA-256 of the folder's files, in path order, each as path, NUL, contents, NUL.
+fn digest(dir: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut paths = Vec::new();
+    walk(dir, dir, &mut paths)?;
+    paths.sort();
+    let mut hash = Sha256::new();
+    for rel in paths {
+        hash.update(rel.as_bytes());
+        hash.update([0]);
+        hash.update(std::fs::read(dir.join(&rel))?);
+        hash.update([0]);
+    }
+    Ok(hex::encode(hash.finalize()))
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {

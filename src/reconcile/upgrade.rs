@@ -1,0 +1,182 @@
+//! `/paved upgrade`: one service, or with `--template` every service made
+//! from a template, brought to the template's current version through a pull
+//! request from `paved/template` that git merges.
+
+use super::{Reconciler, Setup};
+use crate::catalog::CatalogSettings;
+use crate::git;
+use crate::github::RepoName;
+use crate::scaffold::publish::TEMPLATE_BRANCH;
+use crate::upgrade::{self as up, UpgradeError};
+
+/// Services upgraded at once by a fleet upgrade.
+const FLEET_PARALLEL: usize = 4;
+
+/// What the git side of one upgrade found.
+enum Pushed {
+    AlreadyOn(String),
+    Upgraded {
+        template: String,
+        from: String,
+        to: String,
+        changed: Vec<String>,
+        conflicts: Vec<String>,
+    },
+}
+
+impl Reconciler {
+    /// Upgrades `service`; a line for the reply.
+    pub(super) async fn upgrade_service(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        service: &str,
+    ) -> Result<String, String> {
+        let gh = &self.deps.github;
+        let inst = setup.installation;
+        let name = RepoName {
+            owner: settings.organization.clone(),
+            name: service.to_owned(),
+        };
+        let repo = gh
+            .get_repo(inst, &name)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or(format!("{name} does not exist"))?;
+        if repo.archived {
+            return Err(format!("{name} is archived"));
+        }
+        let token = gh
+            .installation_token(inst)
+            .await
+            .map_err(|e| e.to_string())?;
+        let cache = self
+            .deps
+            .work_dir
+            .join("upgrades")
+            .join(format!("{}.git", repo.full_name.replace('/', "__")));
+        let templates = self.deps.templates.clone();
+        let author = setup.author.clone();
+        let url = repo.clone_url.clone();
+        let pushed = tokio::task::spawn_blocking(move || -> Result<Pushed, UpgradeError> {
+            let git_repo = git::open_cache(&cache)?;
+            let template_head = git::fetch(&git_repo, &url, &token, TEMPLATE_BRANCH)?
+                .ok_or(UpgradeError::NoAnswers)?;
+            let main = git::fetch(&git_repo, &url, &token, "main")?.unwrap_or(template_head);
+            let answers = up::recorded_answers(&git_repo, template_head)?;
+            let template = templates.get(&answers.template).ok_or_else(|| {
+                UpgradeError::Render(format!("template {} no longer exists", answers.template))
+            })?;
+            if up::up_to_date(template, &answers) {
+                return Ok(Pushed::AlreadyOn(template.version.clone()));
+            }
+            let files = up::render_with(template, &answers)?;
+            let message = format!(
+                "Upgrade {} {} → {}\n",
+                template.name, answers.version, template.version
+            );
+            let new = up::commit_render(&git_repo, template_head, &files, &author, &message)?;
+            let changed = up::changed_paths(&git_repo, template_head, new)?;
+            let conflicts = up::conflicts(&git_repo, main, new)?;
+            let refspec = format!("refs/heads/{TEMPLATE_BRANCH}:refs/heads/{TEMPLATE_BRANCH}");
+            git::push(&git_repo, &url, &token, &[refspec])?;
+            Ok(Pushed::Upgraded {
+                template: template.name.clone(),
+                from: answers.version,
+                to: template.version.clone(),
+                changed,
+                conflicts,
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        let (template, from, to, changed, conflicts) = match pushed {
+            Pushed::AlreadyOn(version) => return Ok(format!("{service} is already on {version}")),
+            Pushed::Upgraded {
+                template,
+                from,
+                to,
+                changed,
+                conflicts,
+            } => (template, from, to, changed, conflicts),
+        };
+        let conflict_note = if conflicts.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} conflict(s): {}",
+                conflicts.len(),
+                conflicts.join(", ")
+            )
+        };
+        if let Some(url) = gh
+            .open_pull_from(inst, &name, TEMPLATE_BRANCH)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(format!(
+                "{service}: updated the open upgrade pull request {url}{conflict_note}"
+            ));
+        }
+        let tpl = self
+            .deps
+            .templates
+            .get(&template)
+            .ok_or("the template vanished")?;
+        let body = up::pull_body(tpl, &from, &changed, &conflicts);
+        let title = format!("Upgrade {template} {from} → {to}");
+        let url = gh
+            .create_pull(inst, &name, TEMPLATE_BRANCH, "main", &title, &body)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!("{service}: {title}: {url}{conflict_note}"))
+    }
+
+    /// Upgrades every service made from `template`: one line each.
+    pub(super) async fn upgrade_fleet(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        template: &str,
+    ) -> Result<String, String> {
+        if self.deps.templates.get(template).is_none() {
+            return Err(format!("there is no template {template:?}"));
+        }
+        let repos = self
+            .deps
+            .github
+            .list_org_repos(setup.installation, &settings.organization)
+            .await
+            .map_err(|e| e.to_string())?;
+        let services: Vec<String> = repos
+            .into_iter()
+            .filter(|r| {
+                !r.archived
+                    && r.topics.iter().any(|t| t == "paved")
+                    && r.topics.iter().any(|t| t == template)
+            })
+            .filter_map(|r| r.full_name.split_once('/').map(|(_, n)| n.to_owned()))
+            .collect();
+        if services.is_empty() {
+            return Ok(format!("no service is made from {template}"));
+        }
+        let mut lines = Vec::with_capacity(services.len());
+        for chunk in services.chunks(FLEET_PARALLEL) {
+            let runs = chunk
+                .iter()
+                .map(|s| self.upgrade_service(setup, settings, s));
+            for (service, result) in chunk.iter().zip(futures_util::future::join_all(runs).await) {
+                lines.push(match result {
+                    Ok(line) => format!("- {line}"),
+                    Err(why) => format!("- {service}: skipped: {why}"),
+                });
+            }
+        }
+        Ok(format!(
+            "upgrading the {} services made from {template}:\n\n{}",
+            services.len(),
+            lines.join("\n")
+        ))
+    }
+}

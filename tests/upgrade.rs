@@ -1,0 +1,290 @@
+//! Template upgrades against the sandbox: a pull request from
+//! `paved/template` whose merge keeps the service's changes, takes the
+//! template's, adds new files and reports conflicts.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::TempDir;
+use paved::demo::{CATALOG, Stage, StageOptions};
+use paved::sandbox::Actor;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A copy of the shipped node-express template that the test can change.
+fn template_copy(dir: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/node-express");
+    copy_dir(&src, &dir.join("node-express"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// Version `version` of the template: README gains a closing section,
+/// src/app.js a new first line, and a runbook appears.
+fn bump(dir: &Path, version: &str) {
+    let t = dir.join("node-express");
+    let spec = std::fs::read_to_string(t.join("template.yaml")).unwrap();
+    let old = spec
+        .lines()
+        .find(|l| l.starts_with("version:"))
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        t.join("template.yaml"),
+        spec.replace(&old, &format!("version: {version}")),
+    )
+    .unwrap();
+    let readme = t.join("skeleton/README.md");
+    let text = std::fs::read_to_string(&readme).unwrap();
+    std::fs::write(
+        &readme,
+        format!("{text}\n## Runbook {version}\n\nSee docs/RUNBOOK.md.\n"),
+    )
+    .unwrap();
+    let app = t.join("skeleton/src/app.js");
+    let text = std::fs::read_to_string(&app).unwrap();
+    std::fs::write(&app, format!("// template {version}\n{text}")).unwrap();
+    std::fs::create_dir_all(t.join("skeleton/docs")).unwrap();
+    std::fs::write(
+        t.join("skeleton/docs/RUNBOOK.md"),
+        format!("# Runbook for {{{{ name }}}} ({version})\n"),
+    )
+    .unwrap();
+    let log = t.join("CHANGELOG.md");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let at = text.find("## ").unwrap();
+    std::fs::write(
+        &log,
+        format!(
+            "{}## {version}\n\n- A runbook.\n\n{}",
+            &text[..at],
+            &text[at..]
+        ),
+    )
+    .unwrap();
+}
+
+async fn ask(stage: &Stage, actor: &Actor, number: u64, body: &str) -> String {
+    let before = stage.sandbox.comments(CATALOG, number).len();
+    actor.comment(CATALOG, number, body).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let comments = stage.sandbox.comments(CATALOG, number);
+        if let Some(answer) = comments
+            .iter()
+            .skip(before + 1)
+            .find(|c| c.user == "paved[bot]")
+        {
+            return answer.body.clone();
+        }
+        assert!(Instant::now() < deadline, "no answer to {body:?}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+async fn start(work: &TempDir) -> Stage {
+    let templates = work.path().join("templates");
+    template_copy(&templates);
+    let mut options = StageOptions::shipped(work.path().join("paved"));
+    options.templates_dir = templates;
+    Stage::start(options).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upgrade_keeps_the_services_changes_and_reports_the_conflict() {
+    let work = TempDir::new("upgrade");
+    let mut stage = start(&work).await;
+    let n = stage
+        .request(&stage.writer, "shop", "node-express", "Sells things.")
+        .await
+        .unwrap();
+    assert!(
+        stage
+            .settled(n, LIMIT)
+            .await
+            .unwrap()
+            .contains(&"paved:ready".to_owned())
+    );
+    let up_to_date = ask(&stage, &stage.writer, n, "/paved upgrade").await;
+    assert!(
+        up_to_date.contains("shop is already on 1.0.0"),
+        "{up_to_date}"
+    );
+
+    // The service changes a file the template will change elsewhere, and one it will change in the same place.
+    let sb = &stage.sandbox;
+    let readme =
+        String::from_utf8(sb.file("acme/shop", "main", "README.md").await.unwrap()).unwrap();
+    let app = String::from_utf8(sb.file("acme/shop", "main", "src/app.js").await.unwrap()).unwrap();
+    let files: [(&str, Vec<u8>); 2] = [
+        (
+            "README.md",
+            format!("Maintained by the shop team.\n{readme}").into_bytes(),
+        ),
+        (
+            "src/app.js",
+            format!("// the shop's own first line\n{app}").into_bytes(),
+        ),
+    ];
+    let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (*p, c.as_slice())).collect();
+    stage
+        .writer
+        .push_files("acme/shop", "main", &borrowed, "Our changes")
+        .await
+        .unwrap();
+
+    bump(&work.path().join("templates"), "1.1.0");
+    stage.stop_paved().await;
+    stage.start_paved().await.unwrap();
+
+    let denied = ask(&stage, &stage.reader, n, "/paved upgrade").await;
+    assert!(denied.contains("needs write permission"), "{denied}");
+    let answer = ask(&stage, &stage.writer, n, "/paved upgrade").await;
+    assert!(
+        answer.contains("Upgrade node-express 1.0.0 → 1.1.0"),
+        "{answer}"
+    );
+    assert!(answer.contains("1 conflict(s): src/app.js"), "{answer}");
+    let pr: u64 = answer
+        .split("/pull/")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = stage
+        .sandbox
+        .issue("acme/shop", pr)
+        .unwrap()
+        .body
+        .unwrap_or_default();
+    assert!(
+        body.contains("## 1.1.0") && body.contains("A runbook."),
+        "{body}"
+    );
+    assert!(
+        body.contains("`src/app.js`") && body.contains("git merge origin/paved/template"),
+        "{body}"
+    );
+
+    // What git's merge of the pull request gives: both README changes, the new file, one conflict.
+    let repo = git2::Repository::open_bare(stage.sandbox.repo_path("acme/shop").unwrap()).unwrap();
+    let ours = repo
+        .revparse_single("refs/heads/main")
+        .unwrap()
+        .peel_to_commit()
+        .unwrap();
+    let theirs = repo
+        .revparse_single("refs/heads/paved/template")
+        .unwrap()
+        .peel_to_commit()
+        .unwrap();
+    let index = repo.merge_commits(&ours, &theirs, None).unwrap();
+    let merged = |path: &str| {
+        let entry = index.get_path(Path::new(path), 0)?;
+        Some(String::from_utf8(repo.find_blob(entry.id).unwrap().content().to_vec()).unwrap())
+    };
+    let readme = merged("README.md").expect("README merges cleanly");
+    assert!(
+        readme.starts_with("Maintained by the shop team.") && readme.contains("## Runbook 1.1.0"),
+        "{readme}"
+    );
+    assert_eq!(
+        merged("docs/RUNBOOK.md").as_deref(),
+        Some("# Runbook for shop (1.1.0)\n")
+    );
+    assert!(merged("src/app.js").is_none(), "src/app.js is in conflict");
+    let answers = merged(".paved/answers.yml").unwrap();
+    assert!(answers.contains("version: 1.1.0"), "{answers}");
+
+    // Asked again: nothing new. A newer template while the PR is open updates that PR.
+    let again = ask(&stage, &stage.writer, n, "/paved upgrade").await;
+    assert!(again.contains("already on 1.1.0"), "{again}");
+    bump(&work.path().join("templates"), "1.2.0");
+    stage.stop_paved().await;
+    stage.start_paved().await.unwrap();
+    let update = ask(&stage, &stage.writer, n, "/paved upgrade").await;
+    assert!(
+        update.contains(&format!("updated the open upgrade pull request"))
+            && update.contains(&format!("/pull/{pr}")),
+        "{update}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fleet_upgrade_opens_a_pull_request_per_service_and_answers_once() {
+    let work = TempDir::new("upgrade-fleet");
+    let mut stage = start(&work).await;
+    let mut first = 0;
+    for i in 0..10 {
+        let n = stage
+            .request(
+                &stage.writer,
+                &format!("fleet-{i}"),
+                "node-express",
+                "One of many.",
+            )
+            .await
+            .unwrap();
+        if i == 0 {
+            first = n;
+        }
+        assert!(
+            stage
+                .settled(n, LIMIT)
+                .await
+                .unwrap()
+                .contains(&"paved:ready".to_owned())
+        );
+    }
+    bump(&work.path().join("templates"), "2.0.0");
+    stage.stop_paved().await;
+    stage.start_paved().await.unwrap();
+    let denied = ask(
+        &stage,
+        &stage.writer,
+        first,
+        "/paved upgrade --template node-express",
+    )
+    .await;
+    assert!(denied.contains("needs admin permission"), "{denied}");
+    let summary = ask(
+        &stage,
+        &stage.admin,
+        first,
+        "/paved upgrade --template node-express",
+    )
+    .await;
+    assert!(
+        summary.contains("upgrading the 10 services made from node-express"),
+        "{summary}"
+    );
+    for i in 0..10 {
+        assert!(
+            summary.contains(&format!(
+                "- fleet-{i}: Upgrade node-express 1.0.0 → 2.0.0: "
+            )),
+            "fleet-{i}: {summary}"
+        );
+        let pr = stage
+            .sandbox
+            .issue(&format!("acme/fleet-{i}"), 1)
+            .expect("one pull request");
+        assert!(pr.pull.is_some());
+    }
+}
