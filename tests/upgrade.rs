@@ -220,7 +220,7 @@ async fn an_upgrade_keeps_the_services_changes_and_reports_the_conflict() {
     stage.start_paved().await.unwrap();
     let update = ask(&stage, &stage.writer, n, "/paved upgrade").await;
     assert!(
-        update.contains(&format!("updated the open upgrade pull request"))
+        update.contains("updated the open upgrade pull request")
             && update.contains(&format!("/pull/{pr}")),
         "{update}"
     );
