@@ -56,6 +56,15 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Upgrade a local checkout of a service to its template's current
+    /// version: the same three-way merge `/paved upgrade` proposes, done here.
+    Upgrade {
+        /// The service's checkout (with its paved/template branch fetched).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        repo: PathBuf,
+        #[command(flatten)]
+        dir: TemplatesDir,
+    },
     /// List the service templates and the parameters each takes.
     Templates {
         #[command(flatten)]
@@ -140,6 +149,9 @@ fn main() -> ExitCode {
             opts.catalog_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
             block_on(paved::sandbox::run_standalone(opts))
         }
+        Command::Upgrade { repo, dir } => {
+            dir.load().map_or_else(|code| code, |t| upgrade(&t, &repo))
+        }
         Command::Templates { dir } => dir.load().map_or_else(|code| code, |t| list_templates(&t)),
         Command::Render {
             template,
@@ -174,6 +186,31 @@ fn check(templates: &Templates, catalog: Option<&Path>) -> ExitCode {
         eprintln!("{}/{p}", dir.display());
     }
     ExitCode::from(2)
+}
+
+fn upgrade(templates: &Templates, repo: &Path) -> ExitCode {
+    use paved::upgrade::Local;
+    match paved::upgrade::upgrade_checkout(repo, templates) {
+        Ok(Local::AlreadyOn(version)) => {
+            println!("already on {version}");
+            ExitCode::SUCCESS
+        }
+        Ok(Local::Merged { from, to }) => {
+            println!("upgraded {from} → {to}: merged and committed");
+            ExitCode::SUCCESS
+        }
+        Ok(Local::Conflicts { from, to, paths }) => {
+            println!("upgrading {from} → {to}: resolve these, then `git commit`:");
+            for p in paths {
+                println!("  {p}");
+            }
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("paved: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn list_templates(templates: &Templates) -> ExitCode {

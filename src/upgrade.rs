@@ -201,3 +201,102 @@ pub fn changed_paths(repo: &Repository, old: Oid, new: Oid) -> Result<Vec<String
         })
         .collect())
 }
+
+/// What `paved upgrade --repo` did to a checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Local {
+    AlreadyOn(String),
+    /// Merged and committed.
+    Merged {
+        from: String,
+        to: String,
+    },
+    /// Merged into the working tree; these files need resolving, then `git commit`.
+    Conflicts {
+        from: String,
+        to: String,
+        paths: Vec<String>,
+    },
+}
+
+/// `paved upgrade --repo DIR`: the same upgrade on a local checkout. The new
+/// render is committed on the local `paved/template` (from the local branch,
+/// else `origin/paved/template`), then merged into the checked-out branch.
+pub fn upgrade_checkout(
+    dir: &std::path::Path,
+    templates: &crate::scaffold::Templates,
+) -> Result<Local, UpgradeError> {
+    let repo = Repository::open(dir).map_err(GitError::from)?;
+    let dirty = repo
+        .statuses(None)
+        .map_err(GitError::from)?
+        .iter()
+        .any(|s| !s.status().is_ignored() && !s.status().is_empty());
+    if dirty {
+        return Err(UpgradeError::Render(
+            "the working tree has uncommitted changes: commit or stash them first".into(),
+        ));
+    }
+    let base = [
+        format!("refs/heads/{TEMPLATE_BRANCH}"),
+        format!("refs/remotes/origin/{TEMPLATE_BRANCH}"),
+    ]
+    .iter()
+    .find_map(|r| repo.refname_to_id(r).ok())
+    .ok_or(UpgradeError::NoAnswers)?;
+    let answers = recorded_answers(&repo, base)?;
+    let template = templates.get(&answers.template).ok_or_else(|| {
+        UpgradeError::Render(format!(
+            "template {} is not in the templates directory",
+            answers.template
+        ))
+    })?;
+    if up_to_date(template, &answers) {
+        return Ok(Local::AlreadyOn(template.version.clone()));
+    }
+    let signature = repo
+        .signature()
+        .or_else(|_| git2::Signature::now("paved", "paved@localhost"))
+        .map_err(GitError::from)?;
+    let author = Author {
+        name: signature.name().unwrap_or("paved").into(),
+        email: signature.email().unwrap_or("").into(),
+    };
+    let (from, to) = (answers.version.clone(), template.version.clone());
+    let message = format!("Upgrade {} {from} → {to}\n", template.name);
+    let files = render_with(template, &answers)?;
+    let new = commit_render(&repo, base, &files, &author, &message)?;
+    let theirs = repo.find_annotated_commit(new).map_err(GitError::from)?;
+    repo.merge(&[&theirs], None, None).map_err(GitError::from)?;
+    let mut index = repo.index().map_err(GitError::from)?;
+    if index.has_conflicts() {
+        let paths = index
+            .conflicts()
+            .map_err(GitError::from)?
+            .filter_map(Result::ok)
+            .filter_map(|c| c.our.or(c.their))
+            .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+            .collect();
+        return Ok(Local::Conflicts { from, to, paths });
+    }
+    let tree = repo
+        .find_tree(index.write_tree().map_err(GitError::from)?)
+        .map_err(GitError::from)?;
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(GitError::from)?;
+    let merged = repo.find_commit(new).map_err(GitError::from)?;
+    let msg = format!("Merge {TEMPLATE_BRANCH}: {} {from} → {to}", template.name);
+    repo.commit(
+        Some("HEAD"),
+        &signature,
+        &signature,
+        &msg,
+        &tree,
+        &[&head, &merged],
+    )
+    .map_err(GitError::from)?;
+    repo.cleanup_state().map_err(GitError::from)?;
+    Ok(Local::Merged { from, to })
+}

@@ -7,75 +7,11 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::TempDir;
+use common::{TempDir, bump, template_copy};
 use paved::demo::{CATALOG, Stage, StageOptions};
 use paved::sandbox::Actor;
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// A copy of the shipped node-express template that the test can change.
-fn template_copy(dir: &Path) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/node-express");
-    copy_dir(&src, &dir.join("node-express"));
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
-/// Version `version` of the template: README gains a closing section,
-/// src/app.js a new first line, and a runbook appears.
-fn bump(dir: &Path, version: &str) {
-    let t = dir.join("node-express");
-    let spec = std::fs::read_to_string(t.join("template.yaml")).unwrap();
-    let old = spec
-        .lines()
-        .find(|l| l.starts_with("version:"))
-        .unwrap()
-        .to_owned();
-    std::fs::write(
-        t.join("template.yaml"),
-        spec.replace(&old, &format!("version: {version}")),
-    )
-    .unwrap();
-    let readme = t.join("skeleton/README.md");
-    let text = std::fs::read_to_string(&readme).unwrap();
-    std::fs::write(
-        &readme,
-        format!("{text}\n## Runbook {version}\n\nSee docs/RUNBOOK.md.\n"),
-    )
-    .unwrap();
-    let app = t.join("skeleton/src/app.js");
-    let text = std::fs::read_to_string(&app).unwrap();
-    std::fs::write(&app, format!("// template {version}\n{text}")).unwrap();
-    std::fs::create_dir_all(t.join("skeleton/docs")).unwrap();
-    std::fs::write(
-        t.join("skeleton/docs/RUNBOOK.md"),
-        format!("# Runbook for {{{{ name }}}} ({version})\n"),
-    )
-    .unwrap();
-    let log = t.join("CHANGELOG.md");
-    let text = std::fs::read_to_string(&log).unwrap();
-    let at = text.find("## ").unwrap();
-    std::fs::write(
-        &log,
-        format!(
-            "{}## {version}\n\n- A runbook.\n\n{}",
-            &text[..at],
-            &text[at..]
-        ),
-    )
-    .unwrap();
-}
 
 async fn ask(stage: &Stage, actor: &Actor, number: u64, body: &str) -> String {
     let before = stage.sandbox.comments(CATALOG, number).len();
