@@ -144,6 +144,14 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
     let tasks = vec![
         tokio::spawn(work(deliveries, intake, jobs.clone())),
         tokio::spawn(reconcile::resync_loop(jobs.clone(), config.resync)),
+        tokio::spawn({
+            let reconciler = jobs.reconciler().clone();
+            async move {
+                if let Err(e) = reconciler.auto_upgrade().await {
+                    tracing::warn!(error = %e, "automatic upgrades did not run");
+                }
+            }
+        }),
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;

@@ -224,3 +224,53 @@ async fn a_fleet_upgrade_opens_a_pull_request_per_service_and_answers_once() {
         assert!(pr.pull.is_some());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_upgrades_auto_a_restart_with_a_newer_template_opens_the_pull_requests() {
+    let work = TempDir::new("upgrade-auto");
+    let templates = work.path().join("templates");
+    template_copy(&templates);
+    let catalog = work.path().join("catalog");
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog"),
+        &catalog,
+    );
+    let settings = std::fs::read_to_string(catalog.join("paved.yaml")).unwrap();
+    std::fs::write(
+        catalog.join("paved.yaml"),
+        format!("{settings}\nupgrades: auto\n"),
+    )
+    .unwrap();
+    let mut options = StageOptions::shipped(work.path().join("paved"));
+    options.templates_dir = templates.clone();
+    options.catalog_dir = catalog;
+    let mut stage = Stage::start(options).await.unwrap();
+    let n = stage
+        .request(&stage.writer, "auto-shop", "node-express", "Sells.")
+        .await
+        .unwrap();
+    assert!(
+        stage
+            .settled(n, LIMIT)
+            .await
+            .unwrap()
+            .contains(&"paved:ready".to_owned())
+    );
+    assert!(stage.sandbox.issue("acme/auto-shop", 1).is_none());
+
+    bump(&templates, "1.1.0");
+    stage.stop_paved().await;
+    stage.start_paved().await.unwrap();
+    let deadline = Instant::now() + LIMIT;
+    let pr = loop {
+        if let Some(pr) = stage.sandbox.issue("acme/auto-shop", 1) {
+            break pr;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no automatic upgrade pull request"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(pr.title, "Upgrade node-express 1.0.0 → 1.1.0");
+}

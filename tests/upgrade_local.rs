@@ -105,6 +105,33 @@ fn a_clean_upgrade_is_merged_and_committed() {
         paved_upgrade(&repo, &templates),
         (0, "already on 1.1.0\n".into())
     );
+    service_tests_pass(&repo);
+}
+
+/// The merged service's own test suite (`npm ci && npm test`), when Node.js
+/// is here; CI requires it (PAVED_REQUIRE_VALIDATORS).
+fn service_tests_pass(repo: &Path) {
+    if Command::new("npm").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("PAVED_REQUIRE_VALIDATORS").is_none(),
+            "npm is required"
+        );
+        eprintln!("skipped: npm is not installed");
+        return;
+    }
+    for args in [&["ci", "--no-audit", "--no-fund"][..], &["test"][..]] {
+        let out = Command::new("npm")
+            .args(args)
+            .current_dir(repo)
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "npm {args:?}: {log}");
+    }
 }
 
 #[test]

@@ -24,6 +24,18 @@ pub struct CatalogSettings {
     /// A link to a service's dashboard; `{service}` is replaced by its name.
     #[serde(default)]
     pub dashboard_url: Option<String>,
+    /// `auto`: when paved starts with a newer template, it opens the upgrade
+    /// pull requests itself.
+    #[serde(default)]
+    pub upgrades: Upgrades,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Upgrades {
+    #[default]
+    Manual,
+    Auto,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -144,6 +156,7 @@ impl CatalogSettings {
             templates: TemplatePolicy::default(),
             policy: Policy::default(),
             dashboard_url: None,
+            upgrades: Upgrades::Manual,
         }
     }
 

@@ -133,6 +133,23 @@ impl Reconciler {
         Ok(format!("{service}: {title}: {url}{conflict_note}"))
     }
 
+    /// With `upgrades: auto` in `paved.yaml`: every service of every template
+    /// gets its upgrade pull request (those already current are left alone).
+    pub async fn auto_upgrade(&self) -> Result<(), super::ReconcileError> {
+        let setup = self.setup().await?;
+        let settings = self.settings(setup.installation).await?;
+        if settings.upgrades != crate::catalog::settings::Upgrades::Auto {
+            return Ok(());
+        }
+        for template in self.deps.templates.names() {
+            match self.upgrade_fleet(setup, &settings, template).await {
+                Ok(summary) => tracing::info!(template, %summary, "automatic upgrade"),
+                Err(why) => tracing::warn!(template, %why, "automatic upgrade failed"),
+            }
+        }
+        Ok(())
+    }
+
     /// Upgrades every service made from `template`: one line each.
     pub(super) async fn upgrade_fleet(
         &self,

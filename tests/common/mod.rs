@@ -200,7 +200,7 @@ pub fn template_copy(dir: &Path) {
     copy_dir(&src, &dir.join("node-express"));
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
