@@ -136,6 +136,25 @@ pub struct IssuePatch {
 }
 
 impl GitHub {
+    /// A write as the installation, with a JSON body.
+    async fn act<B: serde::Serialize + ?Sized>(
+        &self,
+        operation: &'static str,
+        inst: u64,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<super::Response, GitHubError> {
+        self.request(
+            operation,
+            Auth::Installation(inst),
+            method,
+            path,
+            Some(body),
+        )
+        .await
+    }
+
     pub async fn get_app(&self) -> Result<AppInfo, GitHubError> {
         self.get("apps/get-authenticated", Auth::App, "/app").await
     }
@@ -186,15 +205,9 @@ impl GitHub {
             "delete_branch_on_merge": true,
         });
         let path = format!("/orgs/{org}/repos");
-        self.request(
-            OP,
-            Auth::Installation(inst),
-            Method::POST,
-            &path,
-            Some(&body),
-        )
-        .await?
-        .json(OP)
+        self.act(OP, inst, Method::POST, &path, &body)
+            .await?
+            .json(OP)
     }
 
     pub async fn replace_topics(
@@ -205,28 +218,16 @@ impl GitHub {
     ) -> Result<(), GitHubError> {
         let path = format!("/repos/{repo}/topics");
         let body = json!({ "names": topics });
-        self.request(
-            "repos/replace-all-topics",
-            Auth::Installation(inst),
-            Method::PUT,
-            &path,
-            Some(&body),
-        )
-        .await?;
+        self.act("repos/replace-all-topics", inst, Method::PUT, &path, &body)
+            .await?;
         Ok(())
     }
 
     pub async fn archive_repo(&self, inst: u64, repo: &RepoName) -> Result<(), GitHubError> {
         let body = json!({ "archived": true });
         let path = format!("/repos/{repo}");
-        self.request(
-            "repos/update",
-            Auth::Installation(inst),
-            Method::PATCH,
-            &path,
-            Some(&body),
-        )
-        .await?;
+        self.act("repos/update", inst, Method::PATCH, &path, &body)
+            .await?;
         Ok(())
     }
 
@@ -300,14 +301,8 @@ impl GitHub {
     ) -> Result<(), GitHubError> {
         let path = format!("/repos/{repo}/issues/comments/{id}");
         let body = json!({ "body": body });
-        self.request(
-            "issues/update-comment",
-            Auth::Installation(inst),
-            Method::PATCH,
-            &path,
-            Some(&body),
-        )
-        .await?;
+        self.act("issues/update-comment", inst, Method::PATCH, &path, &body)
+            .await?;
         Ok(())
     }
 
@@ -319,14 +314,8 @@ impl GitHub {
         patch: &IssuePatch,
     ) -> Result<(), GitHubError> {
         let path = format!("/repos/{repo}/issues/{number}");
-        self.request(
-            "issues/update",
-            Auth::Installation(inst),
-            Method::PATCH,
-            &path,
-            Some(patch),
-        )
-        .await?;
+        self.act("issues/update", inst, Method::PATCH, &path, patch)
+            .await?;
         Ok(())
     }
 
@@ -561,14 +550,8 @@ impl GitHub {
             },
         });
         let path = format!("/repos/{repo}/check-runs");
-        self.request(
-            "checks/create",
-            Auth::Installation(inst),
-            Method::POST,
-            &path,
-            Some(&body),
-        )
-        .await?;
+        self.act("checks/create", inst, Method::POST, &path, &body)
+            .await?;
         Ok(())
     }
 }
@@ -584,12 +567,12 @@ impl GitHub {
     ) -> Result<(), GitHubError> {
         let path = format!("/repos/{repo}/issues/comments/{comment}/reactions");
         let body = json!({ "content": content });
-        self.request(
+        self.act(
             "reactions/create-for-issue-comment",
-            Auth::Installation(inst),
+            inst,
             Method::POST,
             &path,
-            Some(&body),
+            &body,
         )
         .await?;
         Ok(())

@@ -85,3 +85,16 @@ pub fn default_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")
     }
 }
+
+/// An error and its sources, on one line: Tera puts the useful part (file,
+/// line, what was expected) in the sources.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -71,7 +71,7 @@ pub fn render(template: &Template, values: &Values) -> Result<Rendered, RenderEr
             .render(name, &context)
             .map_err(|e| RenderError::Tera {
                 file: name.trim_start_matches("path:").to_owned(),
-                message: chain(&e),
+                message: super::error_chain(&e),
             })
     };
     let mut files = Vec::with_capacity(template.files().len());
@@ -96,17 +96,6 @@ pub fn render(template: &Template, values: &Values) -> Result<Rendered, RenderEr
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Rendered { files })
-}
-
-fn chain(e: &tera::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn safe_path(path: &str) -> bool {

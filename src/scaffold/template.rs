@@ -452,13 +452,7 @@ pub(super) fn path_template_name(path: &str) -> String {
 
 /// Tera's parse errors carry ` --> line:col`; keep the line, drop the noise.
 fn tera_error(file: &Path, e: &tera::Error) -> TemplateError {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
+    let text = super::error_chain(e);
     let line = text
         .split_once(" --> ")
         .and_then(|(_, rest)| rest.split(':').next()?.trim().parse().ok());
