@@ -114,24 +114,29 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let r = &self.registry;
-        r.register(Box::new(self.webhooks_received.clone()))
-            .expect("register");
-        r.register(Box::new(self.signature_failures.clone()))
-            .expect("register");
-        r.register(Box::new(self.queue_depth.clone()))
-            .expect("register");
-        r.register(Box::new(self.github_calls.clone()))
-            .expect("register");
-        r.register(Box::new(self.github_call_seconds.clone()))
-            .expect("register");
-        r.register(Box::new(self.github_rate_limit_remaining.clone()))
-            .expect("register");
+        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+            Box::new(self.webhooks_received.clone()),
+            Box::new(self.signature_failures.clone()),
+            Box::new(self.queue_depth.clone()),
+            Box::new(self.github_calls.clone()),
+            Box::new(self.github_call_seconds.clone()),
+            Box::new(self.github_rate_limit_remaining.clone()),
+            Box::new(self.provisioning_requests.clone()),
+            Box::new(self.provisioning_seconds.clone()),
+            Box::new(self.jobs_running.clone()),
+            Box::new(self.platform_commits.clone()),
+            Box::new(self.platform_push_retries.clone()),
+            Box::new(self.commands.clone()),
+        ];
+        for c in collectors {
+            self.registry.register(c).expect("metric names are unique");
+        }
         #[cfg(target_os = "linux")]
-        r.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))
-        .expect("register");
+        self.registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process metrics register once");
     }
 
     /// The registry in Prometheus' text exposition format.
