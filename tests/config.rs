@@ -90,8 +90,8 @@ fn malformed_settings_are_one_line_naming_the_variable() {
 
 #[test]
 fn the_key_may_come_from_a_file_or_with_escaped_newlines() {
-    let dir = tempdir();
-    let path = dir.join("app.pem");
+    let dir = common::TempDir::new("config-key");
+    let path = dir.path().join("app.pem");
     std::fs::write(&path, &key().pem).unwrap();
     let pairs: Vec<_> = settings(&[])
         .into_iter()
@@ -124,8 +124,8 @@ fn the_key_may_come_from_a_file_or_with_escaped_newlines() {
 
 #[test]
 fn an_env_file_fills_in_beneath_the_environment() {
-    let dir = tempdir();
-    let path = dir.join("paved.env");
+    let dir = common::TempDir::new("config-env");
+    let path = dir.path().join("paved.env");
     let mut f = std::fs::File::create(&path).unwrap();
     writeln!(f, "# written by paved sandbox\nAPP_ID=99\nPAVED_WEBHOOK_PATH=/hooks/github\nexport GITHUB_API_URL=\"http://127.0.0.1:3001/\"").unwrap();
     let source = Source::from_pairs(settings(&[]).into_iter().filter(|(k, _)| *k != "APP_ID"))
@@ -161,14 +161,4 @@ fn secrets_never_appear_in_debug_output() {
         "{debug}"
     );
     assert!(debug.contains("[redacted]"));
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "paved-config-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
