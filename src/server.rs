@@ -193,7 +193,7 @@ async fn work(mut deliveries: mpsc::Receiver<Job>, intake: Arc<Intake>, jobs: Ar
             waited_us = job.received.elapsed().as_micros() as u64,
             "took a delivery"
         );
-        reconcile::route(&jobs, &job.event);
+        reconcile::route(&jobs, &job.event, &job.delivery);
     }
 }
 

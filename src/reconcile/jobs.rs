@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use super::{CommandJob, Reconciler};
 use crate::github::RepoName;
@@ -41,7 +42,7 @@ pub struct Jobs {
     stop: tokio::sync::watch::Sender<bool>,
     permits: Semaphore,
     /// Requests with a job running, and the strongest trigger that arrived meanwhile.
-    running: Mutex<HashMap<u64, Option<Trigger>>>,
+    running: Mutex<HashMap<u64, Option<(Trigger, String)>>>,
 }
 
 impl Jobs {
@@ -69,43 +70,54 @@ impl Jobs {
         &self.reconciler
     }
 
-    /// Reconciles catalog request `number`, now or right after its running job.
-    pub fn submit(self: &Arc<Self>, number: u64, trigger: Trigger) {
+    /// Reconciles catalog request `number`, now or right after its running
+    /// job. `origin` (a delivery id, `resync`, a command) goes on every log
+    /// line of the job.
+    pub fn submit(self: &Arc<Self>, number: u64, trigger: Trigger, origin: &str) {
         if *self.stop.borrow() {
             return;
         }
         {
             let mut running = self.running.lock().expect("jobs lock");
             if let Some(again) = running.get_mut(&number) {
-                *again = (*again).max(Some(trigger));
+                if again.as_ref().is_none_or(|(t, _)| *t < trigger) {
+                    *again = Some((trigger, origin.to_owned()));
+                }
                 return;
             }
             running.insert(number, None);
         }
         let jobs = self.clone();
         let mut stop = self.stop.subscribe();
+        let origin = origin.to_owned();
         tokio::spawn(async move {
             tokio::select! {
-                () = jobs.run(number, trigger) => {}
+                () = jobs.run(number, trigger, origin) => {}
                 _ = stop.wait_for(|s| *s) => {}
             }
         });
     }
 
-    async fn run(self: Arc<Self>, number: u64, mut trigger: Trigger) {
+    async fn run(self: Arc<Self>, number: u64, mut trigger: Trigger, mut origin: String) {
         loop {
             {
                 let _permit = self.permits.acquire().await.expect("semaphore open");
                 let metrics = self.reconciler.metrics();
                 metrics.jobs_running.inc();
-                if let Err(e) = self.reconciler.reconcile_request(number, trigger).await {
+                let span = tracing::info_span!("job", delivery = %origin);
+                let outcome = self
+                    .reconciler
+                    .reconcile_request(number, trigger)
+                    .instrument(span)
+                    .await;
+                if let Err(e) = outcome {
                     tracing::warn!(request = number, error = %e, "reconcile failed; the next event or resync retries");
                 }
                 metrics.jobs_running.dec();
             }
             let mut running = self.running.lock().expect("jobs lock");
             match running.get_mut(&number).and_then(Option::take) {
-                Some(next) => trigger = next,
+                Some((next, from)) => (trigger, origin) = (next, from),
                 None => {
                     running.remove(&number);
                     return;
@@ -139,7 +151,11 @@ async fn run_ordered(
         let reconciler = jobs.reconciler.clone();
         match work {
             Ordered::Commands(job) => match reconciler.run_commands(&job).await {
-                Ok(true) => jobs.submit(job.number, Trigger::Retry),
+                Ok(true) => jobs.submit(
+                    job.number,
+                    Trigger::Retry,
+                    &format!("comment {}", job.comment),
+                ),
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, comment = job.comment, "commands failed"),
             },

@@ -188,7 +188,7 @@ impl Reconciler {
 
 /// Turns a verified event into work: which request to reconcile, which
 /// commands to run, what to deploy.
-pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event) {
+pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &str) {
     use crate::webhook::event::{CommentAction, EventKind, IssueAction, PullRequestAction};
     let reconciler = jobs.reconciler();
     // paved's own changes (labels, edits, comments) come back as webhooks:
@@ -217,13 +217,13 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event) {
                     .iter()
                     .any(|l| l == crate::catalog::form::REQUEST_LABEL) =>
         {
-            jobs.submit(issue.number, Trigger::Event);
+            jobs.submit(issue.number, Trigger::Event, delivery);
         }
         EventKind::PullRequest {
             action,
             pull_request,
         } if in_catalog && *action != PullRequestAction::Edited => {
-            jobs.submit(pull_request.number, Trigger::Event);
+            jobs.submit(pull_request.number, Trigger::Event, delivery);
         }
         EventKind::IssueComment {
             action,
@@ -271,7 +271,7 @@ pub async fn resync_loop(jobs: Arc<Jobs>, every: std::time::Duration) {
             Ok(numbers) => {
                 tracing::info!(requests = numbers.len(), "resync");
                 for n in numbers {
-                    jobs.submit(n, Trigger::Resync);
+                    jobs.submit(n, Trigger::Resync, "resync");
                 }
             }
             Err(e) => {
