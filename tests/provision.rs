@@ -494,3 +494,65 @@ async fn hostile_issue_bodies_get_clear_replies_and_create_nothing() {
     }
     assert_eq!(stage.sandbox.requests().count("repos/create-in-org"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_platform_push_that_loses_a_race_is_reapplied_and_nobodys_commit_is_lost() {
+    use paved::sandbox::{FaultKind, FaultRule};
+    let work = TempDir::new("e2e-push-race");
+    let stage = stage(&work).await;
+    // Hold paved's push to the platform repository long enough for someone else to push first.
+    let push = "POST /acme/platform.git/git-receive-pack";
+    stage.sandbox.inject(FaultRule::next(
+        push,
+        FaultKind::Latency { millis: 2_000 },
+        1,
+    ));
+    let number = stage
+        .request(&stage.writer, "racer", "node-express", "Races.")
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + LIMIT;
+    while stage
+        .sandbox
+        .branch_sha("acme/racer", "main")
+        .await
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scaffold never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let theirs: &[(&str, &[u8])] = &[("NOTES.md", b"Someone else's change.\n")];
+    stage
+        .sandbox
+        .push_files(PLATFORM, "main", theirs, "A change by a person", "admin")
+        .await
+        .unwrap();
+    let labels = stage.settled(number, LIMIT).await.unwrap();
+    assert!(
+        labels.contains(&"paved:ready".to_owned()),
+        "{labels:?} {:#?}",
+        stage.sandbox.comments(CATALOG, number)
+    );
+    let log = platform_log(&stage).await;
+    assert!(log[0].starts_with("Add racer"), "{log:#?}");
+    assert!(
+        log.iter().any(|m| m.starts_with("A change by a person")),
+        "{log:#?}"
+    );
+    assert!(
+        stage
+            .sandbox
+            .file(PLATFORM, "main", "NOTES.md")
+            .await
+            .is_some()
+    );
+    let metrics = stage.paved.as_ref().unwrap().metrics.render();
+    assert!(
+        metrics.contains("paved_platform_push_retries_total 1"),
+        "{metrics}"
+    );
+}

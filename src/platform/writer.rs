@@ -204,7 +204,8 @@ async fn write_batch(
                     .and_then(|b| b.write())
                     .map_err(GitError::from)?,
             };
-            let target = format!("refs/heads/{}", branch.as_deref().unwrap_or("main"));
+            let branch_name = branch.as_deref().unwrap_or("main");
+            let target = format!("refs/heads/{branch_name}");
             let commit = git::commit(&cache, &target, tree, head, &config.author, &message)?;
             match git::push(
                 &cache,
@@ -218,6 +219,21 @@ async fn write_batch(
                         commit: commit.to_string(),
                         changed: true,
                     });
+                }
+                // A ref refused because main moved under us (git says "failed
+                // to update ref" when its compare-and-swap loses) is a race,
+                // not a refusal: fetch and re-apply.
+                Err(GitError::Rejected(_))
+                    if attempt < MAX_PUSH_ATTEMPTS
+                        && git::remote_heads(&cache, &config.clone_url, &token)?
+                            .get(branch_name)
+                            != head.as_ref() =>
+                {
+                    config.metrics.platform_push_retries.inc();
+                    tracing::info!(
+                        attempt,
+                        "platform repository moved during the push; fetching and re-applying"
+                    );
                 }
                 Err(GitError::NotFastForward) if attempt < MAX_PUSH_ATTEMPTS => {
                     config.metrics.platform_push_retries.inc();
