@@ -68,6 +68,14 @@ pub struct Stage {
 impl Stage {
     /// Seeds a sandbox and starts paved against it.
     pub async fn start(options: StageOptions) -> Result<Self, DemoError> {
+        let mut stage = Self::seeded(options).await?;
+        stage.start_paved().await?;
+        Ok(stage)
+    }
+
+    /// Seeds a sandbox whose webhooks go to [`Stage::webhook_addr`], where
+    /// nothing listens yet: start paved in process, or as a process of its own.
+    pub async fn seeded(options: StageOptions) -> Result<Self, DemoError> {
         // The sandbox needs paved's webhook URL before paved exists: take a free port first.
         let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let sandbox = Sandbox::start(SandboxConfig {
@@ -109,7 +117,7 @@ impl Stage {
                 "admin",
             )
             .await?;
-        let mut stage = Self {
+        Ok(Self {
             sandbox,
             paved: None,
             admin,
@@ -117,9 +125,12 @@ impl Stage {
             reader,
             options,
             addr,
-        };
-        stage.start_paved().await?;
-        Ok(stage)
+        })
+    }
+
+    /// Where the sandbox delivers webhooks (`/webhook` on this address).
+    pub fn webhook_addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// paved's settings for this sandbox.

@@ -125,6 +125,16 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
         work_dir: config.work_dir.clone(),
         metrics: metrics.clone(),
     });
+    // The work dir holds only caches; a process killed mid-write may have
+    // left git lock files in them, so every start begins afresh. Only the
+    // folders paved makes are removed, whatever PAVED_WORK_DIR points at.
+    for cache in reconcile::CACHES {
+        let dir = config.work_dir.join(cache);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+    }
+    std::fs::create_dir_all(&config.work_dir)?;
     let jobs = Jobs::new(reconciler, config.workers);
     let App {
         router,

@@ -168,11 +168,18 @@ async fn write_batch(
         .github
         .installation_token(config.installation)
         .await?;
-    let changes: Vec<(FileChange, WriteMode)> = batch
+    let changes: Vec<Change> = batch
         .iter()
-        .flat_map(|p| p.changes.iter().map(|c| (c.clone(), p.mode)))
+        .enumerate()
+        .flat_map(|(request, p)| {
+            p.changes.iter().map(move |c| Change {
+                file: c.clone(),
+                mode: p.mode,
+                request,
+            })
+        })
         .collect();
-    let message = commit_message(batch);
+    let reasons: Vec<String> = batch.iter().map(|p| p.reason.clone()).collect();
     let branch = batch[0].branch.clone();
     let config = config.clone();
     tokio::task::spawn_blocking(move || {
@@ -183,8 +190,9 @@ async fn write_batch(
                 .map(|h| cache.find_commit(h).and_then(|c| c.tree()))
                 .transpose()
                 .map_err(GitError::from)?;
-            let apply = applicable(&cache, base.as_ref(), &changes)?;
-            let tree = git::write_tree(&cache, base.as_ref(), &apply)?;
+            let apply = effective(&cache, base.as_ref(), &changes)?;
+            let files: Vec<FileChange> = apply.iter().map(|c| c.file.clone()).collect();
+            let tree = git::write_tree(&cache, base.as_ref(), &files)?;
             let unchanged = match (&base, tree) {
                 (Some(b), Some(t)) => b.id() == t,
                 (None, None) => true,
@@ -206,6 +214,7 @@ async fn write_batch(
             };
             let branch_name = branch.as_deref().unwrap_or("main");
             let target = format!("refs/heads/{branch_name}");
+            let message = commit_message(&reasons, &apply);
             let commit = git::commit(&cache, &target, tree, head, &config.author, &message)?;
             match git::push(
                 &cache,
@@ -253,35 +262,49 @@ async fn write_batch(
     .map_err(|e| PlatformError::Git(e.to_string()))?
 }
 
-/// The changes to make on top of `base`: create-only ones whose file is
-/// already there drop out.
-fn applicable(
+/// One file change and the request (index in the batch) it serves.
+struct Change {
+    file: FileChange,
+    mode: WriteMode,
+    request: usize,
+}
+
+/// The changes that alter `base`: a create-only file that is already there,
+/// or a file written as it already is, drops out.
+fn effective<'a>(
     repo: &git2::Repository,
     base: Option<&git2::Tree>,
-    changes: &[(FileChange, WriteMode)],
-) -> Result<Vec<FileChange>, GitError> {
+    changes: &'a [Change],
+) -> Result<Vec<&'a Change>, GitError> {
     let mut out = Vec::with_capacity(changes.len());
-    for (change, mode) in changes {
-        let exists = match base {
-            Some(tree) => git::read_file(repo, tree, &change.path)?.is_some(),
-            None => false,
+    for change in changes {
+        let current = match base {
+            Some(tree) => git::read_file(repo, tree, &change.file.path)?,
+            None => None,
         };
-        if !(exists && *mode == WriteMode::CreateOnly) {
-            out.push(change.clone());
+        let alters = match (&current, change.mode) {
+            (Some(_), WriteMode::CreateOnly) => false,
+            (current, _) => *current != change.file.contents,
+        };
+        if alters {
+            out.push(change);
         }
     }
     Ok(out)
 }
 
-/// One request: its reason. Several: a summary line and one line each.
-fn commit_message(batch: &[Pending]) -> String {
-    match batch {
-        [one] => format!("{}\n", one.reason),
+/// Names the requests whose changes are in the commit: one, its reason;
+/// several, a summary line and one line each.
+fn commit_message(reasons: &[String], applied: &[&Change]) -> String {
+    let mut requests: Vec<usize> = applied.iter().map(|c| c.request).collect();
+    requests.dedup();
+    match requests.as_slice() {
+        [one] => format!("{}\n", reasons[*one]),
         many => {
             let mut msg = format!("Update {} services\n\n", many.len());
-            for p in many {
+            for r in many {
                 msg.push_str("- ");
-                msg.push_str(&p.reason);
+                msg.push_str(&reasons[*r]);
                 msg.push('\n');
             }
             msg

@@ -299,7 +299,7 @@ impl Reconciler {
             .installation_token(setup.installation)
             .await
             .map_err(|e| e.to_string())?;
-        let cache = self.deps.work_dir.join("platform-history.git");
+        let cache = self.deps.work_dir.join(super::HISTORY_CACHE);
         let url = setup.platform.clone_url.clone();
         let file = app.path();
         let versions =

@@ -25,6 +25,15 @@ use crate::metrics::Metrics;
 use crate::platform::{PlatformWriter, WriterConfig};
 use crate::scaffold::Templates;
 
+/// The folders the reconciler keeps under the work dir, all caches: the
+/// platform clone the writer pushes from, the one rollbacks read history
+/// from, scratch repositories for scaffolds and for upgrades.
+const PLATFORM_CACHE: &str = "platform.git";
+const HISTORY_CACHE: &str = "platform-history.git";
+const SCAFFOLDS: &str = "scaffolds";
+const UPGRADES: &str = "upgrades";
+pub const CACHES: [&str; 4] = [PLATFORM_CACHE, HISTORY_CACHE, SCAFFOLDS, UPGRADES];
+
 /// What the reconciler works with; all of it injected.
 pub struct Deps {
     pub github: GitHub,
@@ -112,7 +121,7 @@ impl Reconciler {
                     clone_url: platform.clone_url.clone(),
                     installation,
                     author: author.clone(),
-                    cache_dir: self.deps.work_dir.join("platform.git"),
+                    cache_dir: self.deps.work_dir.join(PLATFORM_CACHE),
                     metrics: self.deps.metrics.clone(),
                 });
                 Ok(Setup {

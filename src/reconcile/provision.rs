@@ -320,15 +320,20 @@ impl Reconciler {
             "Scaffold {} from {} {}\n\nRequested in {}#{}.\n",
             valid.request.name, template.name, template.version, ctx.catalog, ctx.issue.number
         );
-        let cache = self
-            .deps
-            .work_dir
-            .join("scaffolds")
-            .join(format!("{}.git", repo.full_name.replace('/', "__")));
+        // A scratch repository per request: nothing to reuse for a new
+        // repository, and nothing half-written left behind for the next run.
+        let scratch = self.deps.work_dir.join(super::SCAFFOLDS).join(format!(
+            "{}-{}.git",
+            repo.full_name.replace('/', "__"),
+            ctx.issue.number
+        ));
         let url = repo.clone_url.clone();
         let author = ctx.setup.author.clone();
         let commit = tokio::task::spawn_blocking(move || {
-            publish::push_initial(&cache, &url, &token, &files, &author, &message)
+            let _ = std::fs::remove_dir_all(&scratch);
+            let pushed = publish::push_initial(&scratch, &url, &token, &files, &author, &message);
+            let _ = std::fs::remove_dir_all(&scratch);
+            pushed
         })
         .await
         .map_err(|e| StepError::Failed(e.to_string()))?

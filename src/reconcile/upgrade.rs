@@ -53,7 +53,7 @@ impl Reconciler {
         let cache = self
             .deps
             .work_dir
-            .join("upgrades")
+            .join(super::UPGRADES)
             .join(format!("{}.git", repo.full_name.replace('/', "__")));
         let templates = self.deps.templates.clone();
         let author = setup.author.clone();
