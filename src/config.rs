@@ -17,6 +17,8 @@ pub const DEFAULT_WEBHOOK_PATH: &str = "/webhook";
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 pub const DEFAULT_RESYNC: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_WORKERS: usize = 8;
+pub const DEFAULT_GITHUB_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_GITHUB_MAX_WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -54,6 +56,11 @@ pub struct Config {
     pub queue_capacity: usize,
     /// How often every open request is reconciled, webhook or not.
     pub resync: Duration,
+    /// How long one GitHub request may take.
+    pub github_timeout: Duration,
+    /// The longest rate-limit wait taken inline; a longer one parks the
+    /// request until the limit resets.
+    pub github_max_wait: Duration,
     /// Requests reconciled in parallel.
     pub workers: usize,
     /// Local git caches (scaffolds, the platform clone).
@@ -160,7 +167,9 @@ impl Config {
                 DEFAULT_QUEUE_CAPACITY,
                 1_000_000,
             )?,
-            resync: resync(src)?,
+            resync: duration(src, "PAVED_RESYNC", DEFAULT_RESYNC)?,
+            github_timeout: duration(src, "PAVED_GITHUB_TIMEOUT", DEFAULT_GITHUB_TIMEOUT)?,
+            github_max_wait: duration(src, "PAVED_GITHUB_MAX_WAIT", DEFAULT_GITHUB_MAX_WAIT)?,
             workers: number(src, "PAVED_WORKERS", DEFAULT_WORKERS, 256)?,
             work_dir: src
                 .get("PAVED_WORK_DIR")
@@ -305,14 +314,14 @@ fn number(
     }
 }
 
-fn resync(src: &Source) -> Result<Duration, ConfigError> {
-    match src.get("PAVED_RESYNC") {
-        None => Ok(DEFAULT_RESYNC),
+fn duration(src: &Source, var: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    match src.get(var) {
+        None => Ok(default),
         Some(v) => parse_duration(&v)
             .filter(|d| *d >= Duration::from_secs(1))
             .ok_or_else(|| {
                 invalid(
-                    "PAVED_RESYNC",
+                    var,
                     "a duration such as 30s, 5m or 1h",
                     format!("got {v:?}"),
                 )

@@ -38,6 +38,8 @@ pub struct StageOptions {
     /// paved's local git caches.
     pub work_dir: PathBuf,
     pub resync: Duration,
+    pub github_timeout: Duration,
+    pub github_max_wait: Duration,
 }
 
 impl StageOptions {
@@ -50,6 +52,8 @@ impl StageOptions {
             templates_dir: root.join("templates"),
             work_dir,
             resync: Duration::from_secs(3600),
+            github_timeout: crate::config::DEFAULT_GITHUB_TIMEOUT,
+            github_max_wait: crate::config::DEFAULT_GITHUB_MAX_WAIT,
         }
     }
 }
@@ -148,6 +152,8 @@ impl Stage {
             webhook_path: "/webhook".into(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             resync: self.options.resync,
+            github_timeout: self.options.github_timeout,
+            github_max_wait: self.options.github_max_wait,
             workers: 8,
             work_dir: self.options.work_dir.clone(),
             templates_dir: self.options.templates_dir.clone(),

@@ -28,6 +28,61 @@ pub enum GitError {
     /// though libgit2's push returned success.
     #[error("the server rejected {}", .0.iter().map(|(r, m)| format!("{r} ({m})")).collect::<Vec<_>>().join(", "))]
     Rejected(Vec<(String, String)>),
+    /// Others kept pushing first, every time.
+    #[error("the branch kept moving; gave up after {0} attempts")]
+    Raced(u32),
+}
+
+impl GitError {
+    /// A failure that may pass: the server answered 5xx or 429, or the
+    /// connection failed or timed out. Refusals (other 4xx, rejected refs)
+    /// are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GitError::Git(e) => {
+                let message = e.message();
+                matches!(e.class(), git2::ErrorClass::Net | git2::ErrorClass::Os)
+                    || message.contains("status code: 5")
+                    || message.contains("status code: 429")
+                    || message.contains("timed out")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Bounds every network operation of libgit2: a server that stops answering
+/// fails the call instead of hanging it. Process-wide; set once at startup.
+pub fn set_timeouts(timeout: std::time::Duration) {
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: libgit2's global options; called before any git operation
+    // runs, as libgit2 asks.
+    unsafe {
+        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(ms);
+        let _ = git2::opts::set_server_timeout_in_milliseconds(ms);
+    }
+}
+
+/// Attempts at a git exchange that fails transiently (5xx, timeouts).
+pub const TRANSIENT_ATTEMPTS: u32 = 4;
+
+/// Runs `op` again after a short pause while it fails transiently, at most
+/// `attempts` times in all.
+pub fn with_retries<T>(
+    attempts: u32,
+    mut op: impl FnMut() -> Result<T, GitError>,
+) -> Result<T, GitError> {
+    let mut attempt = 1;
+    loop {
+        match op() {
+            Err(e) if e.is_transient() && attempt < attempts => {
+                tracing::warn!(attempt, error = %e, "git failed; trying again");
+                std::thread::sleep(std::time::Duration::from_millis(250 * u64::from(attempt)));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A file to write (or, with `contents: None`, delete) at a path.

@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -107,13 +106,17 @@ impl Paved {
 /// is unreachable; the first job learns what it needs.
 pub async fn start(config: Config) -> Result<Paved, StartError> {
     let metrics = Arc::new(Metrics::new());
+    crate::git::set_timeouts(config.github_timeout);
     let templates = Templates::load(&config.templates_dir).map_err(StartError::Templates)?;
     let github = GitHub::new(GitHubOptions {
         api_url: config.github_api_url.clone(),
         app_id: config.app_id,
         key: config.private_key.clone(),
-        retry: RetryPolicy::default(),
-        timeout: Duration::from_secs(30),
+        retry: RetryPolicy {
+            max_wait: config.github_max_wait,
+            ..RetryPolicy::default()
+        },
+        timeout: config.github_timeout,
         clock: Arc::new(SystemClock),
         metrics: metrics.clone(),
     })?;

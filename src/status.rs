@@ -17,6 +17,8 @@ pub enum StepState {
     Done(String),
     /// Failed, with GitHub's (or git's) own message.
     Failed(String),
+    /// Held up, not failed: why, and until when.
+    Waiting(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,7 @@ impl Status {
                         StepState::Pending => "⏳ pending".to_owned(),
                         StepState::Done(detail) => format!("✅ {detail}"),
                         StepState::Failed(message) => format!("❌ {}", md(message)),
+                        StepState::Waiting(why) => format!("⏳ {}", md(why)),
                     };
                     let _ = writeln!(out, "| {} | {state} |", step.name);
                 }

@@ -183,83 +183,75 @@ async fn write_batch(
     let branch = batch[0].branch.clone();
     let config = config.clone();
     tokio::task::spawn_blocking(move || {
-        let cache = git::open_cache(&config.cache_dir)?;
-        for attempt in 1..=MAX_PUSH_ATTEMPTS {
-            let head = git::fetch(&cache, &config.clone_url, &token, "main")?;
-            let base = head
-                .map(|h| cache.find_commit(h).and_then(|c| c.tree()))
-                .transpose()
-                .map_err(GitError::from)?;
-            let apply = effective(&cache, base.as_ref(), &changes)?;
-            let files: Vec<FileChange> = apply.iter().map(|c| c.file.clone()).collect();
-            let tree = git::write_tree(&cache, base.as_ref(), &files)?;
-            let unchanged = match (&base, tree) {
-                (Some(b), Some(t)) => b.id() == t,
-                (None, None) => true,
-                _ => false,
-            };
-            if unchanged {
-                let commit = head.map(|h| h.to_string()).unwrap_or_default();
-                return Ok(Written {
-                    commit,
-                    changed: false,
-                });
-            }
-            let tree = match tree {
-                Some(t) => t,
-                None => cache
-                    .treebuilder(None)
-                    .and_then(|b| b.write())
-                    .map_err(GitError::from)?,
-            };
-            let branch_name = branch.as_deref().unwrap_or("main");
-            let target = format!("refs/heads/{branch_name}");
-            let message = commit_message(&reasons, &apply);
-            let commit = git::commit(&cache, &target, tree, head, &config.author, &message)?;
-            match git::push(
-                &cache,
-                &config.clone_url,
-                &token,
-                &[format!("{target}:{target}")],
-            ) {
-                Ok(()) => {
-                    config.metrics.platform_commits.inc();
-                    return Ok(Written {
-                        commit: commit.to_string(),
-                        changed: true,
-                    });
-                }
-                // A ref refused because main moved under us (git says "failed
-                // to update ref" when its compare-and-swap loses) is a race,
-                // not a refusal: fetch and re-apply.
-                Err(GitError::Rejected(_))
-                    if attempt < MAX_PUSH_ATTEMPTS
-                        && git::remote_heads(&cache, &config.clone_url, &token)?
-                            .get(branch_name)
-                            != head.as_ref() =>
-                {
-                    config.metrics.platform_push_retries.inc();
-                    tracing::info!(
-                        attempt,
-                        "platform repository moved during the push; fetching and re-applying"
-                    );
-                }
-                Err(GitError::NotFastForward) if attempt < MAX_PUSH_ATTEMPTS => {
-                    config.metrics.platform_push_retries.inc();
-                    tracing::info!(
-                        attempt,
-                        "platform repository moved on; fetching and re-applying"
-                    );
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(PlatformError::Git(format!(
-            "main kept moving; gave up after {MAX_PUSH_ATTEMPTS} attempts"
-        )))
+        git::with_retries(git::TRANSIENT_ATTEMPTS, || {
+            push_changes(&config, &token, &changes, &reasons, branch.as_deref())
+        })
+        .map_err(PlatformError::from)
     })
     .await
     .map_err(|e| PlatformError::Git(e.to_string()))?
+}
+
+/// Fetch, apply, push; again while someone else moved the branch.
+fn push_changes(
+    config: &WriterConfig,
+    token: &crate::secret::Secret,
+    changes: &[Change],
+    reasons: &[String],
+    branch: Option<&str>,
+) -> Result<Written, GitError> {
+    let cache = git::open_cache(&config.cache_dir)?;
+    let branch_name = branch.unwrap_or("main");
+    let target = format!("refs/heads/{branch_name}");
+    for attempt in 1..=MAX_PUSH_ATTEMPTS {
+        let head = git::fetch(&cache, &config.clone_url, token, "main")?;
+        let base = head
+            .map(|h| cache.find_commit(h).and_then(|c| c.tree()))
+            .transpose()?;
+        let apply = effective(&cache, base.as_ref(), changes)?;
+        if apply.is_empty() {
+            let commit = head.map(|h| h.to_string()).unwrap_or_default();
+            return Ok(Written {
+                commit,
+                changed: false,
+            });
+        }
+        let files: Vec<FileChange> = apply.iter().map(|c| c.file.clone()).collect();
+        let tree = match git::write_tree(&cache, base.as_ref(), &files)? {
+            Some(t) => t,
+            None => cache.treebuilder(None)?.write()?,
+        };
+        let message = commit_message(reasons, &apply);
+        let commit = git::commit(&cache, &target, tree, head, &config.author, &message)?;
+        match git::push(
+            &cache,
+            &config.clone_url,
+            token,
+            &[format!("{target}:{target}")],
+        ) {
+            Ok(()) => {
+                config.metrics.platform_commits.inc();
+                return Ok(Written {
+                    commit: commit.to_string(),
+                    changed: true,
+                });
+            }
+            // A ref refused because main moved under us (git says "failed to
+            // update ref" when its compare-and-swap loses) is a race, not a
+            // refusal: fetch and re-apply.
+            Err(GitError::Rejected(_))
+                if git::remote_heads(&cache, &config.clone_url, token)?.get(branch_name)
+                    != head.as_ref() => {}
+            Err(GitError::NotFastForward) => {}
+            Err(e) => return Err(e),
+        }
+        config.metrics.platform_push_retries.inc();
+        tracing::info!(
+            attempt,
+            "the platform repository moved on; fetching and re-applying"
+        );
+    }
+    Err(GitError::Raced(MAX_PUSH_ATTEMPTS))
 }
 
 /// One file change and the request (index in the batch) it serves.

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use super::{CommandJob, Reconciler};
+use super::{CommandJob, ReconcileError, Reconciler};
+use crate::github::GitHubError;
 use crate::github::RepoName;
 
 /// Why a request is being reconciled; decides what a failed request does.
@@ -110,7 +111,11 @@ impl Jobs {
                     .reconcile_request(number, trigger)
                     .instrument(span)
                     .await;
-                if let Err(e) = outcome {
+                if let Err(ReconcileError::GitHub(GitHubError::RateLimited { reset_at, .. })) =
+                    &outcome
+                {
+                    self.park(number, trigger, *reset_at);
+                } else if let Err(e) = outcome {
                     tracing::warn!(request = number, error = %e, "reconcile failed; the next event or resync retries");
                 }
                 metrics.jobs_running.dec();
@@ -124,6 +129,29 @@ impl Jobs {
                 }
             }
         }
+    }
+
+    /// Runs `number` again once GitHub's rate limit has reset, instead of
+    /// spending calls on it meanwhile.
+    fn park(self: &Arc<Self>, number: u64, trigger: Trigger, reset_at: std::time::SystemTime) {
+        let wait = reset_at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+            .min(std::time::Duration::from_secs(3600))
+            + std::time::Duration::from_secs(1);
+        tracing::info!(
+            request = number,
+            wait_s = wait.as_secs(),
+            "rate limited: parked until the reset"
+        );
+        let jobs = self.clone();
+        let mut stop = self.stop.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => jobs.submit(number, trigger, "rate limit reset"),
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        });
     }
 
     /// Drops every running job and takes no more.

@@ -32,11 +32,17 @@ enum StepError {
     Invalid(Problem),
     /// Something failed after the client's retries; `/paved retry` runs it again.
     Failed(String),
+    /// GitHub's rate limit is spent until then: the request waits, and runs
+    /// again by itself.
+    Waiting(std::time::SystemTime),
 }
 
 impl From<GitHubError> for StepError {
     fn from(e: GitHubError) -> Self {
-        Self::Failed(e.to_string())
+        match e {
+            GitHubError::RateLimited { reset_at, .. } => Self::Waiting(reset_at),
+            other => Self::Failed(other.to_string()),
+        }
     }
 }
 
@@ -167,6 +173,21 @@ impl Reconciler {
             Err(StepError::Invalid(problem)) => {
                 return self.invalid(ctx, vec![problem], template).await;
             }
+            Err(StepError::Waiting(reset_at)) => {
+                tracing::info!(service = %valid.request.name, "waiting for GitHub's rate limit to reset");
+                let waiting = Status::Progress {
+                    service,
+                    steps,
+                    summary: None,
+                };
+                // Best effort: with the limit spent, this may not get through either.
+                let _ = self.show(ctx, &waiting).await;
+                return Err(GitHubError::RateLimited {
+                    operation: "provisioning",
+                    reset_at,
+                }
+                .into());
+            }
             Err(StepError::Failed(message)) => {
                 tracing::warn!(service = %valid.request.name, %message, "provisioning failed");
                 let failed = Status::Progress {
@@ -195,8 +216,10 @@ impl Reconciler {
         steps: &mut [Step],
     ) -> Result<String, StepError> {
         let fail = |steps: &mut [Step], i: usize, e: StepError| {
-            if let StepError::Failed(message) = &e {
-                steps[i].state = StepState::Failed(message.clone());
+            match &e {
+                StepError::Failed(message) => steps[i].state = StepState::Failed(message.clone()),
+                StepError::Waiting(at) => steps[i].state = StepState::Waiting(waiting_text(*at)),
+                StepError::Invalid(_) => {}
             }
             e
         };
@@ -331,7 +354,9 @@ impl Reconciler {
         let author = ctx.setup.author.clone();
         let commit = tokio::task::spawn_blocking(move || {
             let _ = std::fs::remove_dir_all(&scratch);
-            let pushed = publish::push_initial(&scratch, &url, &token, &files, &author, &message);
+            let pushed = crate::git::with_retries(crate::git::TRANSIENT_ATTEMPTS, || {
+                publish::push_initial(&scratch, &url, &token, &files, &author, &message)
+            });
             let _ = std::fs::remove_dir_all(&scratch);
             pushed
         })
@@ -463,6 +488,16 @@ impl Reconciler {
         ctx.issue.labels = labels;
         Ok(())
     }
+}
+
+fn waiting_text(reset_at: std::time::SystemTime) -> String {
+    let secs = crate::clock::unix_seconds(reset_at) % 86_400;
+    format!(
+        "waiting for GitHub's rate limit to reset at {:02}:{:02}:{:02} UTC; paved carries on by itself",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 fn short(sha: &str) -> &str {

@@ -1,0 +1,179 @@
+//! GitHub misbehaving, call by call: every call paved makes to provision a
+//! service and to run a command fails once with each kind of fault; each
+//! request still ends ready exactly once. A spent rate limit parks work
+//! until the reset instead of hammering.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TempDir;
+use paved::demo::{CATALOG, Stage, StageOptions};
+use paved::sandbox::{FaultKind, FaultRule};
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+fn options(work: &TempDir) -> StageOptions {
+    let mut o = StageOptions::shipped(work.path().to_owned());
+    // A stalled call is given up after 2 s (GitHub's clients wait longer).
+    o.github_timeout = Duration::from_secs(2);
+    o.github_max_wait = Duration::from_secs(1);
+    o
+}
+
+fn kinds() -> [(&'static str, FaultKind); 5] {
+    [
+        ("500", FaultKind::ServerError),
+        ("502", FaultKind::BadGateway),
+        ("timeout", FaultKind::Stall { millis: 3_000 }),
+        (
+            "403 secondary",
+            FaultKind::SecondaryRateLimit { retry_after: 1 },
+        ),
+        ("429", FaultKind::TooManyRequests { retry_after: 1 }),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_provisioning_call_failing_once_in_each_way_still_ends_ready_once() {
+    let work = TempDir::new("faults-provision");
+    let stage = Stage::start(options(&work)).await.unwrap();
+    // Warm up: paved learns the App, the installation and paved.yaml.
+    let warm = stage
+        .request(&stage.writer, "warm-up", "node-express", "Warm.")
+        .await
+        .unwrap();
+    stage.settled(warm, LIMIT).await.unwrap();
+    let calls = [
+        "issues/get",
+        "issues/list-comments",
+        "issues/update",
+        "issues/create-comment",
+        "repos/create-in-org",
+        "repos/replace-all-topics",
+        "issues/update-comment",
+        "POST /acme/platform.git/git-receive-pack",
+    ];
+    let mut made = 1;
+    for call in calls {
+        for (kind_name, kind) in kinds() {
+            // A 403 to a git push is a refusal, not a rate limit: not retried.
+            if call.contains(".git/") && kind_name == "403 secondary" {
+                continue;
+            }
+            made += 1;
+            let name = format!("f{made:02}");
+            stage.sandbox.inject(FaultRule::next(call, kind, 1));
+            let n = stage
+                .request(&stage.writer, &name, "node-express", "Flaky.")
+                .await
+                .unwrap();
+            let labels = stage.settled(n, LIMIT).await.unwrap();
+            assert!(
+                labels.contains(&"paved:ready".to_owned()),
+                "{kind_name} at {call}: {labels:?}"
+            );
+            let status = stage
+                .sandbox
+                .comments(CATALOG, n)
+                .into_iter()
+                .filter(|c| c.body.starts_with("<!-- paved:status"))
+                .count();
+            assert_eq!(status, 1, "{kind_name} at {call}: status comments");
+            stage.sandbox.clear_faults();
+        }
+    }
+    let created = stage
+        .sandbox
+        .requests()
+        .with_operation("repos/create-in-org")
+        .filter(|r| r.status == 201)
+        .count();
+    assert_eq!(created, made, "one repository per request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_command_call_failing_once_in_each_way_still_answers_once() {
+    let work = TempDir::new("faults-commands");
+    let stage = Stage::start(options(&work)).await.unwrap();
+    let n = stage
+        .request(&stage.writer, "orders", "node-express", "Orders.")
+        .await
+        .unwrap();
+    stage.settled(n, LIMIT).await.unwrap();
+    let calls = [
+        "reactions/create-for-issue-comment",
+        "repos/get-collaborator-permission-level",
+        "repos/get-content",
+    ];
+    for call in calls {
+        for (kind_name, kind) in kinds() {
+            let before = stage.sandbox.comments(CATALOG, n).len();
+            stage.sandbox.inject(FaultRule::next(call, kind, 1));
+            stage
+                .reader
+                .comment(CATALOG, n, "/paved status")
+                .await
+                .unwrap();
+            let deadline = Instant::now() + LIMIT;
+            loop {
+                let answers: Vec<_> = stage
+                    .sandbox
+                    .comments(CATALOG, n)
+                    .into_iter()
+                    .skip(before + 1)
+                    .filter(|c| c.user == "paved[bot]")
+                    .collect();
+                if let Some(a) = answers.first() {
+                    assert_eq!(answers.len(), 1, "{kind_name} at {call}");
+                    assert!(
+                        a.body.contains("| dev |") || a.body.contains("[dev]("),
+                        "{kind_name} at {call}: {}",
+                        a.body
+                    );
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{kind_name} at {call}: no answer"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            stage.sandbox.clear_faults();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_spent_rate_limit_parks_the_request_until_the_reset() {
+    let work = TempDir::new("faults-ratelimit");
+    let stage = Stage::start(options(&work)).await.unwrap();
+    let warm = stage
+        .request(&stage.writer, "warm-up", "node-express", "Warm.")
+        .await
+        .unwrap();
+    stage.settled(warm, LIMIT).await.unwrap();
+    let n = stage
+        .request(&stage.writer, "patient", "node-express", "Waits.")
+        .await
+        .unwrap();
+    stage.sandbox.exhaust_rate_limit(Duration::from_secs(4));
+    let exhausted_at = Instant::now();
+    let labels = stage.settled(n, LIMIT).await.unwrap();
+    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(
+        exhausted_at.elapsed() >= Duration::from_secs(3),
+        "it waited for the reset"
+    );
+    let refused = stage
+        .sandbox
+        .requests()
+        .0
+        .iter()
+        .filter(|r| r.caller.starts_with("installation:") && r.status == 403)
+        .count();
+    assert!(
+        refused <= 3,
+        "{refused} calls while the limit was spent: paved must not hammer"
+    );
+}
