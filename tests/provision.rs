@@ -123,11 +123,12 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
         "GET pulls/list",
         "GET repos/get-content",
     ];
-    // GitHub sends `opened` and `labeled` for an issue opened with a label;
-    // the second wake-up costs one read of the (by then closed) issue.
+    // 9 calls (the status comment is created, then checked to be the only
+    // one), and GitHub sends `opened` and `labeled` for an issue opened with
+    // a label: the second wake-up costs one read of the (by then closed) issue.
     let per_request = calls.iter().filter(|c| !once.contains(&c.as_str())).count();
     assert!(
-        per_request <= 9,
+        per_request <= 10,
         "{per_request} calls for one request: {calls:#?}"
     );
 }
@@ -555,4 +556,67 @@ async fn a_platform_push_that_loses_a_race_is_reapplied_and_nobodys_commit_is_lo
         metrics.contains("paved_platform_push_retries_total 1"),
         "{metrics}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_working_at_once_leave_one_repo_comment_and_commit_per_request() {
+    let work = TempDir::new("e2e-replicas");
+    let stage = stage(&work).await;
+    // Webhooks go to the stage's paved; a second replica resyncs every 100 ms.
+    let mut config = stage.config();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.resync = Duration::from_millis(100);
+    config.work_dir = work.path().join("replica-2");
+    let replica = paved::server::start(config).await.unwrap();
+    let mut numbers = Vec::new();
+    for i in 0..10 {
+        numbers.push(
+            stage
+                .request(
+                    &stage.writer,
+                    &format!("twin-{i}"),
+                    "node-express",
+                    "Twice.",
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    for n in &numbers {
+        let labels = stage.settled(*n, LIMIT).await.unwrap();
+        assert!(
+            labels.contains(&"paved:ready".to_owned()),
+            "#{n}: {labels:?}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    replica.stop().await;
+    for (i, n) in numbers.iter().enumerate() {
+        let status: Vec<_> = stage
+            .sandbox
+            .comments(CATALOG, *n)
+            .into_iter()
+            .filter(|c| c.body.starts_with("<!-- paved:status"))
+            .collect();
+        assert_eq!(status.len(), 1, "#{n}: {status:#?}");
+        assert!(status[0].body.contains("**Ready.**"), "#{n}");
+        let log = platform_log(&stage).await;
+        let adds = log
+            .iter()
+            .flat_map(|m| m.lines())
+            .filter(|l| l.contains(&format!("Add twin-{i} ")))
+            .count();
+        assert_eq!(adds, 1, "twin-{i}: {log:#?}");
+    }
+    assert_eq!(
+        stage
+            .sandbox
+            .requests()
+            .with_operation("repos/create-in-org")
+            .filter(|r| r.status == 201)
+            .count(),
+        10
+    );
+    let raced = stage.sandbox.requests().count("issues/delete-comment");
+    eprintln!("{raced} duplicate status comments were made by the race and removed");
 }

@@ -306,6 +306,24 @@ impl GitHub {
         Ok(())
     }
 
+    pub async fn delete_comment(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        id: u64,
+    ) -> Result<(), GitHubError> {
+        let path = format!("/repos/{repo}/issues/comments/{id}");
+        self.request(
+            "issues/delete-comment",
+            Auth::Installation(inst),
+            Method::DELETE,
+            &path,
+            None::<&()>,
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn update_issue(
         &self,
         inst: u64,

@@ -446,13 +446,43 @@ impl Reconciler {
                 c.body = body;
             }
             None => {
-                ctx.status = Some(
-                    gh.create_comment(inst, ctx.catalog, ctx.issue.number, &body)
-                        .await?,
-                )
+                let ours = gh
+                    .create_comment(inst, ctx.catalog, ctx.issue.number, &body)
+                    .await?;
+                ctx.status = Some(self.only_status(ctx, ours, &body).await?);
             }
         }
         Ok(())
+    }
+
+    /// Another replica may have answered the same request at the same
+    /// moment: the oldest status comment wins, and a newer one of ours goes.
+    async fn only_status(
+        &self,
+        ctx: &Ctx<'_>,
+        ours: CommentInfo,
+        body: &str,
+    ) -> Result<CommentInfo, ReconcileError> {
+        let gh = &self.deps.github;
+        let inst = ctx.setup.installation;
+        let comments = gh
+            .list_comments(inst, ctx.catalog, ctx.issue.number)
+            .await?;
+        let oldest = comments
+            .into_iter()
+            .filter(|c| c.author == ctx.setup.bot && status::is_status(&c.body))
+            .min_by_key(|c| c.id);
+        match oldest {
+            Some(mut first) if first.id < ours.id => {
+                gh.delete_comment(inst, ctx.catalog, ours.id).await?;
+                if first.body != body {
+                    gh.update_comment(inst, ctx.catalog, first.id, body).await?;
+                    first.body = body.to_owned();
+                }
+                Ok(first)
+            }
+            _ => Ok(ours),
+        }
     }
 
     /// Sets the state label (keeping the requester's other labels) and,

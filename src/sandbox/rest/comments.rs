@@ -27,7 +27,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         // octocrab edits comments with POST, which GitHub accepts next to PATCH.
         .route(
             "/repos/{owner}/{repo}/issues/comments/{id}",
-            get(get_one).patch(update).post(update),
+            get(get_one).patch(update).post(update).delete(remove),
         )
         .route(
             "/repos/{owner}/{repo}/issues/comments/{id}/reactions",
@@ -139,6 +139,29 @@ async fn get_one(
     let repo = repo_for(&world, &caller, &owner, &name, Permission::Read)?;
     let comment = comment_in(&world, &repo.key, id)?;
     Ok(Json(shared.render(&world).comment(repo, comment)).into_response())
+}
+
+/// 204; the comment's author or a writer may delete it. Fires `deleted`.
+async fn remove(
+    State(shared): Api,
+    Extension(caller): Extension<Caller>,
+    Path((owner, name, id)): Path<(String, String, u64)>,
+) -> Result<Response, ApiError> {
+    let mut world = shared.world();
+    let key = writable(&world, &caller, &owner, &name, Permission::Read)?;
+    let login = actor(&world, &caller)?;
+    let author = comment_in(&world, &key, id)?.user.clone();
+    let may_write = world
+        .repo(&key)
+        .is_some_and(|r| permission_of(&world, &caller, r) >= Permission::Write);
+    if !author.eq_ignore_ascii_case(&login) && !may_write {
+        return Err(ApiError::forbidden(
+            "Resource not accessible by personal access token",
+        ));
+    }
+    comment_event(&shared, &world, id, "deleted", &login, vec![]);
+    world.comments.remove(&id);
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 async fn update(

@@ -35,6 +35,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("GET", "/repos/{o}/{r}/issues/comments/{id}", "issues/get-comment"),
     ("PATCH", "/repos/{o}/{r}/issues/comments/{id}", "issues/update-comment"),
     ("POST", "/repos/{o}/{r}/issues/comments/{id}", "issues/update-comment"),
+    ("DELETE", "/repos/{o}/{r}/issues/comments/{id}", "issues/delete-comment"),
     ("GET", "/repos/{o}/{r}/labels", "issues/list-labels-for-repo"),
     ("POST", "/repos/{o}/{r}/labels", "issues/create-label"),
     ("GET", "/repos/{o}/{r}/issues", "issues/list-for-repo"),
