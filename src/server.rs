@@ -20,6 +20,9 @@ use crate::scaffold::Templates;
 use crate::webhook::dedupe::RecentDeliveries;
 use crate::webhook::handler::{Intake, receive};
 
+/// How long open connections get to finish when paved stops.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How many delivery ids are remembered to spot redeliveries.
 const RECENT_DELIVERIES: usize = 10_000;
 
@@ -88,11 +91,18 @@ pub struct Paved {
 }
 
 impl Paved {
-    /// Stops taking deliveries, then stops the workers and the resync loop.
+    /// Stops taking deliveries, lets requests in flight finish (at most
+    /// [`SHUTDOWN_GRACE`]), then drops running jobs: every step is
+    /// idempotent, so the next start's resync completes what was cut off.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
-        if let Some(server) = self.tasks.pop() {
-            let _ = server.await;
+        if let Some(mut server) = self.tasks.pop()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+                .await
+                .is_err()
+        {
+            tracing::warn!("connections still open after the grace period; closing them");
+            server.abort();
         }
         for t in &self.tasks {
             t.abort();
