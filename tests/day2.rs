@@ -6,36 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TempDir;
+use common::{TempDir, ask};
 use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions};
 use paved::platform::AppSpec;
-use paved::sandbox::Actor;
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// Comments `body` as `actor` on the request and returns paved's answer.
-async fn ask(stage: &Stage, actor: &Actor, number: u64, body: &str) -> String {
-    let before = stage.sandbox.comments(CATALOG, number).len();
-    actor.comment(CATALOG, number, body).await.unwrap();
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let comments = stage.sandbox.comments(CATALOG, number);
-        if let Some(answer) = comments
-            .iter()
-            .skip(before + 1)
-            .find(|c| c.user == "paved[bot]")
-        {
-            let reacted = comments[before]
-                .reactions
-                .iter()
-                .any(|r| r.content == "eyes" && r.user == "paved[bot]");
-            assert!(reacted, "paved reacts 👀 to {body:?}");
-            return answer.body.clone();
-        }
-        assert!(Instant::now() < deadline, "no answer to {body:?}");
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-}
 
 async fn app(stage: &Stage, env: &str) -> Option<AppSpec> {
     let bytes = stage

@@ -7,29 +7,10 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, bump, template_copy};
-use paved::demo::{CATALOG, Stage, StageOptions};
-use paved::sandbox::Actor;
+use common::{TempDir, ask, bump, template_copy};
+use paved::demo::{Stage, StageOptions};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-async fn ask(stage: &Stage, actor: &Actor, number: u64, body: &str) -> String {
-    let before = stage.sandbox.comments(CATALOG, number).len();
-    actor.comment(CATALOG, number, body).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let comments = stage.sandbox.comments(CATALOG, number);
-        if let Some(answer) = comments
-            .iter()
-            .skip(before + 1)
-            .find(|c| c.user == "paved[bot]")
-        {
-            return answer.body.clone();
-        }
-        assert!(Instant::now() < deadline, "no answer to {body:?}");
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-}
 
 async fn start(work: &TempDir) -> Stage {
     let templates = work.path().join("templates");

@@ -257,3 +257,38 @@ pub fn bump(dir: &Path, version: &str) {
     )
     .unwrap();
 }
+
+/// Comments `body` as `actor` on the request and returns paved's answer.
+pub async fn ask(
+    stage: &paved::demo::Stage,
+    actor: &paved::sandbox::Actor,
+    number: u64,
+    body: &str,
+) -> String {
+    let before = stage.sandbox.comments(paved::demo::CATALOG, number).len();
+    actor
+        .comment(paved::demo::CATALOG, number, body)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let comments = stage.sandbox.comments(paved::demo::CATALOG, number);
+        if let Some(answer) = comments
+            .iter()
+            .skip(before + 1)
+            .find(|c| c.user == "paved[bot]")
+        {
+            let reacted = comments[before]
+                .reactions
+                .iter()
+                .any(|r| r.content == "eyes" && r.user == "paved[bot]");
+            assert!(reacted, "paved reacts 👀 to {body:?}");
+            return answer.body.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no answer to {body:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+}
