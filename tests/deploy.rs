@@ -30,3 +30,43 @@ fn shipped_applications_validate_against_argo_cds_schema() {
         assert!(errors.is_empty(), "{errors:#?}");
     }
 }
+
+#[test]
+fn deployment_artifacts_pass_the_real_validators() {
+    let tools = [
+        "hadolint",
+        "yamllint",
+        "kubectl",
+        "kubernetes-validate",
+        "promtool",
+    ];
+    let missing: Vec<&str> = tools
+        .into_iter()
+        .filter(|t| {
+            std::process::Command::new(t)
+                .arg("--version")
+                .output()
+                .is_err()
+        })
+        .collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("PAVED_REQUIRE_VALIDATORS").is_none(),
+            "validators missing: {missing:?}"
+        );
+        eprintln!("skipped: {missing:?} not installed");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/validate-deploy.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(report.matches("PASS").count(), 8, "{report}");
+}
