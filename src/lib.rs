@@ -15,6 +15,7 @@ pub mod sandbox;
 pub mod scaffold;
 pub mod secret;
 pub mod server;
+pub mod setup;
 pub mod status;
 pub mod upgrade;
 pub mod webhook;

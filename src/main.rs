@@ -65,6 +65,32 @@ enum Command {
         #[command(flatten)]
         dir: TemplatesDir,
     },
+    /// Register paved as a GitHub App: a local page posts app-manifest.json to
+    /// GitHub, and the App's id, key and webhook secret land in an env file.
+    Setup {
+        /// Where to write the App's settings (mode 0600).
+        #[arg(long, value_name = "PATH", default_value = "paved.env")]
+        env_file: PathBuf,
+        /// Register the App for this organisation instead of your account.
+        #[arg(long)]
+        org: Option<String>,
+        /// Where the setup page listens; open it in a browser.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3002")]
+        listen: std::net::SocketAddr,
+        /// GitHub's web address.
+        #[arg(long, value_name = "URL", default_value = "https://github.com")]
+        github_url: String,
+        /// GitHub's REST API address.
+        #[arg(long, value_name = "URL", default_value = paved::config::DEFAULT_API_URL)]
+        api_url: String,
+        /// Where GitHub should deliver webhooks (paved's public /webhook).
+        #[arg(
+            long,
+            value_name = "URL",
+            default_value = "https://paved.example.com/webhook"
+        )]
+        webhook_url: String,
+    },
     /// List the service templates and the parameters each takes.
     Templates {
         #[command(flatten)]
@@ -148,6 +174,42 @@ fn main() -> ExitCode {
             opts.dir = dir;
             opts.catalog_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
             block_on(paved::sandbox::run_standalone(opts))
+        }
+        Command::Setup {
+            env_file,
+            org,
+            listen,
+            github_url,
+            api_url,
+            webhook_url,
+        } => {
+            let options = paved::setup::SetupOptions {
+                listen,
+                env_file,
+                org,
+                github_url,
+                api_url,
+                webhook_url,
+            };
+            block_on(async move {
+                let server = paved::setup::start(options).await?;
+                println!(
+                    "open http://{} in a browser and press the button",
+                    server.addr
+                );
+                let created = server.finished().await?;
+                println!(
+                    "created the App {} (id {}); its settings are in {}",
+                    created.slug,
+                    created.app_id,
+                    created.env_file.display()
+                );
+                println!(
+                    "next: install the App on your organisation, set PAVED_CATALOG_REPO and PAVED_PLATFORM_REPO in that file, then run paved serve --env-file {}",
+                    created.env_file.display()
+                );
+                Ok::<(), paved::setup::SetupError>(())
+            })
         }
         Command::Upgrade { repo, dir } => {
             dir.load().map_or_else(|code| code, |t| upgrade(&t, &repo))
