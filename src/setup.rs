@@ -64,7 +64,7 @@ pub struct SetupServer {
 impl SetupServer {
     /// Waits for the flow to finish, then stops the page.
     pub async fn finished(self) -> Result<Created, SetupError> {
-        let result = self.done.await.unwrap_or_else(|_| Err(SetupError::State));
+        let result = self.done.await.unwrap_or(Err(SetupError::State));
         // Give the browser its answer page before the server goes.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         self.server.abort();
