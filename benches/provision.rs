@@ -1,13 +1,16 @@
 //! Provisioning against the sandbox: `cargo bench --bench provision`.
-//! Requests are opened one at a time; for each, the time from the issue
-//! being opened (its webhook) to the service being ready, and the REST calls
-//! paved made for it.
+//! 1. Requests opened one at a time: for each, the time from the issue being
+//!    opened (its webhook) to the service being ready, and the REST calls
+//!    paved made for it.
+//! 2. 100 requests opened at once: the time until all are ready, REST calls
+//!    and git pushes per request, and platform commits in total.
 
 use std::time::{Duration, Instant};
 
-use paved::demo::{Stage, StageOptions};
+use paved::demo::{PLATFORM, Stage, StageOptions};
 
 const REQUESTS: usize = 20;
+const BURST: usize = 100;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -55,15 +58,61 @@ async fn main() {
         calls[REQUESTS / 2],
         calls[REQUESTS - 1],
     );
+    burst(&stage).await;
     let _ = std::fs::remove_dir_all(work);
+}
+
+async fn burst(stage: &Stage) {
+    stage.sandbox.clear_requests();
+    let commits_before = platform_commits(stage);
+    let started = Instant::now();
+    let mut numbers = Vec::with_capacity(BURST);
+    for i in 0..BURST {
+        let name = format!("burst-{i:03}");
+        let n = stage.request(&stage.writer, &name, "node-express", "Burst.");
+        numbers.push(n.await.expect("request"));
+    }
+    let opened = started.elapsed();
+    for n in numbers {
+        let labels = stage
+            .settled(n, Duration::from_secs(900))
+            .await
+            .expect("settled");
+        assert!(
+            labels.iter().any(|l| l == "paved:ready"),
+            "#{n}: {labels:?}"
+        );
+    }
+    let elapsed = started.elapsed();
+    let log = stage.sandbox.requests();
+    let pushes = log
+        .by_installation()
+        .filter(|r| r.operation.as_deref() == Some("git/receive-pack"))
+        .count();
+    println!(
+        "provision ({BURST} requests opened at once, in {:.1} s): all ready after {:.1} s; REST calls per request {:.1}, git pushes per request {:.2}; platform commits in total {}",
+        opened.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        rest_calls(stage) as f64 / BURST as f64,
+        pushes as f64 / BURST as f64,
+        platform_commits(stage) - commits_before,
+    );
+}
+
+/// Commits on the platform repository's main.
+fn platform_commits(stage: &Stage) -> usize {
+    let path = stage.sandbox.repo_path(PLATFORM).expect("platform repo");
+    let repo = git2::Repository::open_bare(path).expect("open");
+    let mut walk = repo.revwalk().expect("revwalk");
+    walk.push_ref("refs/heads/main").expect("main");
+    walk.count()
 }
 
 fn rest_calls(stage: &Stage) -> usize {
     stage
         .sandbox
         .requests()
-        .0
-        .iter()
-        .filter(|r| r.caller.starts_with("installation:") && !r.path.contains(".git"))
+        .by_installation()
+        .filter(|r| !r.is_git())
         .count()
 }

@@ -1,6 +1,8 @@
-//! Rendering one template in process: `cargo bench --bench render`.
-//! Prints the median and 99th percentile over many renders of each shipped
-//! template, and the time to load and check all templates.
+//! Rendering: `cargo bench --bench render`.
+//! Prints the median and 99th percentile over many in-process renders of
+//! each shipped template, the time to load and check all templates, and the
+//! wall time of `paved render` as a whole process (start, load, render,
+//! write the files, exit).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 use paved::scaffold::{Templates, render, resolve};
 
 const RUNS: usize = 500;
+const PROCESS_RUNS: usize = 20;
 
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
@@ -53,7 +56,36 @@ fn main() {
             ms(times[RUNS / 2]),
             ms(times[RUNS * 99 / 100]),
         );
+        whole_process(&t.name, &given);
     }
+}
+
+/// `paved render` run [`PROCESS_RUNS`] times into fresh directories.
+fn whole_process(template: &str, given: &BTreeMap<String, String>) {
+    let out = std::env::temp_dir().join(format!("paved-bench-render-{}", std::process::id()));
+    let mut times: Vec<Duration> = (0..PROCESS_RUNS)
+        .map(|_| {
+            let _ = std::fs::remove_dir_all(&out);
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_paved"));
+            cmd.args(["render", "--template", template, "--out"])
+                .arg(&out)
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            for (k, v) in given {
+                cmd.arg("--set").arg(format!("{k}={v}"));
+            }
+            let start = Instant::now();
+            let status = cmd.output().expect("paved render runs").status;
+            assert!(status.success(), "paved render failed: {status}");
+            start.elapsed()
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(&out);
+    times.sort();
+    println!(
+        "paved render --template {template} (whole process): median {:.1} ms, max {:.1} ms ({PROCESS_RUNS} runs)",
+        ms(times[PROCESS_RUNS / 2]),
+        ms(times[PROCESS_RUNS - 1]),
+    );
 }
 
 fn ms(d: Duration) -> f64 {

@@ -19,6 +19,10 @@ pub const DEFAULT_RESYNC: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_WORKERS: usize = 8;
 pub const DEFAULT_GITHUB_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_GITHUB_MAX_WAIT: Duration = Duration::from_secs(60);
+/// GitHub itself gives up on a delivery after 10 s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Below Kubernetes' default 30 s termination grace period.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -67,6 +71,10 @@ pub struct Config {
     pub work_dir: PathBuf,
     /// Service templates.
     pub templates_dir: PathBuf,
+    /// How long a delivery's body may take to arrive.
+    pub body_timeout: Duration,
+    /// How long running jobs get to finish when paved stops.
+    pub shutdown_grace: Duration,
 }
 
 /// Where settings come from: the environment first, then an optional env
@@ -177,6 +185,8 @@ impl Config {
             templates_dir: src
                 .get("PAVED_TEMPLATES")
                 .map_or_else(crate::scaffold::default_dir, PathBuf::from),
+            body_timeout: duration(src, "PAVED_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)?,
+            shutdown_grace: duration(src, "PAVED_SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE)?,
         })
     }
 }

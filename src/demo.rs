@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, DEFAULT_QUEUE_CAPACITY};
+use crate::config::{Config, DEFAULT_BODY_TIMEOUT, DEFAULT_QUEUE_CAPACITY, DEFAULT_SHUTDOWN_GRACE};
 use crate::github::{AppKey, RepoName};
 use crate::sandbox::{Actor, Permission, Sandbox, SandboxConfig, SandboxError};
 use crate::server::{Paved, StartError};
@@ -157,6 +157,8 @@ impl Stage {
             workers: 8,
             work_dir: self.options.work_dir.clone(),
             templates_dir: self.options.templates_dir.clone(),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 
@@ -166,10 +168,10 @@ impl Stage {
         Ok(())
     }
 
-    /// Stops paved, as a crash or a deploy would.
+    /// Stops paved at once, dropping running jobs as a crash would.
     pub async fn stop_paved(&mut self) {
         if let Some(p) = self.paved.take() {
-            p.stop().await;
+            p.halt().await;
         }
     }
 
@@ -317,16 +319,8 @@ pub async fn run(dir: Option<PathBuf>) -> Result<(), DemoError> {
         )));
     }
     let requests = stage.sandbox.requests();
-    let rest = requests
-        .0
-        .iter()
-        .filter(|r| r.caller.starts_with("installation:") && !r.path.contains(".git"))
-        .count();
-    let git = requests
-        .0
-        .iter()
-        .filter(|r| r.caller.starts_with("installation:") && r.path.contains(".git"))
-        .count();
+    let rest = requests.by_installation().filter(|r| !r.is_git()).count();
+    let git = requests.by_installation().filter(|r| r.is_git()).count();
     println!(
         "ready in {:.2} s: {rest} REST calls and {git} git requests by paved\n",
         took.as_secs_f64()

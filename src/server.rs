@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -20,9 +22,6 @@ use crate::scaffold::Templates;
 use crate::webhook::dedupe::RecentDeliveries;
 use crate::webhook::handler::{Intake, receive};
 
-/// How long open connections get to finish when paved stops.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// How many delivery ids are remembered to spot redeliveries.
 const RECENT_DELIVERIES: usize = 10_000;
 
@@ -40,6 +39,8 @@ pub fn app(config: &Config, metrics: Arc<Metrics>) -> App {
         queue,
         recent: RecentDeliveries::new(RECENT_DELIVERIES),
         metrics,
+        body_timeout: config.body_timeout,
+        draining: AtomicBool::new(false),
     });
     let router = Router::new()
         .route(&config.webhook_path, post(receive))
@@ -56,7 +57,9 @@ pub fn app(config: &Config, metrics: Arc<Metrics>) -> App {
 
 /// Ready when the queue can take work; config was checked before the server started.
 async fn ready(State(intake): State<Arc<Intake>>) -> impl IntoResponse {
-    if intake.queue.is_full() {
+    if intake.draining.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+    } else if intake.queue.is_full() {
         (StatusCode::SERVICE_UNAVAILABLE, "queue full")
     } else {
         (StatusCode::OK, "ready")
@@ -86,30 +89,69 @@ pub struct Paved {
     pub addr: SocketAddr,
     pub jobs: Arc<Jobs>,
     pub metrics: Arc<Metrics>,
+    intake: Arc<Intake>,
+    grace: Duration,
     stop: tokio::sync::watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    server: tokio::task::JoinHandle<()>,
+    /// Routing deliveries to jobs, the resync loop, automatic upgrades.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Paved {
-    /// Stops taking deliveries, lets requests in flight finish (at most
-    /// [`SHUTDOWN_GRACE`]), then drops running jobs: every step is
-    /// idempotent, so the next start's resync completes what was cut off.
-    pub async fn stop(mut self) {
+    /// Stops as a deploy does: deliveries get 503 (and `/readyz` too, so
+    /// a load balancer moves on) while the queue and running jobs finish,
+    /// for at most the shutdown grace period; then what still runs is
+    /// dropped (every step is idempotent, so the next start's resync
+    /// completes it) and the server closes.
+    pub async fn stop(self) {
+        let grace = self.grace;
+        self.stop_within(grace).await;
+    }
+
+    /// Stops at once, dropping running jobs where they stand, as a crash would.
+    pub async fn halt(self) {
+        self.stop_within(Duration::ZERO).await;
+    }
+
+    async fn stop_within(self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        self.intake.draining.store(true, Ordering::Relaxed);
+        tracing::info!(
+            grace_s = grace.as_secs(),
+            "shutting down: deliveries get 503 while running jobs finish"
+        );
+        // Only the delivery router keeps going: the queue drains into jobs.
+        for task in &self.background[1..] {
+            task.abort();
+        }
+        while !(self.intake.queue.depth() == 0 && self.jobs.idle()) {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    jobs = self.jobs.running(),
+                    queued = self.intake.queue.depth(),
+                    "shutdown grace period over: abandoning what still runs; the next start's resync completes it"
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.jobs.stop();
+        self.background[0].abort();
         let _ = self.stop.send(true);
-        if let Some(mut server) = self.tasks.pop()
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
-                .await
-                .is_err()
-        {
+        let mut server = self.server;
+        let close = deadline
+            .saturating_duration_since(Instant::now())
+            .max(CONNECTION_CLOSE);
+        if tokio::time::timeout(close, &mut server).await.is_err() {
             tracing::warn!("connections still open after the grace period; closing them");
             server.abort();
         }
-        for t in &self.tasks {
-            t.abort();
-        }
-        self.jobs.stop();
+        tracing::info!("stopped");
     }
 }
+
+/// The least time open connections get to finish their last request.
+const CONNECTION_CLOSE: Duration = Duration::from_secs(1);
 
 /// Starts paved: binds the listener and spawns the server, the workers and
 /// the resync loop. Nothing here contacts GitHub, so it starts while GitHub
@@ -164,8 +206,8 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
         "paved is serving"
     );
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let tasks = vec![
-        tokio::spawn(work(deliveries, intake, jobs.clone())),
+    let background = vec![
+        tokio::spawn(work(deliveries, intake.clone(), jobs.clone())),
         tokio::spawn(reconcile::resync_loop(jobs.clone(), config.resync)),
         tokio::spawn({
             let reconciler = jobs.reconciler().clone();
@@ -175,24 +217,27 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
                 }
             }
         }),
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "the server stopped");
-            }
-        }),
     ];
+    let server = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "the server stopped");
+        }
+    });
     Ok(Paved {
         addr,
         jobs,
         metrics,
+        intake,
+        grace: config.shutdown_grace,
         stop,
-        tasks,
+        server,
+        background,
     })
 }
 
@@ -236,5 +281,4 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: no new deliveries are taken");
 }

@@ -189,6 +189,8 @@ fn hostile_names_and_unknown_templates_are_refused() {
         "Ünicode",
         "a".repeat(64).as_str(),
         "pаyments", /* Cyrillic а */
+        "lpt1",
+        "kube-system",
     ] {
         let r = ServiceRequest {
             name: name.into(),
@@ -197,10 +199,17 @@ fn hostile_names_and_unknown_templates_are_refused() {
             ..Default::default()
         };
         let problems = messages(&validate(&r, &templates, &settings()).unwrap_err());
-        if name == "con" {
-            assert!(
-                problems.iter().all(|p| !p.starts_with("name:")),
-                "{problems:?}"
+        if ["con", "lpt1"].contains(&name) {
+            assert_eq!(
+                problems[0],
+                format!(
+                    "name: {name:?} is reserved: a Windows device name, so the repository could not be cloned on Windows"
+                )
+            );
+        } else if name == "kube-system" {
+            assert_eq!(
+                problems[0],
+                "name: \"kube-system\" is reserved: Kubernetes keeps namespaces starting with kube- for itself"
             );
         } else {
             assert!(

@@ -3,7 +3,8 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{SECRET, deliver, fixture, key};
@@ -46,98 +47,110 @@ fn a_bad_setting_stops_startup_with_one_line() {
     );
 }
 
-#[tokio::test]
-async fn serve_reads_an_env_file_answers_webhooks_and_stops_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("paved-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let key_path = dir.join("app.pem");
-    std::fs::write(&key_path, &key().pem).unwrap();
-    let port = free_port();
-    let env_file = dir.join("paved.env");
-    std::fs::write(
-        &env_file,
-        format!(
-            "APP_ID=77\nPRIVATE_KEY_PATH={}\nWEBHOOK_SECRET={SECRET}\nPAVED_CATALOG_REPO=acme/catalog\n\
-             PAVED_PLATFORM_REPO=acme/platform\nPAVED_LISTEN=127.0.0.1:{port}\n\
-             GITHUB_API_URL=http://127.0.0.1:9\n",
-            key_path.display()
-        ),
-    )
-    .unwrap();
-    let mut child = paved()
-        .args(["serve", "--env-file"])
-        .arg(&env_file)
-        .env("RUST_LOG", "debug")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+/// `paved serve` running from an env file in its own temp dir.
+struct Served {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+}
 
-    // Starting needs no GitHub (the API URL points nowhere): /healthz answers at once.
-    let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
-            assert_eq!(r.status(), 200);
-            break;
+impl Served {
+    /// Starts paved with `extra` settings (`KEY=value` lines) and waits
+    /// until `/healthz` answers.
+    async fn start(name: &str, extra: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("paved-cli-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key_path = dir.join("app.pem");
+        std::fs::write(&key_path, &key().pem).unwrap();
+        let port = free_port();
+        let env_file = dir.join("paved.env");
+        std::fs::write(
+            &env_file,
+            format!(
+                "APP_ID=77\nPRIVATE_KEY_PATH={}\nWEBHOOK_SECRET={SECRET}\nPAVED_CATALOG_REPO=acme/catalog\n\
+                 PAVED_PLATFORM_REPO=acme/platform\nPAVED_LISTEN=127.0.0.1:{port}\n\
+                 PAVED_WORK_DIR={}\n{extra}",
+                key_path.display(),
+                dir.join("work").display()
+            ),
+        )
+        .unwrap();
+        let child = paved()
+            .args(["serve", "--env-file"])
+            .arg(&env_file)
+            .env("RUST_LOG", "debug")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let served = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = reqwest::get(format!("{}/healthz", served.base)).await {
+                assert_eq!(r.status(), 200);
+                return served;
+            }
+            assert!(Instant::now() < deadline, "paved serve did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(Instant::now() < deadline, "paved serve did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let ok = deliver(
-        &http,
-        &format!("{base}/webhook"),
-        "issues",
-        "cli-1",
-        fixture("issues.opened.json"),
-        SECRET,
-    )
-    .await;
-    assert_eq!(ok.status(), 202);
-    let bad = deliver(
-        &http,
-        &format!("{base}/webhook"),
-        "issues",
-        "cli-2",
-        fixture("issues.opened.json"),
-        "x",
-    )
-    .await;
-    assert_eq!(bad.status(), 401);
-    assert_eq!(
-        http.get(format!("{base}/readyz"))
-            .send()
+
+    async fn deliver(&self, delivery: &str, secret: &str) -> reqwest::StatusCode {
+        let http = reqwest::Client::new();
+        let url = format!("{}/webhook", self.base);
+        let body = fixture("issues.opened.json");
+        deliver(&http, &url, "issues", delivery, body, secret)
+            .await
+            .status()
+    }
+
+    async fn ready(&self) -> reqwest::StatusCode {
+        reqwest::get(format!("{}/readyz", self.base))
             .await
             .unwrap()
-            .status(),
-        200
-    );
-
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
             .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "paved serve ignored SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status}");
+    }
 
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    fn sigterm(&self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.unwrap().success());
+    }
+
+    /// Waits (at most `limit`) for paved to exit; returns its status and logs.
+    fn exit(mut self, limit: Duration) -> (ExitStatus, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "paved serve ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut logs = String::new();
+        let stderr = self.child.stderr.take().unwrap();
+        std::io::BufReader::new(stderr)
+            .read_to_string(&mut logs)
+            .unwrap();
+        std::fs::remove_dir_all(&self.dir).ok();
+        (status, logs)
+    }
+}
+
+#[tokio::test]
+async fn serve_reads_an_env_file_answers_webhooks_and_stops_on_sigterm() {
+    // Starting needs no GitHub (the API URL points nowhere): /healthz answers at once.
+    let paved = Served::start("env", "GITHUB_API_URL=http://127.0.0.1:9\n").await;
+    assert_eq!(paved.deliver("cli-1", SECRET).await, 202);
+    assert_eq!(paved.deliver("cli-2", "x").await, 401);
+    assert_eq!(paved.ready().await, 200);
+
+    paved.sigterm();
+    let (status, logs) = paved.exit(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
     assert!(logs.contains("paved is serving"), "{logs}");
     assert!(logs.contains("cli-1"), "the delivery id is logged: {logs}");
     assert!(
@@ -148,5 +161,39 @@ async fn serve_reads_an_env_file_answers_webhooks_and_stops_on_sigterm() {
         !logs.contains(&key().pem[40..100]),
         "the private key leaked into logs"
     );
-    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn sigterm_turns_deliveries_away_then_abandons_a_stuck_job_and_exits_0() {
+    // A GitHub that accepts connections and never answers: the job for the
+    // delivery below hangs on its first call.
+    let github = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let settings = format!(
+        "GITHUB_API_URL=http://{}\nPAVED_GITHUB_TIMEOUT=5m\nPAVED_SHUTDOWN_GRACE=3s\n",
+        github.local_addr().unwrap()
+    );
+    let paved = Served::start("drain", &settings).await;
+    assert_eq!(paved.deliver("stuck-1", SECRET).await, 202);
+    let accepted =
+        tokio::task::spawn_blocking(move || github.accept().map(|(conn, _)| (conn, github)));
+    let hanging = tokio::time::timeout(Duration::from_secs(10), accepted).await;
+    let _keep_open = hanging.expect("the job called GitHub").unwrap().unwrap();
+
+    paved.sigterm();
+    // While the stuck job has its grace period, deliveries and readiness get 503.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while paved.ready().await == 200 {
+        assert!(Instant::now() < deadline, "/readyz still 200 after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(paved.ready().await, 503);
+    assert_eq!(paved.deliver("late-1", SECRET).await, 503);
+
+    let (status, logs) = paved.exit(Duration::from_secs(15));
+    assert!(status.success(), "{status}");
+    assert!(
+        logs.contains("abandoning what still runs"),
+        "the stuck job is abandoned, and said so: {logs}"
+    );
+    assert!(logs.contains("stopped"), "{logs}");
 }

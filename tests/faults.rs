@@ -168,9 +168,8 @@ async fn a_spent_rate_limit_parks_the_request_until_the_reset() {
     let refused = stage
         .sandbox
         .requests()
-        .0
-        .iter()
-        .filter(|r| r.caller.starts_with("installation:") && r.status == 403)
+        .by_installation()
+        .filter(|r| r.status == 403)
         .count();
     assert!(
         refused <= 3,

@@ -21,9 +21,8 @@ fn paved_calls(stage: &Stage) -> Vec<String> {
     stage
         .sandbox
         .requests()
-        .0
-        .iter()
-        .filter(|r| r.caller.starts_with("installation:") && !r.path.contains(".git/"))
+        .by_installation()
+        .filter(|r| !r.is_git())
         .map(|r| {
             format!(
                 "{} {}",
@@ -590,7 +589,7 @@ async fn two_replicas_working_at_once_leave_one_repo_comment_and_commit_per_requ
         );
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    replica.stop().await;
+    replica.halt().await;
     for (i, n) in numbers.iter().enumerate() {
         let status: Vec<_> = stage
             .sandbox

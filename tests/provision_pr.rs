@@ -30,6 +30,15 @@ async fn check_run(stage: &Stage, head: &str) -> CheckRun {
     }
 }
 
+/// Waits until paved has made `count` calls of `operation`.
+async fn calls_reach(stage: &Stage, operation: &str, count: usize) {
+    let deadline = Instant::now() + LIMIT;
+    while stage.sandbox.requests().count(operation) < count {
+        assert!(Instant::now() < deadline, "paved made no {operation} call");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn open_pr(stage: &Stage, branch: &str, path: &str, text: &str) -> (u64, String) {
     let head = stage
         .writer
@@ -157,4 +166,44 @@ async fn a_merge_whose_webhook_was_lost_is_provisioned_by_the_resync() {
             .await
             .is_some()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_valid_pull_request_closed_unmerged_never_creates_anything() {
+    // Whoever opened it (a fork's author can only ask), a pull request is
+    // validated and previewed, and only a merge by someone with write access provisions.
+    let work = TempDir::new("pr-closed");
+    let mut stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    let text = "name: sneaky\ntemplate: node-express\ndescription: Wants in.\nowner: \"@acme/x\"\n";
+    let (number, head) = open_pr(&stage, "add-sneaky", "services/sneaky.yaml", text).await;
+    assert_eq!(
+        check_run(&stage, &head).await.conclusion.as_deref(),
+        Some("success")
+    );
+    stage.settled_jobs().await;
+    let looked = stage.sandbox.requests().count("pulls/get");
+    stage
+        .writer
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/repos/{CATALOG}/pulls/{number}"),
+            Some(serde_json::json!({"state": "closed"})),
+        )
+        .await
+        .unwrap();
+    // paved looks at the closed pull request...
+    calls_reach(&stage, "pulls/get", looked + 1).await;
+    stage.settled_jobs().await;
+    // ...and so does a restart's resync, which lists closed ones for lost merges.
+    stage.stop_paved().await;
+    stage.sandbox.clear_requests();
+    stage.start_paved().await.unwrap();
+    calls_reach(&stage, "pulls/list", 1).await;
+    stage.settled_jobs().await;
+    let requests = stage.sandbox.requests();
+    assert_eq!(requests.count("repos/create-in-org"), 0);
+    assert_eq!(requests.count("git/receive-pack"), 0, "no push anywhere");
+    assert!(stage.sandbox.repo_path("acme/sneaky").is_none());
 }

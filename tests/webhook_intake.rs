@@ -190,6 +190,43 @@ async fn oversize_bodies_get_413_whether_declared_or_streamed() {
 }
 
 #[tokio::test]
+async fn a_body_trickling_in_times_out_with_408_and_blocks_nobody() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut h = start(&[("PAVED_BODY_TIMEOUT", "1s")]).await;
+    let addr = h.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = "POST /webhook HTTP/1.1\r\nhost: paved\r\nx-github-event: issues\r\n\
+                x-github-delivery: d-slow\r\nx-hub-signature-256: sha256=00\r\n\
+                content-length: 1000\r\n\r\n{\"action\"";
+    slow.write_all(head.as_bytes()).await.unwrap();
+
+    // Meanwhile an honest delivery goes through.
+    let (status, _) = h
+        .send("issues", "d-honest", fixture("issues.opened.json"))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        slow.read_to_end(&mut answer),
+    );
+    read.await.expect("the slow sender was cut off").unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.ends_with("the request body did not arrive in time"),
+        "{answer}"
+    );
+    assert_eq!(h.queued().len(), 1);
+    let (_, metrics) = h.get("/metrics").await;
+    assert!(
+        metrics.contains(r#"paved_webhooks_received_total{event="issues",outcome="slow_body"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn a_redelivery_is_answered_but_processed_once() {
     let mut h = start(&[]).await;
     let first = h

@@ -86,6 +86,23 @@ pub fn validate(
     }
 }
 
+/// Names no organisation can use, whatever `paved.yaml` says.
+fn always_reserved(name: &str) -> Option<&'static str> {
+    // A repository by one of these names cannot be cloned on Windows.
+    const DEVICES: [&str; 4] = ["con", "prn", "aux", "nul"];
+    let numbered = |p: &str| {
+        name.strip_prefix(p)
+            .is_some_and(|n| n.len() == 1 && n.as_bytes()[0].is_ascii_digit())
+    };
+    if DEVICES.contains(&name) || numbered("com") || numbered("lpt") {
+        Some("a Windows device name, so the repository could not be cloned on Windows")
+    } else if name == "kube" || name.starts_with("kube-") {
+        Some("Kubernetes keeps namespaces starting with kube- for itself")
+    } else {
+        None
+    }
+}
+
 fn name_problems(name: &str, settings: &CatalogSettings) -> Vec<Problem> {
     let policy = &settings.policy;
     let shown: String = name.chars().take(64).collect();
@@ -103,6 +120,8 @@ fn name_problems(name: &str, settings: &CatalogSettings) -> Vec<Problem> {
     let mut out = Vec::new();
     if policy.reserved_names.iter().any(|r| r == name) {
         out.push(Problem::new("name", format!("{name:?} is reserved")));
+    } else if let Some(why) = always_reserved(name) {
+        out.push(Problem::new("name", format!("{name:?} is reserved: {why}")));
     }
     if !policy.name_prefixes.is_empty()
         && !policy

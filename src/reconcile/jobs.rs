@@ -3,6 +3,7 @@
 //! so no wake-up is lost and none piles up.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
@@ -38,6 +39,8 @@ pub enum Ordered {
 pub struct Jobs {
     reconciler: Arc<Reconciler>,
     ordered: tokio::sync::mpsc::UnboundedSender<Ordered>,
+    /// Ordered work queued or running.
+    ordered_pending: AtomicUsize,
     /// Set when paved stops: running jobs are dropped where they stand, as
     /// in a crash; the next start's resync picks their requests up.
     stop: tokio::sync::watch::Sender<bool>,
@@ -52,6 +55,7 @@ impl Jobs {
         let jobs = Arc::new(Self {
             reconciler,
             ordered,
+            ordered_pending: AtomicUsize::new(0),
             stop: tokio::sync::watch::channel(false).0,
             permits: Semaphore::new(workers),
             running: Mutex::default(),
@@ -62,8 +66,13 @@ impl Jobs {
 
     /// Queues commands or a deployment behind those already queued.
     pub fn order(&self, work: Ordered) {
-        if !*self.stop.borrow() {
-            let _ = self.ordered.send(work);
+        if *self.stop.borrow() {
+            return;
+        }
+        // Counted before it is sent, so the runner never counts below zero.
+        self.ordered_pending.fetch_add(1, Ordering::Relaxed);
+        if self.ordered.send(work).is_err() {
+            self.ordered_pending.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -162,7 +171,12 @@ impl Jobs {
 
     /// Whether any job is running or waiting.
     pub fn idle(&self) -> bool {
-        self.running.lock().expect("jobs lock").is_empty()
+        self.running() == 0
+    }
+
+    /// Requests and ordered work (commands, deployments) running or waiting.
+    pub fn running(&self) -> usize {
+        self.running.lock().expect("jobs lock").len() + self.ordered_pending.load(Ordering::Relaxed)
     }
 }
 
@@ -173,24 +187,31 @@ async fn run_ordered(
 ) {
     while let Some(work) = rx.recv().await {
         let Some(jobs) = jobs.upgrade() else { return };
-        if *jobs.stop.borrow() {
-            return;
+        let mut stop = jobs.stop.subscribe();
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => return,
+            () = run_one(&jobs, work) => {}
         }
-        let reconciler = jobs.reconciler.clone();
-        match work {
-            Ordered::Commands(job) => match reconciler.run_commands(&job).await {
-                Ok(true) => jobs.submit(
-                    job.number,
-                    Trigger::Retry,
-                    &format!("comment {}", job.comment),
-                ),
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, comment = job.comment, "commands failed"),
-            },
-            Ordered::Deploy { repo, sha, run } => {
-                if let Err(e) = reconciler.deploy_commit(&repo, &sha, run).await {
-                    tracing::warn!(error = %e, %repo, "deployment failed");
-                }
+        jobs.ordered_pending.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn run_one(jobs: &Arc<Jobs>, work: Ordered) {
+    let reconciler = jobs.reconciler.clone();
+    match work {
+        Ordered::Commands(job) => match reconciler.run_commands(&job).await {
+            Ok(true) => jobs.submit(
+                job.number,
+                Trigger::Retry,
+                &format!("comment {}", job.comment),
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, comment = job.comment, "commands failed"),
+        },
+        Ordered::Deploy { repo, sha, run } => {
+            if let Err(e) = reconciler.deploy_commit(&repo, &sha, run).await {
+                tracing::warn!(error = %e, %repo, "deployment failed");
             }
         }
     }

@@ -19,6 +19,13 @@ pub struct RequestRecord {
     pub caller: String,
 }
 
+impl RequestRecord {
+    /// Whether this was git over smart HTTP rather than the REST API.
+    pub fn is_git(&self) -> bool {
+        self.path.contains(".git/")
+    }
+}
+
 #[derive(Default)]
 pub struct RequestLog(Mutex<Vec<RequestRecord>>);
 
@@ -54,6 +61,13 @@ impl Requests {
         self.0
             .iter()
             .filter(move |r| r.operation.as_deref() == Some(operation))
+    }
+
+    /// Requests made with an installation token: what the App did.
+    pub fn by_installation(&self) -> impl Iterator<Item = &RequestRecord> + '_ {
+        self.0
+            .iter()
+            .filter(|r| r.caller.starts_with("installation:"))
     }
 
     /// Requests made by `caller` (see [`RequestRecord::caller`]).

@@ -2,7 +2,8 @@
 //! GitHub and never waits on the workers.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -29,6 +30,11 @@ pub struct Intake {
     pub queue: Queue,
     pub recent: RecentDeliveries,
     pub metrics: Arc<Metrics>,
+    /// How long a body may take to arrive; a sender trickling bytes holds
+    /// a connection, not the server.
+    pub body_timeout: Duration,
+    /// Set when paved is stopping: deliveries are turned away with 503.
+    pub draining: AtomicBool,
 }
 
 /// The answer to one delivery, and how it is counted.
@@ -40,7 +46,9 @@ enum Outcome {
     BadSignature(signature::SignatureError),
     BadRequest(String),
     TooLarge,
+    SlowBody,
     QueueFull,
+    ShuttingDown,
 }
 
 impl Outcome {
@@ -53,7 +61,9 @@ impl Outcome {
             Self::BadSignature(_) => "bad_signature",
             Self::BadRequest(_) => "bad_request",
             Self::TooLarge => "too_large",
+            Self::SlowBody => "slow_body",
             Self::QueueFull => "queue_full",
+            Self::ShuttingDown => "shutting_down",
         }
     }
 }
@@ -74,17 +84,27 @@ impl IntoResponse for Outcome {
                 "payload over GitHub's 25 MB limit",
             )
                 .into_response(),
-            Self::QueueFull => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(
-                    header::RETRY_AFTER,
-                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
-                )],
-                "queue full, retry later",
+            Self::SlowBody => (
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
             )
                 .into_response(),
+            Self::QueueFull => unavailable("queue full, retry later"),
+            Self::ShuttingDown => unavailable("shutting down, retry later"),
         }
     }
+}
+
+fn unavailable(why: &'static str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        )],
+        why,
+    )
+        .into_response()
 }
 
 pub async fn receive(
@@ -107,16 +127,24 @@ pub async fn receive(
 impl Intake {
     async fn take(&self, headers: &HeaderMap, event: Option<&str>, body: Body) -> Outcome {
         let received = Instant::now();
+        if self.draining.load(Ordering::Relaxed) {
+            return Outcome::ShuttingDown;
+        }
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Outcome::TooLarge;
         }
-        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<LengthLimitError>() => return Outcome::TooLarge,
-            Err(_) => return Outcome::BadRequest("could not read the request body".into()),
+        let read = tokio::time::timeout(
+            self.body_timeout,
+            Limited::new(body, MAX_BODY_BYTES).collect(),
+        );
+        let body = match read.await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.is::<LengthLimitError>() => return Outcome::TooLarge,
+            Ok(Err(_)) => return Outcome::BadRequest("could not read the request body".into()),
+            Err(_) => return Outcome::SlowBody,
         };
         let signature = headers
             .get("x-hub-signature-256")

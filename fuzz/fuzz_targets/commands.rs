@@ -1,0 +1,9 @@
+//! Any comment read for `/paved` commands: parsed or answered with help.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use paved::commands;
+
+fuzz_target!(|comment: &str| {
+    let _ = commands::parse(comment);
+});
