@@ -176,3 +176,47 @@ async fn a_spent_rate_limit_parks_the_request_until_the_reset() {
         "{refused} calls while the limit was spent: paved must not hammer"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_limit_running_low_is_kept_for_the_status_which_says_paved_waits() {
+    let work = TempDir::new("faults-reserve");
+    let stage = Stage::start(options(&work)).await.unwrap();
+    let warm = stage
+        .request(&stage.writer, "warm-up", "node-express", "Warm.")
+        .await
+        .unwrap();
+    stage.settled(warm, LIMIT).await.unwrap();
+    // Fewer calls left than paved keeps in reserve, for 6 s.
+    let left = paved::github::RATE_LIMIT_RESERVE as u32 - 10;
+    stage.sandbox.drain_rate_limit(left, Duration::from_secs(6));
+    let n = stage
+        .request(&stage.writer, "frugal", "node-express", "Waits its turn.")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + LIMIT;
+    let waiting = loop {
+        let status = stage.sandbox.comments(CATALOG, n).into_iter().next();
+        if let Some(c) = status.filter(|c| c.body.contains("waiting for GitHub's rate limit")) {
+            break c.body;
+        }
+        assert!(Instant::now() < deadline, "the status never said it waits");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        waiting.contains("UTC; paved carries on by itself"),
+        "{waiting}"
+    );
+    let labels = stage.settled(n, LIMIT).await.unwrap();
+    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    let requests = stage.sandbox.requests();
+    let refused = requests
+        .by_installation()
+        .filter(|r| r.status == 403)
+        .count();
+    assert_eq!(refused, 0, "paved never ran into the limit itself");
+    assert_eq!(
+        requests.count("repos/create-in-org"),
+        2,
+        "one repository each"
+    );
+}

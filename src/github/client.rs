@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::auth::{AppKey, InstallationToken, TokenCache};
+use super::budget::Budgets;
 use super::error::{GitHubError, message_of};
 use super::retry::{RetryPolicy, Verdict, classify, header_u64};
 use crate::clock::Clock;
@@ -76,6 +77,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     tokens: TokenCache,
+    budgets: Budgets,
 }
 
 /// The installation-token answer; `expires_at` is RFC 3339.
@@ -105,6 +107,7 @@ impl GitHub {
                 clock: opts.clock,
                 metrics: opts.metrics,
                 tokens: TokenCache::default(),
+                budgets: Budgets::default(),
             }),
         })
     }
@@ -253,6 +256,9 @@ impl GitHub {
         let policy = &self.inner.retry;
         let mut attempt = 1;
         loop {
+            if let Some(id) = installation {
+                self.hold_for_reserve(operation, id).await?;
+            }
             let authorization = authorize().await?;
             let outcome = self
                 .send_once(operation, &authorization, method, path, body)
@@ -341,7 +347,36 @@ impl GitHub {
         result
     }
 
+    /// Waits for the rate limit's reset while `installation` is down to the
+    /// calls kept for status comments; a reset further off than the policy's
+    /// longest wait comes back as [`GitHubError::RateLimited`].
+    async fn hold_for_reserve(
+        &self,
+        operation: &'static str,
+        installation: u64,
+    ) -> Result<(), GitHubError> {
+        let now = self.inner.clock.now();
+        let Some(reset_at) = self.inner.budgets.held_until(installation, operation, now) else {
+            return Ok(());
+        };
+        let wait = reset_at.duration_since(now).unwrap_or_default();
+        if wait > self.inner.retry.max_wait {
+            return Err(GitHubError::RateLimited {
+                operation,
+                reset_at,
+            });
+        }
+        tracing::info!(
+            operation,
+            wait_ms = wait.as_millis() as u64,
+            "rate limit nearly spent: waiting for the reset"
+        );
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
     fn record_rate_limit(&self, installation: u64, headers: &HeaderMap) {
+        self.inner.budgets.record(installation, headers);
         if let Some(remaining) = header_u64(headers, "x-ratelimit-remaining") {
             let label = installation.to_string();
             self.inner

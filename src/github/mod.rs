@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+mod budget;
 mod client;
 mod error;
 mod retry;
@@ -13,6 +14,7 @@ pub use api::{
     RepoInfo,
 };
 pub use auth::{AppKey, InstallationToken, TokenCache};
+pub use budget::RESERVE as RATE_LIMIT_RESERVE;
 pub use client::{Auth, GitHub, GitHubOptions, Response};
 pub use error::GitHubError;
 pub use retry::RetryPolicy;

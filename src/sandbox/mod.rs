@@ -505,6 +505,11 @@ impl Sandbox {
         self.shared.limits.exhaust(duration);
     }
 
+    /// Leaves every caller seen so far `leave` calls until `duration` from now.
+    pub fn drain_rate_limit(&self, leave: u32, duration: Duration) {
+        self.shared.limits.drain(leave, duration);
+    }
+
     /// A simulated CI run on `branch` of `repo` completes: fires `workflow_run`
     /// `completed` with `conclusion` (`success`, `failure`, ...).
     pub async fn complete_workflow_run(

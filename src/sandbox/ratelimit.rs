@@ -123,6 +123,18 @@ impl RateLimits {
         *self.exhausted_until.lock().unwrap() = Some(Utc::now() + duration);
     }
 
+    /// Brings every budget used so far down to `leave` calls, until
+    /// `duration` from now: a limit running out the ordinary way.
+    pub fn drain(&self, leave: u32, duration: std::time::Duration) {
+        let reset = Utc::now() + Duration::from_std(duration).unwrap_or(Duration::hours(1));
+        for budget in self.budgets.lock().unwrap().values_mut() {
+            *budget = Budget {
+                used: self.limit.saturating_sub(leave),
+                reset,
+            };
+        }
+    }
+
     /// Lifts an exhaustion and refills every budget.
     pub fn reset(&self) {
         *self.exhausted_until.lock().unwrap() = None;
