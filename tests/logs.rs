@@ -80,4 +80,12 @@ async fn job_lines_carry_the_delivery_and_the_request_and_no_secret() {
     ] {
         assert!(!text.contains(secret), "the {what} leaked into the logs");
     }
+    let tokens = stage.sandbox.installation_tokens();
+    assert!(!tokens.is_empty(), "paved worked with installation tokens");
+    for token in tokens {
+        assert!(
+            !text.contains(token.expose()),
+            "an installation token leaked into the logs"
+        );
+    }
 }

@@ -385,6 +385,17 @@ impl Sandbox {
         .0
     }
 
+    /// Every installation token issued so far (the ones paved was given, too).
+    pub fn installation_tokens(&self) -> Vec<Secret> {
+        let world = self.shared.world();
+        world
+            .tokens
+            .iter()
+            .filter(|(_, t)| matches!(t.grant, Grant::Installation(_)))
+            .map(|(token, _)| Secret::new(token.clone()))
+            .collect()
+    }
+
     /// Creates `owner/name` with an empty `main`, as a person would on github.com.
     pub async fn create_repo(&self, owner: &str, name: &str) -> Result<RepoKey, SandboxError> {
         let key = RepoKey::new(owner, name);
