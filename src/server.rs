@@ -93,7 +93,9 @@ pub struct Paved {
     grace: Duration,
     stop: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
-    /// Routing deliveries to jobs, the resync loop, automatic upgrades.
+    /// Takes deliveries off the queue and routes them to jobs.
+    dispatch: tokio::task::JoinHandle<()>,
+    /// The resync loop, automatic upgrades.
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -120,8 +122,8 @@ impl Paved {
             grace_s = grace.as_secs(),
             "shutting down: deliveries get 503 while running jobs finish"
         );
-        // Only the delivery router keeps going: the queue drains into jobs.
-        for task in &self.background[1..] {
+        // Only dispatch keeps going: the queue drains into jobs.
+        for task in &self.background {
             task.abort();
         }
         while !(self.intake.queue.depth() == 0 && self.jobs.idle()) {
@@ -136,7 +138,7 @@ impl Paved {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.jobs.stop();
-        self.background[0].abort();
+        self.dispatch.abort();
         let _ = self.stop.send(true);
         let mut server = self.server;
         let close = deadline
@@ -206,8 +208,8 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
         "paved is serving"
     );
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let dispatch = tokio::spawn(work(deliveries, intake.clone(), jobs.clone()));
     let background = vec![
-        tokio::spawn(work(deliveries, intake.clone(), jobs.clone())),
         tokio::spawn(reconcile::resync_loop(jobs.clone(), config.resync)),
         tokio::spawn({
             let reconciler = jobs.reconciler().clone();
@@ -237,6 +239,7 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
         grace: config.shutdown_grace,
         stop,
         server,
+        dispatch,
         background,
     })
 }
