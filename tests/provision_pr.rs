@@ -169,23 +169,45 @@ async fn a_merge_whose_webhook_was_lost_is_provisioned_by_the_resync() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_valid_pull_request_closed_unmerged_never_creates_anything() {
-    // Whoever opened it (a fork's author can only ask), a pull request is
-    // validated and previewed, and only a merge by someone with write access provisions.
-    let work = TempDir::new("pr-closed");
+async fn a_pull_request_from_a_fork_is_validated_and_never_provisioned_unmerged() {
+    let work = TempDir::new("pr-fork");
     let mut stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
         .await
         .unwrap();
+    // Someone with read access only: they fork, push there and ask.
+    let fork = stage.reader.fork(CATALOG).await.unwrap();
     let text = "name: sneaky\ntemplate: node-express\ndescription: Wants in.\nowner: \"@acme/x\"\n";
-    let (number, head) = open_pr(&stage, "add-sneaky", "services/sneaky.yaml", text).await;
+    let files: &[(&str, &[u8])] = &[("services/sneaky.yaml", text.as_bytes())];
+    let head = stage
+        .reader
+        .push_files(&fork, "add-sneaky", files, "Add sneaky")
+        .await
+        .unwrap();
+    let head_ref = format!("{}:add-sneaky", stage.reader.login());
+    let number = stage
+        .reader
+        .open_pull(CATALOG, &head_ref, "main", "Add sneaky", "")
+        .await
+        .unwrap();
     assert_eq!(
         check_run(&stage, &head).await.conclusion.as_deref(),
         Some("success")
     );
+    let deadline = Instant::now() + LIMIT;
+    while !stage
+        .sandbox
+        .comments(CATALOG, number)
+        .iter()
+        .any(|c| c.body.contains("preview of sneaky"))
+    {
+        assert!(Instant::now() < deadline, "no preview comment");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stage.sandbox.requests().count("repos/create-in-org"), 0);
     stage.settled_jobs().await;
     let looked = stage.sandbox.requests().count("pulls/get");
     stage
-        .writer
+        .reader
         .call(
             reqwest::Method::PATCH,
             &format!("/repos/{CATALOG}/pulls/{number}"),

@@ -205,6 +205,107 @@ async fn conflicts_are_not_mergeable_and_readers_cannot_merge() {
 }
 
 #[tokio::test]
+async fn a_pull_request_from_a_fork_is_read_and_merged_through_the_base() {
+    let w = world(SandboxConfig::default()).await;
+    let alice = w.sb.create_user("alice");
+    w.sb.set_org_role("alice", "acme", Permission::Write);
+    let bob = w.sb.create_user("bob");
+    w.sb.set_org_role("bob", "acme", Permission::Read);
+    let seed: &[(&str, &[u8])] = &[("README.md", b"# catalog\n")];
+    w.sb.push_files("acme/catalog", "main", seed, "seed", "alice")
+        .await
+        .unwrap();
+
+    // A reader forks; asking again gives the same fork.
+    assert_eq!(bob.fork("acme/catalog").await.unwrap(), "bob/catalog");
+    assert_eq!(bob.fork("acme/catalog").await.unwrap(), "bob/catalog");
+    let gh = client(&w.sb, &w.sb.installation_token(w.installation));
+    let fork: serde_json::Value = bob
+        .call(reqwest::Method::GET, "/repos/bob/catalog", None)
+        .await
+        .unwrap();
+    assert_eq!(fork["fork"], true);
+    assert_eq!(fork["parent"]["full_name"], "acme/catalog");
+    assert_eq!(
+        w.sb.branch_sha("bob/catalog", "main").await,
+        w.sb.branch_sha("acme/catalog", "main").await
+    );
+
+    let change: &[(&str, &[u8])] = &[("services/x.yaml", b"name: x\n")];
+    bob.push_files("bob/catalog", "add-x", change, "Add x")
+        .await
+        .unwrap();
+    let number = bob
+        .open_pull("acme/catalog", "bob:add-x", "main", "Add x", "")
+        .await
+        .unwrap();
+    let opened = w.hooks.wait_for("pull_request", Some("opened")).await;
+    let head = &opened.payload["pull_request"]["head"];
+    assert_eq!(head["label"], "bob:add-x");
+    assert_eq!(head["repo"]["full_name"], "bob/catalog");
+    assert_eq!(opened.payload["repository"]["full_name"], "acme/catalog");
+
+    // The base repository reads the fork's commits: files, contents at the head.
+    let pulls = gh.pulls("acme", "catalog");
+    let pr: PullRequest = pulls.get(number).await.unwrap();
+    let head_sha = pr.head.sha.clone();
+    assert_eq!(
+        pr.head.repo.unwrap().full_name.as_deref(),
+        Some("bob/catalog")
+    );
+    assert_eq!(pr.changed_files, Some(1));
+    let files = pulls.list_files(number).await.unwrap();
+    assert_eq!(files.items[0].filename, "services/x.yaml");
+    assert_eq!(
+        w.sb.file("acme/catalog", &head_sha, "services/x.yaml")
+            .await
+            .unwrap(),
+        b"name: x\n"
+    );
+    let listed = |head: &'static str| {
+        let pulls = gh.pulls("acme", "catalog");
+        async move { pulls.list().head(head).send().await.unwrap().items.len() }
+    };
+    assert_eq!(listed("bob:add-x").await, 1);
+    assert_eq!(listed("acme:add-x").await, 0);
+
+    // A branch of the same name in the base repository is not the fork's.
+    alice
+        .push_files("acme/catalog", "add-x", &[("other.txt", b"o\n")], "Other")
+        .await
+        .unwrap();
+    assert_eq!(pulls.get(number).await.unwrap().head.sha, head_sha);
+
+    // A push to the fork's branch synchronizes the pull request in the base.
+    let more: &[(&str, &[u8])] = &[("services/x.yaml", b"name: x\nteam: b\n")];
+    bob.push_files("bob/catalog", "add-x", more, "Team")
+        .await
+        .unwrap();
+    let sync = w.hooks.wait_for("pull_request", Some("synchronize")).await;
+    let new_head = w.sb.branch_sha("bob/catalog", "add-x").await.unwrap();
+    assert_eq!(sync.payload["after"], new_head.as_str());
+    assert_eq!(sync.payload["repository"]["full_name"], "acme/catalog");
+    assert_eq!(pulls.get(number).await.unwrap().head.sha, new_head);
+
+    // Only someone with write access to the base merges it.
+    assert_eq!(
+        bob.merge_pull("acme/catalog", number)
+            .await
+            .unwrap_err()
+            .status,
+        403
+    );
+    alice.merge_pull("acme/catalog", number).await.unwrap();
+    assert_eq!(
+        w.sb.file("acme/catalog", "main", "services/x.yaml")
+            .await
+            .unwrap(),
+        b"name: x\nteam: b\n"
+    );
+    assert!(w.sb.branch_sha("bob/catalog", "add-x").await.is_some());
+}
+
+#[tokio::test]
 async fn the_app_creates_and_completes_check_runs() {
     let w = world(SandboxConfig::default()).await;
     let sha =

@@ -141,6 +141,16 @@ impl Actor {
         number(self.call(Method::POST, &path, Some(pull)).await?, "number")
     }
 
+    /// Forks `repo` to this user's account and returns the fork's full name.
+    pub async fn fork(&self, repo: &str) -> Result<String, ApiError> {
+        let path = format!("/repos/{repo}/forks");
+        let fork = self.call(Method::POST, &path, Some(json!({}))).await?;
+        fork["full_name"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::internal("answer without full_name"))
+    }
+
     /// Merges a pull request and returns the merge commit's sha.
     pub async fn merge_pull(&self, repo: &str, number: u64) -> Result<String, ApiError> {
         let path = format!("/repos/{repo}/pulls/{number}/merge");

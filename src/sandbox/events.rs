@@ -110,6 +110,85 @@ pub(crate) async fn after_push(
             None => Vec::new(),
         };
         record_ref_change(shared, key, &ref_name, &old, &new, &commits, pusher);
+        if let (Some(branch), Some(_)) = (ref_name.strip_prefix("refs/heads/"), &new) {
+            synchronize_fork_pulls(shared, key, branch, pusher).await;
+        }
+    }
+}
+
+/// A push to a fork's branch moves the pull requests it heads in the parent
+/// repository: their `refs/pull/N/head`, and a `synchronize` webhook there.
+async fn synchronize_fork_pulls(shared: &Shared, fork: &RepoKey, branch: &str, pusher: &str) {
+    let (parent, numbers) = {
+        let world = shared.world();
+        let Some(parent) = world.repo(fork).and_then(|r| r.parent.clone()) else {
+            return;
+        };
+        let Some(repo) = world.repo(&parent) else {
+            return;
+        };
+        let numbers: Vec<u64> = repo
+            .issues
+            .values()
+            .filter(|i| i.state == IssueState::Open)
+            .filter(|i| {
+                i.pull
+                    .as_ref()
+                    .is_some_and(|p| p.head_repo.as_ref() == Some(fork) && p.head_ref == branch)
+            })
+            .map(|i| i.number)
+            .collect();
+        (parent, numbers)
+    };
+    if numbers.is_empty() {
+        return;
+    }
+    let head = match shared.git.fetch_fork_head(fork, branch, &parent).await {
+        Ok(Some(sha)) => sha,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not fetch a fork's head");
+            return;
+        }
+    };
+    for number in numbers {
+        if let Err(e) = shared.git.set_pull_head(&parent, number, &head).await {
+            tracing::warn!(error = %e, "could not move refs/pull/{number}/head");
+            continue;
+        }
+        let mut world = shared.world();
+        let now = Utc::now();
+        let Some(issue) = world
+            .repo_mut(&parent)
+            .and_then(|r| r.issues.get_mut(&number))
+        else {
+            continue;
+        };
+        let Some(pull) = issue.pull.as_mut() else {
+            continue;
+        };
+        let previous = std::mem::replace(&mut pull.head_sha, head.clone());
+        issue.updated_at = now;
+        let repo = world.repo(&parent).expect("looked up above");
+        let fields = vec![
+            ("number", json!(number)),
+            ("before", json!(previous)),
+            ("after", json!(head)),
+            (
+                "pull_request",
+                shared
+                    .render(&world)
+                    .pull(repo, &repo.issues[&number], None),
+            ),
+        ];
+        shared.emit(
+            &world,
+            "pull_request",
+            Some("synchronize"),
+            repo,
+            pusher,
+            fields,
+        );
     }
 }
 
@@ -137,7 +216,10 @@ fn record_ref_change(
             let Some(pull) = issue.pull.as_mut() else {
                 continue;
             };
-            if issue.state == IssueState::Open && &pull.head_ref == branch {
+            if issue.state == IssueState::Open
+                && pull.head_repo.is_none()
+                && &pull.head_ref == branch
+            {
                 let previous = std::mem::replace(&mut pull.head_sha, new.clone());
                 issue.updated_at = now;
                 synchronized.push((issue.number, previous));
@@ -265,7 +347,7 @@ pub(crate) async fn complete_workflow_run(
         .issues
         .values()
         .filter_map(|i| Some((i, i.pull.as_ref()?)))
-        .filter(|(i, p)| i.state == IssueState::Open && p.head_ref == branch)
+        .filter(|(i, p)| i.state == IssueState::Open && p.head_repo.is_none() && p.head_ref == branch)
         .map(|(i, p)| {
             json!({
                 "id": p.id, "number": i.number,

@@ -236,6 +236,55 @@ impl GitStore {
         Ok(sha)
     }
 
+    /// Gives `to` (a new, empty repository) every branch of `from`, as a fork starts.
+    pub async fn fork(&self, from: &RepoKey, to: &RepoKey) -> Result<(), SandboxError> {
+        let source = self.repo_path(from);
+        let source = source.to_string_lossy();
+        let spec = "+refs/heads/*:refs/heads/*";
+        run_in(self, to, &["fetch", "--quiet", "--no-tags", &source, spec])
+            .await
+            .map(drop)
+    }
+
+    /// The head of `branch` in the fork `from`, with its commits fetched
+    /// into `to`: a fork's commits are readable in the base repository, as
+    /// in GitHub's fork network. `None` when the branch does not exist.
+    pub async fn fetch_fork_head(
+        &self,
+        from: &RepoKey,
+        branch: &str,
+        to: &RepoKey,
+    ) -> Result<Option<String>, SandboxError> {
+        let Some(sha) = self.resolve(from, &format!("refs/heads/{branch}")).await? else {
+            return Ok(None);
+        };
+        let source = self.repo_path(from);
+        let source = source.to_string_lossy();
+        let args = [
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            &source,
+            &sha,
+        ];
+        run_in(self, to, &args).await?;
+        Ok(Some(sha))
+    }
+
+    /// Points `refs/pull/{number}/head` of `key` at `sha`.
+    pub async fn set_pull_head(
+        &self,
+        key: &RepoKey,
+        number: u64,
+        sha: &str,
+    ) -> Result<(), SandboxError> {
+        let name = format!("refs/pull/{number}/head");
+        run_in(self, key, &["update-ref", &name, sha])
+            .await
+            .map(drop)
+    }
+
     /// Merges `head_sha` into branch `base` the way GitHub's merge button does
     /// and moves `base`.
     pub async fn merge(

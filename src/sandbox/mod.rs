@@ -10,14 +10,18 @@
 //!   the manifest's `redirect_url` with a code and the `state`),
 //!   repositories (create in an org or for the user, get, patch incl.
 //!   archive/`is_template`/`delete_branch_on_merge`, topics, generate from a
-//!   template, contents get/put, collaborator permission, `/orgs/{org}/repos`),
+//!   template, forks, contents get/put, collaborator permission,
+//!   `/orgs/{org}/repos`),
 //!   issues (create, get, update, list with `state`/`labels`/`creator` and
 //!   `Link` pagination), comments, labels (add, set, remove), reactions on
-//!   comments, pull requests (create, get, list, files, merge, check merged),
+//!   comments, pull requests (create, also from a fork as `owner:branch`,
+//!   whose head the base repository holds as `refs/pull/N/head`; get, list,
+//!   files, merge, check merged),
 //!   check runs (create, get, update). Every answer carries `x-ratelimit-*`.
 //! - **Git** at `{url}/{owner}/{repo}.git` through `git http-backend`, basic
 //!   auth with `x-access-token:<installation token>` or `<login>:<personal
-//!   token>`. Pushes fire `push` (and `pull_request.synchronize`).
+//!   token>`. Pushes fire `push` (and `pull_request.synchronize`, in the
+//!   parent repository for a fork's branch).
 //! - **Webhooks** signed with the App's secret, delivered in order by one
 //!   background task, recorded and redeliverable (same GUID).
 //! - **Control** under `/_sandbox/` (no auth, not logged): `GET|DELETE
@@ -30,7 +34,8 @@
 //!   `POST app-manifests` (a manifest code).
 //!
 //! Limits, on purpose: one App; installations cover all repositories of an
-//! account; no forks; the `rebase` merge method writes one squashed commit; a
+//! account; a fork copies its parent's branches once, when it is made; the
+//! `rebase` merge method writes one squashed commit; a
 //! stall fault answers 504 after sleeping and does not perform the request.
 //!
 //! ```no_run
@@ -195,6 +200,7 @@ impl Shared {
                 topics: Vec::new(),
                 default_branch: "main".into(),
                 delete_branch_on_merge: false,
+                parent: None,
                 created_at: now,
                 updated_at: now,
                 pushed_at: now,

@@ -160,7 +160,23 @@ impl Render<'_> {
         format!("{}/repos/{}", self.base, repo.key.full_name())
     }
 
+    /// A repository; a fork also names its `parent` and the network's `source`.
     pub fn repo(&self, r: &Repo) -> Value {
+        let mut repo = self.repo_fields(r);
+        let up = |r: &Repo| r.parent.as_ref().and_then(|k| self.world.repo(k));
+        if let Some(parent) = up(r) {
+            let mut source = parent;
+            while let Some(next) = up(source) {
+                source = next;
+            }
+            repo["fork"] = json!(true);
+            repo["parent"] = self.repo_fields(parent);
+            repo["source"] = self.repo_fields(source);
+        }
+        repo
+    }
+
+    fn repo_fields(&self, r: &Repo) -> Value {
         let api = self.repo_api(r);
         let html = format!("{}/{}", self.base, r.key.full_name());
         let open_issues = r
@@ -295,15 +311,20 @@ impl Render<'_> {
         let api = format!("{}/pulls/{}", self.repo_api(repo), i.number);
         let issue_api = format!("{}/issues/{}", self.repo_api(repo), i.number);
         let html = format!("{}/{}/pull/{}", self.base, repo.key.full_name(), i.number);
-        let branch = |r: &str, sha: &str| {
+        let branch = |on: &Repo, r: &str, sha: &str| {
             json!({
-                "label": format!("{}:{r}", repo.key.owner),
+                "label": format!("{}:{r}", on.key.owner),
                 "ref": r,
                 "sha": sha,
-                "user": self.user(&repo.key.owner),
-                "repo": self.repo(repo),
+                "user": self.user(&on.key.owner),
+                "repo": self.repo(on),
             })
         };
+        let head_repo = p
+            .head_repo
+            .as_ref()
+            .and_then(|k| self.world.repo(k))
+            .unwrap_or(repo);
         let links = json!({
             "self": {"href": api}, "html": {"href": html},
             "issue": {"href": issue_api}, "comments": {"href": format!("{issue_api}/comments")},
@@ -344,8 +365,8 @@ impl Render<'_> {
             "assignees": i.assignees.iter().map(|a| self.user(a)).collect::<Vec<_>>(),
             "requested_reviewers": [],
             "requested_teams": [],
-            "head": branch(&p.head_ref, &p.head_sha),
-            "base": branch(&p.base_ref, &p.base_sha),
+            "head": branch(head_repo, &p.head_ref, &p.head_sha),
+            "base": branch(repo, &p.base_ref, &p.base_sha),
         });
         // Two literals: one this large exceeds `json!`'s recursion limit.
         extend(

@@ -83,6 +83,8 @@ impl IssueState {
 #[derive(Debug, Clone)]
 pub struct Pull {
     pub id: u64,
+    /// The fork the head branch lives in; `None` for a branch of the base repository.
+    pub head_repo: Option<RepoKey>,
     pub head_ref: String,
     pub base_ref: String,
     /// Recorded when the PR is created and refreshed on reads and pushes.
@@ -211,6 +213,8 @@ pub struct Repo {
     pub topics: Vec<String>,
     pub default_branch: String,
     pub delete_branch_on_merge: bool,
+    /// The repository this one is a fork of.
+    pub parent: Option<RepoKey>,
     pub created_at: Time,
     pub updated_at: Time,
     pub pushed_at: Time,

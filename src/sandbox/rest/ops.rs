@@ -48,6 +48,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("POST", "/repos/{o}/{r}/issues/{n}/labels", "issues/add-labels"),
     ("PUT", "/repos/{o}/{r}/issues/{n}/labels", "issues/set-labels"),
     ("DELETE", "/repos/{o}/{r}/issues/{n}/labels/{name}", "issues/remove-label"),
+    ("POST", "/repos/{o}/{r}/forks", "repos/create-fork"),
     ("GET", "/repos/{o}/{r}/pulls", "pulls/list"),
     ("POST", "/repos/{o}/{r}/pulls", "pulls/create"),
     ("GET", "/repos/{o}/{r}/pulls/{n}", "pulls/get"),

@@ -21,7 +21,7 @@ use crate::sandbox::error::ApiError;
 use crate::sandbox::events::after_push;
 use crate::sandbox::git::{MergeMethod, MergeOutcome};
 use crate::sandbox::render::DiffStats;
-use crate::sandbox::state::{IssueState, Merged, Permission, Pull, RepoKey};
+use crate::sandbox::state::{IssueState, Merged, Permission, Pull, RepoKey, World};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -69,11 +69,21 @@ async fn list(
             "closed" => i.state == IssueState::Closed,
             _ => i.state == IssueState::Open,
         })
-        .filter(|(_, p)| head.as_deref().is_none_or(|h| strip_owner(h) == p.head_ref))
+        .filter(|(_, p)| {
+            head.as_deref()
+                .is_none_or(|h| head_matches(&repo.key, p, h))
+        })
         .filter(|(_, p)| base.as_deref().is_none_or(|b| b == p.base_ref))
         .map(|(i, _)| render.pull(repo, i, None))
         .collect();
     Ok(paging.respond(&shared.base, items))
+}
+
+/// Whether `pull`'s head is `owner:branch` (or `branch` of the base repository).
+fn head_matches(base: &RepoKey, pull: &Pull, head: &str) -> bool {
+    let owner = head.split_once(':').map_or(base.owner.as_str(), |(o, _)| o);
+    let head_owner = pull.head_repo.as_ref().unwrap_or(base).owner.as_str();
+    owner.eq_ignore_ascii_case(head_owner) && strip_owner(head) == pull.head_ref
 }
 
 #[derive(Deserialize)]
@@ -93,11 +103,12 @@ async fn create(
     let key = writable(&shared.world(), &caller, &owner, &name, Permission::Read)?;
     let head = strip_owner(&new.head).to_string();
     let invalid = |field| ApiError::invalid("PullRequest", field, "invalid");
-    let head_sha = shared
-        .git
-        .resolve(&key, &branch_ref(&head))
-        .await?
-        .ok_or_else(|| invalid("head"))?;
+    let head_repo = fork_of_head(&shared.world(), &key, &new.head)?;
+    let head_sha = match &head_repo {
+        None => shared.git.resolve(&key, &branch_ref(&head)).await?,
+        Some(fork) => shared.git.fetch_fork_head(fork, &head, &key).await?,
+    }
+    .ok_or_else(|| invalid("head"))?;
     let base_sha = shared
         .git
         .resolve(&key, &branch_ref(&new.base))
@@ -107,28 +118,39 @@ async fn create(
         let message = format!("No commits between {} and {head}", new.base);
         return Err(ApiError::custom("PullRequest", &message));
     }
-    let mut world = shared.world();
-    let login = actor(&world, &caller)?;
-    let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
-    let duplicate = repo.issues.values().any(|i| {
-        i.state == IssueState::Open
-            && i.pull
-                .as_ref()
-                .is_some_and(|p| p.head_ref == head && p.base_ref == new.base)
-    });
-    if duplicate {
-        let message = format!("A pull request already exists for {}:{head}.", key.owner);
-        return Err(ApiError::custom("PullRequest", &message));
-    }
-    let pull = Pull {
-        id: world.next_id(),
-        head_ref: head,
-        base_ref: new.base,
-        head_sha,
-        base_sha,
-        merged: None,
+    let from_fork = head_repo.is_some();
+    let (number, login) = {
+        let mut world = shared.world();
+        let login = actor(&world, &caller)?;
+        let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
+        let duplicate = repo.issues.values().any(|i| {
+            i.state == IssueState::Open
+                && i.pull.as_ref().is_some_and(|p| {
+                    p.head_ref == head && p.head_repo == head_repo && p.base_ref == new.base
+                })
+        });
+        if duplicate {
+            let head_owner = &head_repo.as_ref().unwrap_or(&key).owner;
+            let message = format!("A pull request already exists for {head_owner}:{head}.");
+            return Err(ApiError::custom("PullRequest", &message));
+        }
+        let pull = Pull {
+            id: world.next_id(),
+            head_repo,
+            head_ref: head,
+            base_ref: new.base,
+            head_sha: head_sha.clone(),
+            base_sha,
+            merged: None,
+        };
+        let number = open_issue(&mut world, &key, new.title, new.body, &login, Some(pull));
+        (number, login)
     };
-    let number = open_issue(&mut world, &key, new.title, new.body, &login, Some(pull));
+    if from_fork {
+        // GitHub keeps a fork's head in the base repository as refs/pull/N/head.
+        shared.git.set_pull_head(&key, number, &head_sha).await?;
+    }
+    let world = shared.world();
     issue_event(&shared, &world, &key, number, "opened", &login, vec![]);
     let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
     Ok(created(shared.render(&world).pull(
@@ -136,6 +158,22 @@ async fn create(
         &repo.issues[&number],
         None,
     )))
+}
+
+/// The fork holding the head branch when `head` is `owner:branch` with an
+/// owner other than the base repository's; `None` for a branch of `base`.
+fn fork_of_head(world: &World, base: &RepoKey, head: &str) -> Result<Option<RepoKey>, ApiError> {
+    let Some((owner, _)) = head.split_once(':') else {
+        return Ok(None);
+    };
+    if owner.eq_ignore_ascii_case(&base.owner) {
+        return Ok(None);
+    }
+    world
+        .repos()
+        .find(|r| r.key.owner.eq_ignore_ascii_case(owner) && r.parent.as_ref() == Some(base))
+        .map(|r| Some(r.key.clone()))
+        .ok_or_else(|| ApiError::invalid("PullRequest", "head", "invalid"))
 }
 
 /// The repository key and the pull request's base and head commits.
@@ -295,7 +333,9 @@ async fn merge(
         if issue.state != IssueState::Open || pull.merged.is_some() {
             return Err(not_mergeable());
         }
-        let delete_head = world.repo(&key).is_some_and(|r| r.delete_branch_on_merge);
+        // A fork's branch is its owner's to delete.
+        let delete_head =
+            pull.head_repo.is_none() && world.repo(&key).is_some_and(|r| r.delete_branch_on_merge);
         let login = actor(&world, &caller)?;
         (key, login, pull, issue.title.clone(), delete_head)
     };
@@ -318,7 +358,8 @@ async fn merge(
     let default_title = match method {
         MergeMethod::Merge => format!(
             "Merge pull request #{number} from {}/{}",
-            key.owner, pull.head_ref
+            pull.head_repo.as_ref().unwrap_or(&key).owner,
+            pull.head_ref
         ),
         MergeMethod::Squash => format!("{title} (#{number})"),
     };
@@ -368,6 +409,7 @@ async fn merge(
     }
     // Webhooks for the refs this merge moved: the base, and the head if deleted.
     let touched = [branch_ref(&pull.base_ref), branch_ref(&pull.head_ref)];
+    let touched = &touched[..if delete_head { 2 } else { 1 }];
     let moved = |refs: &BTreeMap<String, String>| {
         refs.iter()
             .filter(|(r, _)| touched.contains(r))

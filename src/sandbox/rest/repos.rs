@@ -25,6 +25,7 @@ pub fn routes() -> Router<Arc<Shared>> {
             "/repos/{owner}/{repo}/generate",
             axum::routing::post(generate),
         )
+        .route("/repos/{owner}/{repo}/forks", axum::routing::post(fork))
         .route(
             "/repos/{owner}/{repo}/topics",
             get(get_topics).put(replace_topics),
@@ -215,6 +216,63 @@ async fn generate(
     let world = shared.world();
     let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
     Ok(created(shared.render(&world).repo(repo)))
+}
+
+#[derive(Deserialize)]
+pub struct NewFork {
+    organization: Option<String>,
+    name: Option<String>,
+}
+
+/// `POST /repos/{owner}/{repo}/forks`: a copy of every branch under the
+/// caller (or `organization`), answered 202 as GitHub does; asking again
+/// gives the fork that exists.
+async fn fork(
+    State(shared): Api,
+    Extension(caller): Extension<Caller>,
+    Path((owner, name)): Path<(String, String)>,
+    Body(new): Body<NewFork>,
+) -> Result<Response, ApiError> {
+    let (source, key, private, description) = {
+        let world = shared.world();
+        let source = repo_for(&world, &caller, &owner, &name, Permission::Read)?;
+        let account = match (&new.organization, &caller) {
+            (Some(org), _) => org.clone(),
+            (None, Caller::User(login)) => login.clone(),
+            (None, _) => {
+                return Err(ApiError::invalid(
+                    "Repository",
+                    "organization",
+                    "missing_field",
+                ));
+            }
+        };
+        let (account, _) = creator_for(&world, &caller, &account)?;
+        let key = RepoKey::new(&account, new.name.as_deref().unwrap_or(&source.key.name));
+        if let Some(existing) = world.repo(&key) {
+            if existing.parent.as_ref() == Some(&source.key) {
+                return Ok(accepted(shared.render(&world).repo(existing)));
+            }
+            return Err(ApiError::repository_name_taken());
+        }
+        let (private, description) = (source.private, source.description.clone());
+        (source.key.clone(), key, private, description)
+    };
+    valid_name(&key.name)?;
+    shared
+        .create_repo(key.clone(), description, private)
+        .await?;
+    if let Some(repo) = shared.world().repo_mut(&key) {
+        repo.parent = Some(source.clone());
+    }
+    shared.git.fork(&source, &key).await?;
+    let world = shared.world();
+    let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
+    Ok(accepted(shared.render(&world).repo(repo)))
+}
+
+fn accepted(value: serde_json::Value) -> Response {
+    (axum::http::StatusCode::ACCEPTED, Json(value)).into_response()
 }
 
 async fn list_for_org(
