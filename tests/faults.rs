@@ -21,6 +21,19 @@ fn options(work: &TempDir) -> StageOptions {
     o
 }
 
+/// A stage whose paved has run one request: it knows the App, the
+/// installation and paved.yaml.
+async fn warmed(name: &str) -> (TempDir, Stage) {
+    let work = TempDir::new(name);
+    let stage = Stage::start(options(&work)).await.unwrap();
+    let warm = stage
+        .request(&stage.writer, "warm-up", "node-express", "Warm.")
+        .await
+        .unwrap();
+    stage.settled(warm, LIMIT).await.unwrap();
+    (work, stage)
+}
+
 fn kinds() -> [(&'static str, FaultKind); 5] {
     [
         ("500", FaultKind::ServerError),
@@ -36,14 +49,7 @@ fn kinds() -> [(&'static str, FaultKind); 5] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_provisioning_call_failing_once_in_each_way_still_ends_ready_once() {
-    let work = TempDir::new("faults-provision");
-    let stage = Stage::start(options(&work)).await.unwrap();
-    // Warm up: paved learns the App, the installation and paved.yaml.
-    let warm = stage
-        .request(&stage.writer, "warm-up", "node-express", "Warm.")
-        .await
-        .unwrap();
-    stage.settled(warm, LIMIT).await.unwrap();
+    let (_work, stage) = warmed("faults-provision").await;
     let calls = [
         "issues/get",
         "issues/list-comments",
@@ -146,13 +152,7 @@ async fn each_command_call_failing_once_in_each_way_still_answers_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_spent_rate_limit_parks_the_request_until_the_reset() {
-    let work = TempDir::new("faults-ratelimit");
-    let stage = Stage::start(options(&work)).await.unwrap();
-    let warm = stage
-        .request(&stage.writer, "warm-up", "node-express", "Warm.")
-        .await
-        .unwrap();
-    stage.settled(warm, LIMIT).await.unwrap();
+    let (_work, stage) = warmed("faults-ratelimit").await;
     let n = stage
         .request(&stage.writer, "patient", "node-express", "Waits.")
         .await
@@ -179,13 +179,7 @@ async fn a_spent_rate_limit_parks_the_request_until_the_reset() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_limit_running_low_is_kept_for_the_status_which_says_paved_waits() {
-    let work = TempDir::new("faults-reserve");
-    let stage = Stage::start(options(&work)).await.unwrap();
-    let warm = stage
-        .request(&stage.writer, "warm-up", "node-express", "Warm.")
-        .await
-        .unwrap();
-    stage.settled(warm, LIMIT).await.unwrap();
+    let (_work, stage) = warmed("faults-reserve").await;
     // Fewer calls left than paved keeps in reserve, for 6 s.
     let left = paved::github::RATE_LIMIT_RESERVE as u32 - 10;
     stage.sandbox.drain_rate_limit(left, Duration::from_secs(6));

@@ -8,21 +8,9 @@ use paved::catalog::form::{self, Form};
 use paved::catalog::service_file;
 use paved::commands;
 use paved::secret::Secret;
-use paved::webhook::event::parse;
+use paved::webhook::event::{EVENTS, parse};
 use paved::webhook::signature::{sign, verify};
 use proptest::prelude::*;
-
-const EVENTS: [&str; 9] = [
-    "ping",
-    "issues",
-    "issue_comment",
-    "pull_request",
-    "push",
-    "workflow_run",
-    "installation",
-    "installation_repositories",
-    "star",
-];
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -68,7 +56,7 @@ proptest! {
     }
 
     #[test]
-    fn event_parsing_never_panics_on_bytes(event in prop::sample::select(EVENTS.to_vec()), body in prop::collection::vec(any::<u8>(), 0..2048)) {
+    fn event_parsing_never_panics_on_bytes(event in prop::sample::select([&EVENTS[..], &["star"]].concat()), body in prop::collection::vec(any::<u8>(), 0..2048)) {
         let _ = parse(event, &body);
     }
 

@@ -2,18 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paved::webhook::event::parse;
-
-const EVENTS: [&str; 8] = [
-    "ping",
-    "issues",
-    "issue_comment",
-    "pull_request",
-    "push",
-    "workflow_run",
-    "installation",
-    "installation_repositories",
-];
+use paved::webhook::event::{EVENTS, parse};
 
 fuzz_target!(|data: &[u8]| {
     if let Some((first, body)) = data.split_first() {

@@ -170,25 +170,7 @@ async fn synchronize_fork_pulls(shared: &Shared, fork: &RepoKey, branch: &str, p
         let previous = std::mem::replace(&mut pull.head_sha, head.clone());
         issue.updated_at = now;
         let repo = world.repo(&parent).expect("looked up above");
-        let fields = vec![
-            ("number", json!(number)),
-            ("before", json!(previous)),
-            ("after", json!(head)),
-            (
-                "pull_request",
-                shared
-                    .render(&world)
-                    .pull(repo, &repo.issues[&number], None),
-            ),
-        ];
-        shared.emit(
-            &world,
-            "pull_request",
-            Some("synchronize"),
-            repo,
-            pusher,
-            fields,
-        );
+        emit_synchronize(shared, &world, repo, number, &previous, &head, pusher);
     }
 }
 
@@ -232,24 +214,38 @@ fn record_ref_change(
     let repo = world.repo(key).expect("looked up above");
     let payload = push_fields(shared, &world, repo, ref_name, old, new, commits, pusher);
     shared.emit(&world, "push", None, repo, pusher, payload);
-    for (number, previous) in synchronized {
-        let issue = &repo.issues[&number];
-        let pull = shared.render(&world).pull(repo, issue, None);
-        let fields = vec![
-            ("number", json!(number)),
-            ("before", json!(previous)),
-            ("after", json!(new)),
-            ("pull_request", pull),
-        ];
-        shared.emit(
-            &world,
-            "pull_request",
-            Some("synchronize"),
-            repo,
-            pusher,
-            fields,
-        );
+    if let Some(new) = new {
+        for (number, previous) in synchronized {
+            emit_synchronize(shared, &world, repo, number, &previous, new, pusher);
+        }
     }
+}
+
+/// `pull_request.synchronize`: pull request `number` of `repo` moved from `before` to `after`.
+fn emit_synchronize(
+    shared: &Shared,
+    world: &World,
+    repo: &Repo,
+    number: u64,
+    before: &str,
+    after: &str,
+    pusher: &str,
+) {
+    let pull = shared.render(world).pull(repo, &repo.issues[&number], None);
+    let fields = vec![
+        ("number", json!(number)),
+        ("before", json!(before)),
+        ("after", json!(after)),
+        ("pull_request", pull),
+    ];
+    shared.emit(
+        world,
+        "pull_request",
+        Some("synchronize"),
+        repo,
+        pusher,
+        fields,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -251,18 +251,24 @@ pub struct ParseError {
 /// The events paved subscribes to, as metric-safe static names. Anything else
 /// is reported as `other` so strangers cannot grow the label set.
 pub fn event_label(name: &str) -> &'static str {
-    match name {
-        "ping" => "ping",
-        "issues" => "issues",
-        "issue_comment" => "issue_comment",
-        "pull_request" => "pull_request",
-        "push" => "push",
-        "workflow_run" => "workflow_run",
-        "installation" => "installation",
-        "installation_repositories" => "installation_repositories",
-        _ => "other",
-    }
+    EVENTS
+        .iter()
+        .find(|e| **e == name)
+        .copied()
+        .unwrap_or("other")
 }
+
+/// The events paved reads (`ping` included); others are ignored.
+pub const EVENTS: [&str; 8] = [
+    "ping",
+    "issues",
+    "issue_comment",
+    "pull_request",
+    "push",
+    "workflow_run",
+    "installation",
+    "installation_repositories",
+];
 
 /// Parses a verified body for the event named by `X-GitHub-Event`. The
 /// action is read first, so deliveries paved does not act on are only
