@@ -178,7 +178,7 @@ async fn a_spent_rate_limit_parks_the_request_until_the_reset() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_limit_running_low_is_kept_for_the_status_which_says_paved_waits() {
+async fn a_limit_running_low_is_kept_for_reporting_and_work_resumes_after_the_reset() {
     let (_work, stage) = warmed("faults-reserve").await;
     // Fewer calls left than paved keeps in reserve, for 6 s.
     let left = paved::github::RATE_LIMIT_RESERVE as u32 - 10;
@@ -202,6 +202,40 @@ async fn a_limit_running_low_is_kept_for_the_status_which_says_paved_waits() {
     );
     let labels = stage.settled(n, LIMIT).await.unwrap();
     assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+
+    // A command while the limit is low again waits for the reset, then runs once.
+    stage.sandbox.drain_rate_limit(left, Duration::from_secs(4));
+    stage
+        .writer
+        .comment(CATALOG, n, "/paved scale dev 2")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + LIMIT;
+    let answers = loop {
+        let answers: Vec<String> = stage
+            .sandbox
+            .comments(CATALOG, n)
+            .into_iter()
+            .filter(|c| c.user == "paved[bot]" && c.body.contains("asked:"))
+            .map(|c| c.body)
+            .collect();
+        if !answers.is_empty() {
+            break answers;
+        }
+        assert!(Instant::now() < deadline, "the command was never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    stage.settled_jobs().await;
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert!(answers[0].contains("✅"), "{answers:?}");
+    assert_eq!(
+        stage
+            .sandbox
+            .requests()
+            .count("reactions/create-for-issue-comment"),
+        1
+    );
+
     let requests = stage.sandbox.requests();
     let refused = requests
         .by_installation()

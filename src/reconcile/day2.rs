@@ -8,7 +8,7 @@ use crate::catalog::form::{self, Form};
 use crate::catalog::{CatalogSettings, Environment};
 use crate::commands::{Command, Parsed, Role, help_text};
 use crate::git::FileChange;
-use crate::github::RepoName;
+use crate::github::{GitHubError, RepoName};
 use crate::platform::{AppSpec, WriteMode, history, path};
 
 /// A comment holding commands, and where it was made.
@@ -24,26 +24,48 @@ pub struct CommandJob {
 /// What a command did, or why it did nothing.
 type Outcome = Result<String, String>;
 
+/// What the commands of one comment run with.
+struct Plan<'a> {
+    setup: &'a Setup,
+    settings: CatalogSettings,
+    service: Option<String>,
+    role: Role,
+}
+
 impl Reconciler {
     /// Runs the commands of one comment in order and answers once. Returns
     /// whether a permitted `/paved retry` asks for the request to run again.
+    /// Everything that can meet GitHub's rate limit is asked before the first
+    /// command runs; a limit met there is waited out (holding the commands
+    /// queued behind, which keeps their order), so no command runs twice.
     pub async fn run_commands(&self, job: &CommandJob) -> Result<bool, ReconcileError> {
-        let setup = self.setup().await?;
-        let gh = &self.deps.github;
-        let inst = setup.installation;
-        let in_catalog = job.repo == self.deps.catalog;
-        let service = if in_catalog {
-            self.requested_service(setup, job.number).await?
-        } else {
-            Some(job.repo.name.clone())
+        let plan = loop {
+            match self.plan_commands(job).await {
+                Err(ReconcileError::GitHub(GitHubError::RateLimited { reset_at, .. })) => {
+                    let wait = reset_at
+                        .duration_since(std::time::SystemTime::now())
+                        .unwrap_or_default();
+                    tracing::info!(
+                        comment = job.comment,
+                        wait_s = wait.as_secs(),
+                        "rate limited before the commands ran: they run after the reset"
+                    );
+                    tokio::time::sleep(wait + std::time::Duration::from_secs(1)).await;
+                }
+                other => break other?,
+            }
         };
-        let settings = self.settings(inst).await?;
-        if !in_catalog && !self.is_ours(setup, &settings, &job.repo).await? {
+        let Some(Plan {
+            setup,
+            settings,
+            service,
+            role,
+        }) = plan
+        else {
             return Ok(false);
-        }
-        gh.react(inst, &job.repo, job.comment, "eyes").await?;
-        let mut role =
-            Role::from_github(&gh.permission(inst, &self.deps.catalog, &job.author).await?);
+        };
+        let gh = &self.deps.github;
+        let in_catalog = job.repo == self.deps.catalog;
         let mut answers = Vec::new();
         let mut retry = false;
         for parsed in &job.commands {
@@ -54,12 +76,6 @@ impl Reconciler {
                 ),
                 Parsed::Command(cmd) => {
                     let need = required_role(cmd, &settings);
-                    if role < need && need == Role::Admin && role < Role::Admin {
-                        role = self
-                            .admin_by_team(setup, &settings, &job.author)
-                            .await?
-                            .max(role);
-                    }
                     let (outcome, result) = if role < need {
                         (Err(denial(cmd, need, role, &self.deps.catalog)), "denied")
                     } else {
@@ -83,9 +99,46 @@ impl Reconciler {
             });
         }
         let body = format!("@{} asked:\n\n{}\n", job.author, answers.join("\n\n"));
-        gh.create_comment(inst, &job.repo, job.number, &body)
+        gh.create_comment(setup.installation, &job.repo, job.number, &body)
             .await?;
         Ok(retry)
+    }
+
+    /// What the commands of `job` need to know before any runs: the
+    /// service, `paved.yaml` and the commenter's role. `None` when the
+    /// comment is on a repository paved did not make. Reacts 👀.
+    async fn plan_commands(&self, job: &CommandJob) -> Result<Option<Plan<'_>>, ReconcileError> {
+        let setup = self.setup().await?;
+        let gh = &self.deps.github;
+        let inst = setup.installation;
+        let in_catalog = job.repo == self.deps.catalog;
+        let service = if in_catalog {
+            self.requested_service(setup, job.number).await?
+        } else {
+            Some(job.repo.name.clone())
+        };
+        let settings = self.settings(inst).await?;
+        if !in_catalog && !self.is_ours(setup, &settings, &job.repo).await? {
+            return Ok(None);
+        }
+        gh.react(inst, &job.repo, job.comment, "eyes").await?;
+        let mut role =
+            Role::from_github(&gh.permission(inst, &self.deps.catalog, &job.author).await?);
+        let needs_admin = job.commands.iter().any(
+            |p| matches!(p, Parsed::Command(cmd) if required_role(cmd, &settings) == Role::Admin),
+        );
+        if needs_admin && role < Role::Admin {
+            role = self
+                .admin_by_team(setup, &settings, &job.author)
+                .await?
+                .max(role);
+        }
+        Ok(Some(Plan {
+            setup,
+            settings,
+            service,
+            role,
+        }))
     }
 
     async fn run_one(
