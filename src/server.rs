@@ -118,10 +118,12 @@ impl Paved {
     async fn stop_within(self, grace: Duration) {
         let deadline = Instant::now() + grace;
         self.intake.draining.store(true, Ordering::Relaxed);
-        tracing::info!(
-            grace_s = grace.as_secs(),
-            "shutting down: deliveries get 503 while running jobs finish"
-        );
+        if !grace.is_zero() {
+            tracing::info!(
+                grace_s = grace.as_secs(),
+                "shutting down: deliveries get 503 while running jobs finish"
+            );
+        }
         // Only dispatch keeps going: the queue drains into jobs.
         for task in &self.background {
             task.abort();
