@@ -182,7 +182,7 @@ fn platform_log(stage: &Stage) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn commands_apply_in_order_ci_deploys_once_and_service_repos_take_commands() {
     let work = TempDir::new("day2-order");
-    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+    let mut stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
         .await
         .unwrap();
     let n = stage
@@ -214,6 +214,33 @@ async fn commands_apply_in_order_ci_deploys_once_and_service_repos_take_commands
             && log[1].starts_with("Scale orders in staging to 4"),
         "{log:#?}"
     );
+
+    // The first comment redelivered to a restarted paved (which remembers no
+    // delivery ids) is recognised as answered: staging stays at 3.
+    let first = stage
+        .sandbox
+        .deliveries()
+        .into_iter()
+        .find(|d| {
+            d.event == "issue_comment"
+                && String::from_utf8_lossy(&d.body).contains("/paved scale staging 4")
+        })
+        .unwrap();
+    stage.stop_paved().await;
+    stage.start_paved().await.unwrap();
+    stage.sandbox.redeliver(first.id).unwrap();
+    assert!(stage.sandbox.settle(LIMIT).await);
+    stage.settled_jobs().await;
+    assert_eq!(platform_log(&stage), log, "nothing ran again");
+    assert_eq!(app(&stage, "staging").await.unwrap().replicas, 3);
+    let answers = stage
+        .sandbox
+        .comments(CATALOG, n)
+        .into_iter()
+        .filter(|c| c.body.contains("/paved scale") || c.body.contains("asked:"))
+        .filter(|c| c.user == "paved[bot]")
+        .count();
+    assert_eq!(answers, 3, "promote, scale 4, scale 3: one answer each");
 
     // The same CI success twice deploys once.
     let sha = stage

@@ -3,7 +3,7 @@
 //! the sandbox's request log speak the same language.
 
 use base64::Engine;
-use http::Method;
+use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -575,25 +575,28 @@ impl GitHub {
 }
 
 impl GitHub {
-    /// Reacts to a comment (`eyes` when a command is picked up).
+    /// Reacts to a comment (`eyes` when a command is picked up); whether the
+    /// reaction is new.
     pub async fn react(
         &self,
         inst: u64,
         repo: &RepoName,
         comment: u64,
         content: &str,
-    ) -> Result<(), GitHubError> {
+    ) -> Result<bool, GitHubError> {
         let path = format!("/repos/{repo}/issues/comments/{comment}/reactions");
         let body = json!({ "content": content });
-        self.act(
-            "reactions/create-for-issue-comment",
-            inst,
-            Method::POST,
-            &path,
-            &body,
-        )
-        .await?;
-        Ok(())
+        let answer = self
+            .act(
+                "reactions/create-for-issue-comment",
+                inst,
+                Method::POST,
+                &path,
+                &body,
+            )
+            .await?;
+        // GitHub answers 200 instead of 201 when the reaction was there already.
+        Ok(answer.status == StatusCode::CREATED)
     }
 
     /// `admin`, `maintain`, `write`, `triage`, `read` or `none`.

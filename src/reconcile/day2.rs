@@ -19,10 +19,17 @@ pub struct CommandJob {
     pub comment: u64,
     pub author: String,
     pub commands: Vec<Parsed>,
+    /// From an edit: paved has seen the comment before.
+    pub edited: bool,
 }
 
 /// What a command did, or why it did nothing.
 type Outcome = Result<String, String>;
+
+/// Opens paved's answer to comment `id`: a redelivery of the comment finds it.
+fn answer_marker(id: u64) -> String {
+    format!("<!-- paved:answer {id} -->")
+}
 
 /// What the commands of one comment run with.
 struct Plan<'a> {
@@ -98,7 +105,12 @@ impl Reconciler {
                 Err(text) => format!("❌ {text}"),
             });
         }
-        let body = format!("@{} asked:\n\n{}\n", job.author, answers.join("\n\n"));
+        let body = format!(
+            "{}\n@{} asked:\n\n{}\n",
+            answer_marker(job.comment),
+            job.author,
+            answers.join("\n\n")
+        );
         gh.create_comment(setup.installation, &job.repo, job.number, &body)
             .await?;
         Ok(retry)
@@ -121,7 +133,6 @@ impl Reconciler {
         if !in_catalog && !self.is_ours(setup, &settings, &job.repo).await? {
             return Ok(None);
         }
-        gh.react(inst, &job.repo, job.comment, "eyes").await?;
         let mut role =
             Role::from_github(&gh.permission(inst, &self.deps.catalog, &job.author).await?);
         let needs_admin = job.commands.iter().any(
@@ -133,12 +144,34 @@ impl Reconciler {
                 .await?
                 .max(role);
         }
+        // Last, so that a plan cut short by the rate limit is asked again whole.
+        let picked_up = gh.react(inst, &job.repo, job.comment, "eyes").await?;
+        if !picked_up && !job.edited && self.answered(setup, job).await? {
+            tracing::info!(
+                comment = job.comment,
+                "commands answered already: a redelivery"
+            );
+            return Ok(None);
+        }
         Ok(Some(Plan {
             setup,
             settings,
             service,
             role,
         }))
+    }
+
+    /// Whether paved has answered the commands of `job`'s comment already.
+    async fn answered(&self, setup: &Setup, job: &CommandJob) -> Result<bool, ReconcileError> {
+        let marker = answer_marker(job.comment);
+        let comments = self
+            .deps
+            .github
+            .list_comments(setup.installation, &job.repo, job.number)
+            .await?;
+        Ok(comments
+            .iter()
+            .any(|c| c.author == setup.bot && c.body.starts_with(&marker)))
     }
 
     async fn run_one(

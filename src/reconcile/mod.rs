@@ -251,6 +251,7 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
                     comment: comment.id,
                     author: comment.author.login.clone(),
                     commands,
+                    edited: *action == CommentAction::Edited,
                 };
                 jobs.order(jobs::Ordered::Commands(job));
             }
