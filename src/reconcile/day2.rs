@@ -49,15 +49,13 @@ impl Reconciler {
         let plan = loop {
             match self.plan_commands(job).await {
                 Err(ReconcileError::GitHub(GitHubError::RateLimited { reset_at, .. })) => {
-                    let wait = reset_at
-                        .duration_since(std::time::SystemTime::now())
-                        .unwrap_or_default();
+                    let wait = super::jobs::until_reset(reset_at);
                     tracing::info!(
                         comment = job.comment,
                         wait_s = wait.as_secs(),
                         "rate limited before the commands ran: they run after the reset"
                     );
-                    tokio::time::sleep(wait + std::time::Duration::from_secs(1)).await;
+                    tokio::time::sleep(wait).await;
                 }
                 other => break other?,
             }

@@ -143,11 +143,7 @@ impl Jobs {
     /// Runs `number` again once GitHub's rate limit has reset, instead of
     /// spending calls on it meanwhile.
     fn park(self: &Arc<Self>, number: u64, trigger: Trigger, reset_at: std::time::SystemTime) {
-        let wait = reset_at
-            .duration_since(std::time::SystemTime::now())
-            .unwrap_or_default()
-            .min(std::time::Duration::from_secs(3600))
-            + std::time::Duration::from_secs(1);
+        let wait = until_reset(reset_at);
         tracing::info!(
             request = number,
             wait_s = wait.as_secs(),
@@ -178,6 +174,16 @@ impl Jobs {
     pub fn running(&self) -> usize {
         self.running.lock().expect("jobs lock").len() + self.ordered_pending.load(Ordering::Relaxed)
     }
+}
+
+/// How long to wait for a rate limit that resets at `reset_at`: a second
+/// past it, and never more than GitHub's hour-long window.
+pub fn until_reset(reset_at: std::time::SystemTime) -> std::time::Duration {
+    reset_at
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default()
+        .min(std::time::Duration::from_secs(3600))
+        + std::time::Duration::from_secs(1)
 }
 
 /// Runs ordered work until paved stops.

@@ -224,11 +224,9 @@ impl GitStore {
         message: &str,
         author: &Signature,
     ) -> Result<String, SandboxError> {
-        let source = self.repo_path(from);
-        let source = source.to_string_lossy();
         let fetched = "refs/sandbox/template";
-        let spec = format!("+refs/heads/{branch}:{fetched}");
-        run_in(self, to, &["fetch", "--quiet", "--no-tags", &source, &spec]).await?;
+        self.fetch(from, to, &format!("+refs/heads/{branch}:{fetched}"))
+            .await?;
         let tree = self.tree_of(to, fetched).await?;
         let sha = self.commit_tree(to, &tree, &[], message, author).await?;
         self.update_ref(to, branch, &sha, None).await?;
@@ -238,12 +236,22 @@ impl GitStore {
 
     /// Gives `to` (a new, empty repository) every branch of `from`, as a fork starts.
     pub async fn fork(&self, from: &RepoKey, to: &RepoKey) -> Result<(), SandboxError> {
+        self.fetch(from, to, "+refs/heads/*:refs/heads/*").await
+    }
+
+    /// Fetches `refspec` (or a commit) of the sandbox repository `from` into `to`.
+    async fn fetch(&self, from: &RepoKey, to: &RepoKey, refspec: &str) -> Result<(), SandboxError> {
         let source = self.repo_path(from);
         let source = source.to_string_lossy();
-        let spec = "+refs/heads/*:refs/heads/*";
-        run_in(self, to, &["fetch", "--quiet", "--no-tags", &source, spec])
-            .await
-            .map(drop)
+        let args = [
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            &source,
+            refspec,
+        ];
+        run_in(self, to, &args).await.map(drop)
     }
 
     /// The head of `branch` in the fork `from`, with its commits fetched
@@ -258,17 +266,7 @@ impl GitStore {
         let Some(sha) = self.resolve(from, &format!("refs/heads/{branch}")).await? else {
             return Ok(None);
         };
-        let source = self.repo_path(from);
-        let source = source.to_string_lossy();
-        let args = [
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            &source,
-            &sha,
-        ];
-        run_in(self, to, &args).await?;
+        self.fetch(from, to, &sha).await?;
         Ok(Some(sha))
     }
 

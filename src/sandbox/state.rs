@@ -93,6 +93,13 @@ pub struct Pull {
     pub merged: Option<Merged>,
 }
 
+impl Pull {
+    /// Who owns the head branch: the fork's owner, or the base repository's.
+    pub fn head_owner<'a>(&'a self, base: &'a RepoKey) -> &'a str {
+        &self.head_repo.as_ref().unwrap_or(base).owner
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Merged {
     pub sha: String,

@@ -82,8 +82,7 @@ async fn list(
 /// Whether `pull`'s head is `owner:branch` (or `branch` of the base repository).
 fn head_matches(base: &RepoKey, pull: &Pull, head: &str) -> bool {
     let owner = head.split_once(':').map_or(base.owner.as_str(), |(o, _)| o);
-    let head_owner = pull.head_repo.as_ref().unwrap_or(base).owner.as_str();
-    owner.eq_ignore_ascii_case(head_owner) && strip_owner(head) == pull.head_ref
+    owner.eq_ignore_ascii_case(pull.head_owner(base)) && strip_owner(head) == pull.head_ref
 }
 
 #[derive(Deserialize)]
@@ -358,7 +357,7 @@ async fn merge(
     let default_title = match method {
         MergeMethod::Merge => format!(
             "Merge pull request #{number} from {}/{}",
-            pull.head_repo.as_ref().unwrap_or(&key).owner,
+            pull.head_owner(&key),
             pull.head_ref
         ),
         MergeMethod::Squash => format!("{title} (#{number})"),
