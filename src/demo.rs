@@ -65,6 +65,8 @@ pub struct Stage {
     pub admin: Actor,
     pub writer: Actor,
     pub reader: Actor,
+    /// A GitHub user who is not a member of the organisation.
+    pub outsider: Actor,
     pub options: StageOptions,
     addr: SocketAddr,
 }
@@ -98,6 +100,7 @@ impl Stage {
         let admin = user("admin", Permission::Admin);
         let writer = user("writer", Permission::Write);
         let reader = user("reader", Permission::Read);
+        let outsider = sandbox.create_user("outsider");
         sandbox.create_repo(ORG, "catalog").await?;
         sandbox.create_repo(ORG, "platform").await?;
         let files = read_tree(&options.catalog_dir)?;
@@ -127,6 +130,7 @@ impl Stage {
             admin,
             writer,
             reader,
+            outsider,
             options,
             addr,
         })

@@ -71,7 +71,7 @@ impl Metrics {
             provisioning_requests: IntCounterVec::new(
                 Opts::new(
                     "paved_provisioning_requests_total",
-                    "Service requests by template and outcome (ready, failed, invalid).",
+                    "Service requests by template and outcome (ready, failed, invalid, refused).",
                 ),
                 &["template", "outcome"],
             )

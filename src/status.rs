@@ -1,10 +1,11 @@
 //! The one status comment per request, edited in place. A hidden marker
-//! finds it again; every value from the requester is Markdown-escaped.
+//! finds it again; every value from the requester is inert Markdown: escaped, with what
+//! GitHub would link (references, mentions, URLs) in code spans.
 
 use std::fmt::Write;
 
 use crate::catalog::Problem;
-use crate::scaffold::escape::md;
+use crate::scaffold::escape::inert;
 
 /// Opens every status comment; paved finds its comment by it.
 pub const MARKER: &str = "<!-- paved:status -->";
@@ -40,6 +41,14 @@ pub enum Status {
         files: Vec<String>,
         application: String,
     },
+    /// The requester may not request services; nothing was created.
+    Refused { requester: String, who: String },
+    /// An admin deleted the service: by whom, and on which day (`YYYY-MM-DD`).
+    Deleted {
+        service: String,
+        by: String,
+        on: String,
+    },
     /// Steps under way or finished.
     Progress {
         service: String,
@@ -60,8 +69,25 @@ impl Status {
                     "Nothing was created. Edit the issue to fix these and paved checks again:\n\n",
                 );
                 for p in problems {
-                    let _ = writeln!(out, "- {}", md(&p.to_string()));
+                    let _ = writeln!(out, "- {}", inert(&p.to_string()));
                 }
+            }
+            Self::Refused { requester, who } => {
+                out.push_str("### paved could not take this request\n\n");
+                let _ = writeln!(
+                    out,
+                    "Nothing was created. Services are requested by {who}, and @{} is not one of them. Someone who is may open the request instead.",
+                    inert(requester)
+                );
+            }
+            Self::Deleted { service, by, on } => {
+                let _ = writeln!(out, "{DELETED_MARKER} {by} {on} -->");
+                let _ = writeln!(out, "### paved · {}\n", inert(service));
+                let _ = writeln!(
+                    out,
+                    "🗑️ **Deleted** by @{} on {on}: its Applications are removed from the platform repository and its repository is archived. Reopening or editing this request changes nothing.",
+                    inert(by)
+                );
             }
             Self::Preview {
                 service,
@@ -70,12 +96,12 @@ impl Status {
                 files,
                 application,
             } => {
-                let _ = writeln!(out, "### paved · preview of {}\n", md(service));
+                let _ = writeln!(out, "### paved · preview of {}\n", inert(service));
                 let _ = writeln!(
                     out,
                     "The service file is valid. When this pull request is merged, paved creates **{}** from {} with {} files:\n",
-                    md(repo),
-                    md(template),
+                    inert(repo),
+                    inert(template),
                     files.len()
                 );
                 out.push_str("<details><summary>files</summary>\n\n");
@@ -91,14 +117,14 @@ impl Status {
                 steps,
                 summary,
             } => {
-                let _ = writeln!(out, "### paved · {}\n", md(service));
+                let _ = writeln!(out, "### paved · {}\n", inert(service));
                 out.push_str("| step | state |\n| --- | --- |\n");
                 for step in steps {
                     let state = match &step.state {
                         StepState::Pending => "⏳ pending".to_owned(),
                         StepState::Done(detail) => format!("✅ {detail}"),
-                        StepState::Failed(message) => format!("❌ {}", md(message)),
-                        StepState::Waiting(why) => format!("⏳ {}", md(why)),
+                        StepState::Failed(message) => format!("❌ {}", inert(message)),
+                        StepState::Waiting(why) => format!("⏳ {}", inert(why)),
                     };
                     let _ = writeln!(out, "| {} | {state} |", step.name);
                 }
@@ -119,6 +145,15 @@ impl Status {
         }
         out
     }
+}
+
+const DELETED_MARKER: &str = "<!-- paved:deleted";
+
+/// Who deleted the service and when, from its status comment: `(by, on)`.
+pub fn deleted_by(body: &str) -> Option<(String, String)> {
+    let line = body.lines().find(|l| l.starts_with(DELETED_MARKER))?;
+    let mut words = line[DELETED_MARKER.len()..].split_whitespace();
+    Some((words.next()?.to_owned(), words.next()?.to_owned()))
 }
 
 /// Whether `body` is a status comment.

@@ -233,6 +233,13 @@ async fn rest_answers_and_webhooks_match_githubs_schemas() {
             None,
         ),
         (
+            "/orgs/{org}/memberships/{username}",
+            "get",
+            Method::GET,
+            "/orgs/acme/memberships/alice".into(),
+            None,
+        ),
+        (
             "/repos/{owner}/{repo}/contents/{path}",
             "get",
             Method::GET,

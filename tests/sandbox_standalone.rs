@@ -50,6 +50,8 @@ async fn standalone_writes_a_working_env_file_and_seeds_the_catalog() {
         "SANDBOX_WRITER_USER",
         "SANDBOX_WRITER_TOKEN",
         "SANDBOX_READER_USER",
+        "SANDBOX_OUTSIDER_USER",
+        "SANDBOX_OUTSIDER_TOKEN",
         "SANDBOX_READER_TOKEN",
     ] {
         assert!(env.contains_key(key), "{key} missing from {text}");

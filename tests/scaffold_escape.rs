@@ -100,6 +100,37 @@ proptest! {
         }
         prop_assert_eq!(text, folded(&s));
     }
+
+    #[test]
+    fn echoed_text_renders_as_itself_and_links_nothing(s in hostile()) {
+        let inert = escape::inert(&s);
+        prop_assert!(!inert.contains('\n'));
+        let mut text = String::new();
+        for event in Parser::new_ext(&inert, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+            match event {
+                Event::Text(t) => {
+                    // Outside code, nothing GitHub would link or notify.
+                    if !s.contains('|') {
+                        prop_assert!(!t.contains(['#', '@']) && !t.contains("://"), "{:?} from {:?}", t, inert);
+                    }
+                    text.push_str(&t);
+                }
+                Event::Code(c) => text.push_str(&c),
+                Event::Start(Tag::Paragraph) | Event::End(TagEnd::Paragraph) => {}
+                other => prop_assert!(false, "{:?} from {:?}", other, inert),
+            }
+        }
+        prop_assert_eq!(text, folded(&s));
+    }
+}
+
+#[test]
+fn references_mentions_and_links_are_shown_as_code() {
+    assert_eq!(
+        escape::inert("see #123, @admin and https://x.io <b>"),
+        "see `#123,` `@admin` and `https://x.io` &lt;b&gt;"
+    );
+    assert_eq!(escape::inert("a`#1`"), "`` a`#1` ``");
 }
 
 /// What `md` promises to show: line breaks as spaces, other controls dropped, trimmed.

@@ -313,22 +313,47 @@ pub fn request(form: &Form, body: &str) -> Result<ServiceRequest, Vec<Problem>> 
     }
 }
 
-/// `key: value` (or `key=value`) per line; blank lines are skipped.
+/// At most this many extra parameters in one form.
+pub const MAX_PARAMETERS: usize = 50;
+/// The longest value one extra parameter may have, in bytes.
+pub const MAX_PARAMETER_BYTES: usize = 1024;
+
+/// `key: value` (or `key=value`) per line; blank lines are skipped. Bounded
+/// in count and size, so a request cannot make paved's answers large.
 fn parse_parameters(text: &str) -> Result<BTreeMap<String, String>, Vec<Problem>> {
-    let mut out = BTreeMap::new();
-    let mut problems = Vec::new();
-    for (i, line) in text
+    const FIELD: &str = "Extra parameters";
+    let lines: Vec<(usize, &str)> = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-    {
+        .collect();
+    if lines.len() > MAX_PARAMETERS {
+        return Err(vec![Problem::new(
+            FIELD,
+            format!(
+                "has {} lines; at most {MAX_PARAMETERS} parameters are accepted",
+                lines.len()
+            ),
+        )]);
+    }
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (i, line) in lines {
         let pair = line.split_once(':').or_else(|| line.split_once('='));
         match pair {
+            Some((_, v)) if v.trim().len() > MAX_PARAMETER_BYTES => problems.push(Problem::new(
+                FIELD,
+                format!(
+                    "line {}: the value is {} bytes; at most {MAX_PARAMETER_BYTES} are accepted",
+                    i + 1,
+                    v.trim().len()
+                ),
+            )),
             Some((k, v)) if is_param_name(k.trim()) => {
                 out.insert(k.trim().to_owned(), v.trim().to_owned());
             }
             _ => problems.push(Problem::new(
-                "Extra parameters",
+                FIELD,
                 format!("line {} is not `key: value`", i + 1),
             )),
         }

@@ -11,7 +11,7 @@ mod validate;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use settings::{CatalogSettings, Environment};
+pub use settings::{CatalogSettings, Environment, Requesters};
 pub use validate::{ValidRequest, validate};
 
 /// What a requester asked for, before validation.

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::Problem;
+use crate::commands::Role;
 use crate::scaffold::is_dns_label;
 use crate::yaml;
 
@@ -88,6 +89,58 @@ pub struct Policy {
     pub admin_teams: Vec<String>,
     #[serde(default = "yes")]
     pub private_repositories: bool,
+    /// Who may request a service by issue.
+    #[serde(default)]
+    pub requesters: Requesters,
+}
+
+/// Who may request a service. With neither set, members of the
+/// organisation; otherwise anyone with at least `permission` on the catalog
+/// or in one of `teams`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requesters {
+    /// GitHub's name: `read`, `triage`, `write`, `maintain` or `admin`.
+    #[serde(default)]
+    pub permission: Option<String>,
+    /// `@org/team-slug` names.
+    #[serde(default)]
+    pub teams: Vec<String>,
+}
+
+impl Requesters {
+    /// Only organisation membership counts.
+    pub fn members_only(&self) -> bool {
+        self.permission.is_none() && self.teams.is_empty()
+    }
+
+    /// The least catalog permission that may request, if one is set.
+    pub fn min_role(&self) -> Option<Role> {
+        self.permission.as_deref().map(Role::from_github)
+    }
+
+    /// Who may request, for the reply to someone who may not.
+    pub fn describe(&self, organization: &str) -> String {
+        if self.members_only() {
+            return format!("members of the {organization} organisation");
+        }
+        let mut who = Vec::new();
+        if let Some(p) = &self.permission {
+            who.push(format!("people with {p} permission on the catalog"));
+        }
+        if !self.teams.is_empty() {
+            let teams: Vec<String> = self.teams.iter().map(|t| format!("`{t}`")).collect();
+            who.push(format!("members of {}", teams.join(", ")));
+        }
+        who.join(" and ")
+    }
+}
+
+/// A team named `@org/slug` (the `@` optional): its organisation and slug.
+pub fn team_name(team: &str) -> Option<(&str, &str)> {
+    team.trim_start_matches('@')
+        .split_once('/')
+        .filter(|(org, slug)| !org.is_empty() && !slug.is_empty())
 }
 
 impl Default for Policy {
@@ -97,6 +150,7 @@ impl Default for Policy {
             reserved_names: vec![],
             admin_teams: vec![],
             private_repositories: true,
+            requesters: Requesters::default(),
         }
     }
 }
@@ -213,6 +267,26 @@ impl CatalogSettings {
                         "{}: replicas.default must be at most replicas.max, and max at least 1",
                         env.name
                     ),
+                );
+            }
+        }
+        let known = ["read", "triage", "write", "maintain", "admin"];
+        let requesters = &self.policy.requesters;
+        if let Some(p) = requesters
+            .permission
+            .as_deref()
+            .filter(|p| !known.contains(p))
+        {
+            problem(
+                "policy.requesters.permission",
+                format!("{p:?} is not one of {}", known.join(", ")),
+            );
+        }
+        for team in requesters.teams.iter().chain(&self.policy.admin_teams) {
+            if team_name(team).is_none() {
+                problem(
+                    "policy",
+                    format!("{team:?} is not a team name such as @acme/platform-team"),
                 );
             }
         }

@@ -3,6 +3,7 @@
 //! for a request with any. (Whether the name is free is a question for
 //! GitHub, asked by the reconciler.)
 
+use super::form::MAX_PARAMETERS;
 use std::collections::BTreeMap;
 
 use super::{CatalogSettings, Problem, ServiceRequest};
@@ -20,6 +21,15 @@ pub fn validate(
     templates: &Templates,
     settings: &CatalogSettings,
 ) -> Result<ValidRequest, Vec<Problem>> {
+    if request.parameters.len() > MAX_PARAMETERS {
+        return Err(vec![Problem::new(
+            "parameters",
+            format!(
+                "has {}; at most {MAX_PARAMETERS} parameters are accepted",
+                request.parameters.len()
+            ),
+        )]);
+    }
     let mut problems = name_problems(&request.name, settings);
     if request.owner.trim().is_empty() {
         problems.push(Problem::new(

@@ -76,17 +76,17 @@ impl Kind {
             Kind::Retry => ("/paved retry", "run a failed request again", "write"),
             Kind::Promote => (
                 "/paved promote <env>",
-                "copy the previous environment's image tag to <env>",
+                "copy the previous environment's image tag to `<env>`",
                 "write; admin for environments under review",
             ),
             Kind::Rollback => (
                 "/paved rollback <env> [<tag>]",
-                "restore <env>'s previous (or the named) image tag",
+                "restore `<env>`'s previous (or the named) image tag",
                 "write; admin for environments under review",
             ),
             Kind::Scale => (
                 "/paved scale <env> <replicas>",
-                "set <env>'s replica count",
+                "set `<env>`'s replica count",
                 "write within the policy maximum; admin above it or under review",
             ),
             Kind::Delete => (
@@ -176,41 +176,64 @@ pub fn help_text() -> String {
     out
 }
 
-/// The `/paved` lines of `body`, in order.
+/// The `/paved` lines of `body`, in order. The comment is read as
+/// CommonMark: only lines of top-level paragraphs count, so code (fenced,
+/// indented or inline), block quotes, lists, tables and HTML comments never
+/// hold a command.
 pub fn parse(body: &str) -> Vec<Parsed> {
+    use pulldown_cmark::{Event, Parser, Tag, TagEnd};
     let mut out = Vec::new();
-    let mut fence: Option<(char, usize)> = None;
-    for line in body.lines() {
-        let t = line.trim();
-        if let Some(c) = t.chars().next().filter(|c| *c == '`' || *c == '~') {
-            let n = t.chars().take_while(|x| *x == c).count();
-            if n >= 3 {
-                fence = match fence {
-                    None => Some((c, n)),
-                    Some((open, len)) if open == c && n >= len => None,
-                    other => other,
-                };
-                continue;
+    let mut nested = 0usize;
+    let mut in_paragraph = false;
+    let mut line = String::new();
+    let end_line = |line: &mut String, out: &mut Vec<Parsed>| {
+        out.extend(command_line(line));
+        line.clear();
+    };
+    for event in Parser::new(body) {
+        match event {
+            Event::Start(Tag::Paragraph) => in_paragraph = nested == 0,
+            Event::End(TagEnd::Paragraph) => {
+                end_line(&mut line, &mut out);
+                in_paragraph = false;
             }
+            Event::Start(
+                Tag::BlockQuote(_) | Tag::List(_) | Tag::Table(_) | Tag::FootnoteDefinition(_),
+            ) => nested += 1,
+            Event::End(
+                TagEnd::BlockQuote(_)
+                | TagEnd::List(_)
+                | TagEnd::Table
+                | TagEnd::FootnoteDefinition,
+            ) => {
+                nested = nested.saturating_sub(1);
+            }
+            Event::Text(t) if in_paragraph => line.push_str(&t),
+            Event::SoftBreak | Event::HardBreak if in_paragraph => end_line(&mut line, &mut out),
+            _ => {}
         }
-        if fence.is_some() || t.starts_with('>') {
-            continue;
-        }
-        let mut words = t.split_whitespace();
-        if !words
-            .next()
-            .is_some_and(|w| w.eq_ignore_ascii_case("/paved"))
-        {
-            continue;
-        }
-        let words: Vec<String> = words.map(str::to_lowercase).collect();
-        out.push(command(&words));
     }
     out
 }
 
+/// The command on one line of paragraph text, if it starts with `/paved`.
+fn command_line(line: &str) -> Option<Parsed> {
+    let mut words = line.split_whitespace();
+    if !words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("/paved"))
+    {
+        return None;
+    }
+    let words: Vec<String> = words.map(str::to_owned).collect();
+    Some(command(&words))
+}
+
 fn command(words: &[String]) -> Parsed {
-    let args: Vec<&str> = words.iter().map(String::as_str).collect();
+    // Command names, environments and service names fold to lower case;
+    // an image tag keeps its case, as registries do.
+    let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+    let args: Vec<&str> = lower.iter().map(String::as_str).collect();
     let env = |e: &str| {
         if is_dns_label(e) {
             Ok(e.to_owned())
@@ -224,9 +247,9 @@ fn command(words: &[String]) -> Parsed {
         ["retry"] => Ok(Command::Retry),
         ["promote", e] => env(e).map(|env| Command::Promote { env }),
         ["rollback", e] => env(e).map(|env| Command::Rollback { env, tag: None }),
-        ["rollback", e, tag] if is_tag(tag) => env(e).map(|env| Command::Rollback {
+        ["rollback", e, _] if is_tag(&words[2]) => env(e).map(|env| Command::Rollback {
             env,
-            tag: Some((*tag).to_owned()),
+            tag: Some(words[2].clone()),
         }),
         ["scale", e, n] => match n.parse::<u32>() {
             Ok(replicas) if replicas <= 1000 => env(e).map(|env| Command::Scale { env, replicas }),
@@ -254,11 +277,41 @@ fn command(words: &[String]) -> Parsed {
     }
 }
 
-/// Image tags: a git sha or an ordinary tag.
-fn is_tag(s: &str) -> bool {
+/// An OCI image tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+pub fn is_tag(s: &str) -> bool {
+    let mut bytes = s.bytes();
     (1..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// At most this many commands run from one comment, so one comment's cost
+/// stays small whatever it holds.
+pub const MAX_PER_COMMENT: usize = 10;
+
+/// `commands` bounded for one comment: a read-only command (or the same
+/// mistake) asked again is answered once, and past [`MAX_PER_COMMENT`] the
+/// rest do not run. The commands to run, and how many were left out.
+pub fn bounded(commands: Vec<Parsed>) -> (Vec<Parsed>, usize) {
+    let mut out: Vec<Parsed> = Vec::new();
+    let mut left_out = 0;
+    for parsed in commands {
+        let read_only = match &parsed {
+            Parsed::Command(c) => c.base_role() == Role::Read,
+            Parsed::Invalid(_) => true,
+        };
+        if read_only && out.contains(&parsed) {
+            continue;
+        }
+        if out.len() == MAX_PER_COMMENT {
+            left_out += 1;
+        } else {
+            out.push(parsed);
+        }
+    }
+    (out, left_out)
 }
 
 /// The commands in `body` that were not already in `previous` (an edited
@@ -290,6 +343,28 @@ mod tests {
     }
 
     #[test]
+    fn code_quotes_lists_and_html_comments_hold_no_commands() {
+        let body = "Hi\n\n    /paved delete orders\n\n`/paved delete orders`\n\n\
+                    <!-- /paved delete orders -->\n\n- /paved delete orders\n\n\
+                    > quoted\n> /paved delete orders\n\n~~~\n/paved delete orders\n~~~\n\n\
+                    Then:\n/paved status";
+        assert_eq!(parse(body), [Parsed::Command(Command::Status)]);
+    }
+
+    #[test]
+    fn tags_keep_their_case_and_follow_the_oci_grammar() {
+        assert_eq!(
+            parse("/PAVED Rollback DEV v1.2-RC"),
+            [Parsed::Command(Command::Rollback {
+                env: "dev".into(),
+                tag: Some("v1.2-RC".into())
+            })]
+        );
+        assert!(is_tag("_x") && is_tag(&"a".repeat(128)));
+        assert!(!is_tag(".hidden") && !is_tag("-x") && !is_tag(&"a".repeat(129)) && !is_tag("ä"));
+    }
+
+    #[test]
     fn bad_arguments_and_unknown_commands_are_invalid() {
         let invalid = |s: &str| match parse(s).as_slice() {
             [Parsed::Invalid(why)] => why.clone(),
@@ -318,6 +393,46 @@ mod tests {
             added("/paved retry", Some("thanks")),
             [Parsed::Command(Command::Retry)]
         );
+    }
+
+    #[test]
+    fn a_comment_runs_at_most_ten_commands_and_read_only_ones_once() {
+        let body = "/paved status\n".repeat(100) + &"/paved scale dev 2\n".repeat(12);
+        let (run, left_out) = bounded(parse(&body));
+        assert_eq!(run.len(), MAX_PER_COMMENT);
+        assert_eq!(run[0], Parsed::Command(Command::Status));
+        assert_eq!(run[1..].iter().filter(|p| **p == run[0]).count(), 0);
+        assert_eq!(left_out, 3, "12 scales: 9 run, 3 left out");
+        let (run, left_out) = bounded(parse(&"/paved nope\n".repeat(50)));
+        assert_eq!((run.len(), left_out), (1, 0));
+    }
+
+    #[test]
+    fn help_renders_as_written_with_no_html_for_github_to_drop() {
+        use pulldown_cmark::{Event, Options, Parser, Tag};
+        let help = help_text();
+        let events: Vec<Event> = Parser::new_ext(&help, Options::ENABLE_TABLES).collect();
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::Html(_) | Event::InlineHtml(_))),
+            "{events:?}"
+        );
+        let code: Vec<String> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Code(c) => Some(c.to_string()),
+                _ => None,
+            })
+            .collect();
+        for wanted in ["/paved scale <env> <replicas>", "<env>"] {
+            assert!(code.iter().any(|c| c == wanted), "{wanted}: {code:?}");
+        }
+        let rows = events
+            .iter()
+            .filter(|e| matches!(e, Event::Start(Tag::TableRow)))
+            .count();
+        assert_eq!(rows, Kind::ALL.len(), "one row per command");
     }
 
     #[test]

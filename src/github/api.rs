@@ -2,6 +2,7 @@
 //! follow `Link` pagination), named by GitHub's operation id so metrics and
 //! the sandbox's request log speak the same language.
 
+use super::limits::{ANNOTATION_MAX, ANNOTATIONS_PER_REQUEST, BODY_MAX, CHECK_TEXT_MAX, fit};
 use base64::Engine;
 use http::{Method, StatusCode};
 use serde::Deserialize;
@@ -34,6 +35,10 @@ pub struct IssueInfo {
     pub open: bool,
     pub html_url: String,
     pub author: String,
+    /// GitHub says the author belongs to the organisation owning the
+    /// repository (`author_association` `OWNER` or `MEMBER`). Not saying so
+    /// proves nothing: a private membership can hide.
+    pub author_member: bool,
     pub is_pull_request: bool,
 }
 
@@ -75,6 +80,8 @@ struct IssueWire {
     html_url: String,
     user: UserWire,
     #[serde(default)]
+    author_association: String,
+    #[serde(default)]
     pull_request: Option<serde::de::IgnoredAny>,
 }
 
@@ -88,6 +95,7 @@ impl From<IssueWire> for IssueInfo {
             open: i.state == "open",
             html_url: i.html_url,
             author: i.user.login,
+            author_member: matches!(i.author_association.as_str(), "OWNER" | "MEMBER"),
             is_pull_request: i.pull_request.is_some(),
         }
     }
@@ -285,7 +293,7 @@ impl GitHub {
                 Auth::Installation(inst),
                 Method::POST,
                 &path,
-                Some(&json!({ "body": body })),
+                Some(&json!({ "body": fit(body, BODY_MAX) })),
             )
             .await?
             .json(OP)?;
@@ -300,7 +308,7 @@ impl GitHub {
         body: &str,
     ) -> Result<(), GitHubError> {
         let path = format!("/repos/{repo}/issues/comments/{id}");
-        let body = json!({ "body": body });
+        let body = json!({ "body": fit(body, BODY_MAX) });
         self.act("issues/update-comment", inst, Method::PATCH, &path, &body)
             .await?;
         Ok(())
@@ -556,15 +564,30 @@ impl GitHub {
         repo: &RepoName,
         report: &CheckReport,
     ) -> Result<(), GitHubError> {
+        let shown = report.annotations.len().min(ANNOTATIONS_PER_REQUEST);
+        let mut summary = report.summary.clone();
+        if shown < report.annotations.len() {
+            summary.push_str(&format!(
+                "\n\nThe first {shown} of {} problems are marked on their lines.",
+                report.annotations.len()
+            ));
+        }
+        let annotations: Vec<Annotation> = report.annotations[..shown]
+            .iter()
+            .map(|a| Annotation {
+                message: fit(&a.message, ANNOTATION_MAX).into_owned(),
+                ..a.clone()
+            })
+            .collect();
         let body = json!({
             "name": report.name,
             "head_sha": report.head_sha,
             "status": "completed",
             "conclusion": if report.success { "success" } else { "failure" },
             "output": {
-                "title": report.title,
-                "summary": report.summary,
-                "annotations": report.annotations.iter().take(50).collect::<Vec<_>>(),
+                "title": fit(&report.title, 255),
+                "summary": fit(&summary, CHECK_TEXT_MAX),
+                "annotations": annotations,
             },
         });
         let path = format!("/repos/{repo}/check-runs");
@@ -619,6 +642,21 @@ impl GitHub {
         }
     }
 
+    /// Whether `user` is an active member of the organisation `org`.
+    pub async fn org_member(&self, inst: u64, org: &str, user: &str) -> Result<bool, GitHubError> {
+        #[derive(Deserialize)]
+        struct Wire {
+            state: String,
+        }
+        const OP: &str = "orgs/get-membership-for-user";
+        let path = format!("/orgs/{}/memberships/{}", encode(org), encode(user));
+        match self.get::<Wire>(OP, Auth::Installation(inst), &path).await {
+            Ok(w) => Ok(w.state == "active"),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether `user` is an active member of the team `org/slug`.
     pub async fn team_member(
         &self,
@@ -661,7 +699,8 @@ impl GitHub {
         }
         const OP: &str = "pulls/create";
         let path = format!("/repos/{repo}/pulls");
-        let payload = json!({ "title": title, "head": head, "base": base, "body": body });
+        let payload =
+            json!({ "title": title, "head": head, "base": base, "body": fit(body, BODY_MAX) });
         let w: Wire = self
             .request(
                 OP,

@@ -15,10 +15,12 @@ use super::retry::header_u64;
 /// Calls kept back per installation: 1% of GitHub's smallest hourly limit.
 pub const RESERVE: u64 = 50;
 
-/// Operations that may spend the reserve: reading a request and telling its
-/// requester where it stands (status comment, labels).
-const REPORTING: [&str; 6] = [
+/// Operations that may spend the reserve: reading a request, checking who
+/// asked for it, and telling its requester where it stands (status comment,
+/// labels).
+const REPORTING: [&str; 7] = [
     "issues/get",
+    "orgs/get-membership-for-user",
     "issues/update",
     "issues/list-comments",
     "issues/create-comment",

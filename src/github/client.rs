@@ -162,6 +162,11 @@ impl GitHub {
         &self.inner.api_url
     }
 
+    /// Now, by the injected clock.
+    pub fn now(&self) -> std::time::SystemTime {
+        self.inner.clock.now()
+    }
+
     /// An access token for `installation`, from the cache while it is fresh.
     /// Concurrent callers share one refresh.
     pub async fn installation_token(&self, installation: u64) -> Result<Secret, GitHubError> {

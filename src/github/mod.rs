@@ -7,6 +7,7 @@ mod auth;
 mod budget;
 mod client;
 mod error;
+pub mod limits;
 mod retry;
 
 pub use api::{

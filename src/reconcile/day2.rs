@@ -6,10 +6,11 @@
 use super::{ReconcileError, Reconciler, Setup};
 use crate::catalog::form::{self, Form};
 use crate::catalog::{CatalogSettings, Environment};
-use crate::commands::{Command, Parsed, Role, help_text};
+use crate::commands::{Command, MAX_PER_COMMENT, Parsed, Role, help_text};
 use crate::git::FileChange;
 use crate::github::{GitHubError, RepoName};
 use crate::platform::{AppSpec, WriteMode, history, path};
+use crate::scaffold::escape::inert;
 
 /// A comment holding commands, and where it was made.
 #[derive(Debug, Clone)]
@@ -17,14 +18,20 @@ pub struct CommandJob {
     pub repo: RepoName,
     pub number: u64,
     pub comment: u64,
+    /// Who made paved act: the webhook's sender. For an edit, the editor,
+    /// whose rights decide, whoever wrote the comment first.
+    pub actor: String,
+    /// Who wrote the comment.
     pub author: String,
     pub commands: Vec<Parsed>,
+    /// Commands past the limit of one comment, not run.
+    pub left_out: usize,
     /// From an edit: paved has seen the comment before.
     pub edited: bool,
 }
 
 /// What a command did, or why it did nothing.
-type Outcome = Result<String, String>;
+pub(super) type Outcome = Result<String, String>;
 
 /// Opens paved's answer to comment `id`: a redelivery of the comment finds it.
 fn answer_marker(id: u64) -> String {
@@ -73,12 +80,14 @@ impl Reconciler {
         let in_catalog = job.repo == self.deps.catalog;
         let mut answers = Vec::new();
         let mut retry = false;
+        // A mistake gets the help once, however many there are.
+        let mut help = false;
         for parsed in &job.commands {
             let (outcome, label) = match parsed {
-                Parsed::Invalid(why) => (
-                    Err(format!("{why}. The commands:\n\n{}", help_text())),
-                    ("unknown", "invalid"),
-                ),
+                Parsed::Invalid(why) => {
+                    help = true;
+                    (Err(inert(why)), ("unknown", "invalid"))
+                }
                 Parsed::Command(cmd) => {
                     let need = required_role(cmd, &settings);
                     let (outcome, result) = if role < need {
@@ -103,10 +112,19 @@ impl Reconciler {
                 Err(text) => format!("❌ {text}"),
             });
         }
+        if job.left_out > 0 {
+            answers.push(format!(
+                "❌ {} more not run: at most {MAX_PER_COMMENT} commands in one comment",
+                job.left_out
+            ));
+        }
+        if help && !job.commands.contains(&Parsed::Command(Command::Help)) {
+            answers.push(format!("The commands:\n\n{}", help_text()));
+        }
         let body = format!(
-            "{}\n@{} asked:\n\n{}\n",
+            "{}\n{}\n\n{}\n",
             answer_marker(job.comment),
-            job.author,
+            asked(job),
             answers.join("\n\n")
         );
         gh.create_comment(setup.installation, &job.repo, job.number, &body)
@@ -132,15 +150,17 @@ impl Reconciler {
             return Ok(None);
         }
         let mut role =
-            Role::from_github(&gh.permission(inst, &self.deps.catalog, &job.author).await?);
+            Role::from_github(&gh.permission(inst, &self.deps.catalog, &job.actor).await?);
         let needs_admin = job.commands.iter().any(
             |p| matches!(p, Parsed::Command(cmd) if required_role(cmd, &settings) == Role::Admin),
         );
-        if needs_admin && role < Role::Admin {
-            role = self
-                .admin_by_team(setup, &settings, &job.author)
+        if needs_admin
+            && role < Role::Admin
+            && self
+                .in_any_team(setup, &settings.policy.admin_teams, &job.actor)
                 .await?
-                .max(role);
+        {
+            role = Role::Admin;
         }
         // Last, so that a plan cut short by the rate limit is asked again whole.
         let picked_up = gh.react(inst, &job.repo, job.comment, "eyes").await?;
@@ -184,7 +204,7 @@ impl Reconciler {
             return Ok(format!("The commands:\n\n{}", help_text()));
         }
         if matches!(cmd, Command::Retry) {
-            return Ok("retrying the request".into());
+            return self.retry(setup, job).await;
         }
         if let Command::Upgrade { template: Some(t) } = cmd {
             return self.upgrade_fleet(setup, settings, t).await;
@@ -210,27 +230,30 @@ impl Reconciler {
         }
     }
 
-    /// Admin when `user` belongs to a team `paved.yaml` names in `admin_teams`.
-    async fn admin_by_team(
-        &self,
-        setup: &Setup,
-        settings: &CatalogSettings,
-        user: &str,
-    ) -> Result<Role, ReconcileError> {
-        for team in &settings.policy.admin_teams {
-            let Some((org, slug)) = team.trim_start_matches('@').split_once('/') else {
-                continue;
-            };
-            if self
-                .deps
-                .github
-                .team_member(setup.installation, org, slug, user)
-                .await?
-            {
-                return Ok(Role::Admin);
-            }
+    /// Whether `/paved retry` runs the request again, said as it is: a
+    /// deleted service or a closed issue is not retried.
+    async fn retry(&self, setup: &Setup, job: &CommandJob) -> Outcome {
+        if job.repo != self.deps.catalog {
+            return Err(
+                "`/paved retry` runs a request again: comment it on the request in the catalog"
+                    .into(),
+            );
         }
-        Ok(Role::None)
+        let issue = self
+            .deps
+            .github
+            .get_issue(setup.installation, &self.deps.catalog, job.number)
+            .await
+            .map_err(|e| e.to_string())?;
+        match super::RequestState::from_labels(&issue.labels) {
+            super::RequestState::Deleted => Err(
+                "not retried: this service was deleted, and a deleted service stays deleted".into(),
+            ),
+            _ if !issue.open && !issue.is_pull_request => {
+                Err("not retried: the request is closed; reopen it to have paved look again".into())
+            }
+            _ => Ok("retrying the request: paved checks every step again".into()),
+        }
     }
 
     /// The service a catalog request names, if its form reads.
@@ -265,7 +288,7 @@ impl Reconciler {
     }
 
     /// The Application of `service` in `env`, from the platform repository.
-    async fn application(
+    pub(super) async fn application(
         &self,
         setup: &Setup,
         service: &str,
@@ -432,61 +455,6 @@ impl Reconciler {
         .await
     }
 
-    async fn delete(
-        &self,
-        setup: &Setup,
-        settings: &CatalogSettings,
-        job: &CommandJob,
-        service: &str,
-        name: &str,
-    ) -> Outcome {
-        if name != service {
-            return Err(format!(
-                "this is the request for {service}; to delete it, write `/paved delete {service}`"
-            ));
-        }
-        let gh = &self.deps.github;
-        let inst = setup.installation;
-        let removals: Vec<FileChange> = settings
-            .environments
-            .iter()
-            .map(|e| FileChange {
-                path: path(service, &e.name),
-                contents: None,
-                executable: false,
-            })
-            .collect();
-        let reason = format!(
-            "Remove {service} (by @{} in {}#{})",
-            job.author, job.repo, job.number
-        );
-        let written = setup
-            .writer
-            .write(removals, WriteMode::Replace, reason)
-            .await
-            .map_err(|e| e.to_string())?;
-        let repo = RepoName {
-            owner: settings.organization.clone(),
-            name: service.to_owned(),
-        };
-        gh.archive_repo(inst, &repo)
-            .await
-            .map_err(|e| e.to_string())?;
-        if job.repo == self.deps.catalog {
-            let patch = crate::github::IssuePatch {
-                state: Some("closed"),
-                labels: None,
-            };
-            gh.update_issue(inst, &job.repo, job.number, &patch)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(format!(
-            "deleted {service}: its Applications are removed in {} (Argo CD prunes what they deployed) and {repo} is archived, not deleted",
-            commit_link(setup, &written.commit)
-        ))
-    }
-
     /// Writes `app`: a commit on main, or a pull request when `env` is under review.
     async fn change(
         &self,
@@ -504,7 +472,7 @@ impl Reconciler {
         let reason = format!(
             "{} (by @{} in {}#{})",
             capitalise(what),
-            job.author,
+            job.actor,
             job.repo,
             job.number
         );
@@ -600,6 +568,19 @@ impl Reconciler {
     }
 }
 
+/// Who asked: the actor, and the comment's author when an edit by someone
+/// else added the commands.
+fn asked(job: &CommandJob) -> String {
+    if job.actor.eq_ignore_ascii_case(&job.author) {
+        format!("@{} asked:", job.actor)
+    } else {
+        format!(
+            "@{} asked, by editing a comment of @{}:",
+            job.actor, job.author
+        )
+    }
+}
+
 fn denial(cmd: &Command, need: Role, role: Role, catalog: &RepoName) -> String {
     format!(
         "`{}` needs {} permission on {catalog}; you have {}",
@@ -651,7 +632,7 @@ fn environment<'a>(
         })
 }
 
-fn commit_link(setup: &Setup, sha: &str) -> String {
+pub(super) fn commit_link(setup: &Setup, sha: &str) -> String {
     format!(
         "[`{}`]({}/commit/{sha})",
         short(sha),

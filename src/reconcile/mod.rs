@@ -4,10 +4,13 @@
 //! wake it early; a resync pass reconciles every open request, so lost
 //! webhooks and crashes heal without a database.
 
+mod access;
 mod day2;
+mod deletion;
 mod jobs;
 mod provision;
 mod pull;
+mod state;
 mod upgrade;
 
 use std::path::PathBuf;
@@ -17,6 +20,7 @@ use tokio::sync::{Mutex, OnceCell};
 
 pub use day2::CommandJob;
 pub use jobs::{Jobs, Trigger};
+pub use state::RequestState;
 
 use crate::catalog::CatalogSettings;
 use crate::git::Author;
@@ -182,7 +186,7 @@ impl Reconciler {
             .filter(|i| !i.is_pull_request)
             .map(|i| i.number)
             .collect();
-        let finished = |labels: &[String]| labels.iter().any(|l| l.starts_with("paved:"));
+        let finished = |labels: &[String]| !RequestState::from_labels(labels).unfinished();
         let merged = gh.recently_merged_pulls(inst, catalog).await?;
         let skip = self.not_requests.lock().expect("lock").clone();
         numbers.extend(
@@ -243,12 +247,15 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
             let previous = (*action == CommentAction::Edited)
                 .then_some(previous_body.as_deref())
                 .flatten();
-            let commands = crate::commands::added(&comment.body, previous);
+            let (commands, left_out) =
+                crate::commands::bounded(crate::commands::added(&comment.body, previous));
             if !commands.is_empty() {
                 let job = CommandJob {
+                    left_out,
                     repo: name,
                     number: issue.number,
                     comment: comment.id,
+                    actor: event.sender.login.clone(),
                     author: comment.author.login.clone(),
                     commands,
                     edited: *action == CommentAction::Edited,

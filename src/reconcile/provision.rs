@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
+use super::state::RequestState;
 use super::{ReconcileError, Reconciler, Setup, Trigger};
 use crate::catalog::form::{self, Form, REQUEST_LABEL};
 use crate::catalog::{CatalogSettings, Problem, ValidRequest, validate};
@@ -16,11 +17,6 @@ use crate::github::{CommentInfo, GitHubError, IssueInfo, IssuePatch, RepoInfo, R
 use crate::platform::{AppSpec, WriteMode};
 use crate::scaffold::{publish, render};
 use crate::status::{self, Status, Step, StepState};
-
-pub const PROVISIONING: &str = "paved:provisioning";
-pub const READY: &str = "paved:ready";
-pub const FAILED: &str = "paved:failed";
-pub const INVALID: &str = "paved:invalid";
 
 const STEP_REPO: &str = "Repository";
 const STEP_SCAFFOLD: &str = "Scaffold";
@@ -70,20 +66,26 @@ impl Reconciler {
         let gh = &self.deps.github;
         let catalog = &self.deps.catalog;
         let issue = gh.get_issue(setup.installation, catalog, number).await?;
+        let state = RequestState::from_labels(&issue.labels);
+        if state == RequestState::Deleted {
+            return self.stay_deleted(setup, issue).await;
+        }
         if issue.is_pull_request {
             return self.reconcile_pull(setup, issue).await;
         }
-        let has = |l: &str| issue.labels.iter().any(|x| x == l);
-        if !has(REQUEST_LABEL) || !issue.open {
+        if !issue.labels.iter().any(|l| l == REQUEST_LABEL) || !issue.open {
             return Ok(());
         }
-        if (has(FAILED) && trigger != Trigger::Retry)
-            || (has(INVALID) && trigger == Trigger::Resync)
+        if (state == RequestState::Failed && trigger != Trigger::Retry)
+            || (state == RequestState::Invalid && trigger == Trigger::Resync)
         {
             return Ok(());
         }
-        let mut ctx = self.context(setup, issue).await?;
         let settings = self.settings(setup.installation).await?;
+        let mut ctx = self.context(setup, issue).await?;
+        if !self.may_request(setup, &settings, &ctx.issue).await? {
+            return self.refuse_requester(&mut ctx, &settings).await;
+        }
         let request = form::request(Form::new_service(), &ctx.issue.body)
             .and_then(|r| validate(&r, &self.deps.templates, &settings));
         match request {
@@ -137,8 +139,8 @@ impl Reconciler {
             },
         ];
         let service = valid.request.name.clone();
-        if !ctx.issue.labels.iter().any(|l| l == PROVISIONING) {
-            self.labels(ctx, PROVISIONING, false).await?;
+        if RequestState::from_labels(&ctx.issue.labels) != RequestState::Provisioning {
+            self.labels(ctx, RequestState::Provisioning, false).await?;
         }
         if ctx.status.is_none() {
             let progress = Status::Progress {
@@ -160,7 +162,7 @@ impl Reconciler {
                 self.show(ctx, &ready).await?;
                 // A merged pull request is closed already; an issue is closed now.
                 let close = !ctx.issue.is_pull_request;
-                self.labels(ctx, READY, close).await?;
+                self.labels(ctx, RequestState::Ready, close).await?;
                 let m = self.metrics();
                 m.provisioning_requests
                     .with_label_values(&[template, "ready"])
@@ -196,7 +198,7 @@ impl Reconciler {
                     summary: None,
                 };
                 self.show(ctx, &failed).await?;
-                self.labels(ctx, FAILED, false).await?;
+                self.labels(ctx, RequestState::Failed, false).await?;
                 self.metrics()
                     .provisioning_requests
                     .with_label_values(&[template, "failed"])
@@ -292,6 +294,14 @@ impl Reconciler {
                     .get_repo(inst, &full)
                     .await?
                     .ok_or_else(|| StepError::Failed(e.to_string()))?;
+                if existing.archived {
+                    return Err(StepError::Invalid(Problem::new(
+                        "name",
+                        format!(
+                            "the repository {full} is archived: a deleted service is not made again; choose another name"
+                        ),
+                    )));
+                }
                 if !existing
                     .description
                     .as_deref()
@@ -420,8 +430,8 @@ impl Reconciler {
         template: &str,
     ) -> Result<(), ReconcileError> {
         self.show(ctx, &Status::Invalid { problems }).await?;
-        if !ctx.issue.labels.iter().any(|l| l == INVALID) {
-            self.labels(ctx, INVALID, false).await?;
+        if RequestState::from_labels(&ctx.issue.labels) != RequestState::Invalid {
+            self.labels(ctx, RequestState::Invalid, false).await?;
             self.metrics()
                 .provisioning_requests
                 .with_label_values(&[template, "invalid"])
@@ -487,21 +497,13 @@ impl Reconciler {
 
     /// Sets the state label (keeping the requester's other labels) and,
     /// when `close`, closes the issue, in one call.
-    async fn labels(
+    pub(super) async fn labels(
         &self,
         ctx: &mut Ctx<'_>,
-        state: &str,
+        state: RequestState,
         close: bool,
     ) -> Result<(), ReconcileError> {
-        let states = [PROVISIONING, READY, FAILED, INVALID];
-        let mut labels: Vec<String> = ctx
-            .issue
-            .labels
-            .iter()
-            .filter(|l| !states.contains(&l.as_str()))
-            .cloned()
-            .collect();
-        labels.push(state.to_owned());
+        let labels = state.relabel(&ctx.issue.labels);
         let patch = IssuePatch {
             state: close.then_some("closed"),
             labels: Some(labels.clone()),

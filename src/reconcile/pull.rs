@@ -4,7 +4,8 @@
 //! merged it is provisioned like an issue request. A PR is never
 //! provisioned before it is merged, so a fork can only ask.
 
-use super::provision::{Ctx, INVALID};
+use super::provision::Ctx;
+use super::state::RequestState;
 use super::{ReconcileError, Reconciler, Setup};
 use crate::catalog::service_file::{self, service_of_path};
 use crate::catalog::{Problem, ValidRequest, validate};
@@ -69,14 +70,8 @@ impl Reconciler {
             Ok(valid) if pull.merged => self.provision(&mut ctx, &valid, &settings).await,
             Ok(valid) => {
                 let preview = self.preview(&ctx, &valid, &settings)?;
-                if ctx.issue.labels.iter().any(|l| l == INVALID) {
-                    let labels: Vec<String> = ctx
-                        .issue
-                        .labels
-                        .iter()
-                        .filter(|l| *l != INVALID)
-                        .cloned()
-                        .collect();
+                if RequestState::from_labels(&ctx.issue.labels) == RequestState::Invalid {
+                    let labels = RequestState::New.relabel(&ctx.issue.labels);
                     let patch = crate::github::IssuePatch {
                         state: None,
                         labels: Some(labels),

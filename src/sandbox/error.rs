@@ -81,6 +81,27 @@ impl ApiError {
         }
     }
 
+    /// GitHub's 422 for a text field over its limit.
+    pub fn too_long(resource: &str, field: &str, max: usize) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: "Validation Failed".into(),
+            errors: vec![json!({
+                "resource": resource, "code": "custom", "field": field,
+                "message": format!("{field} is too long (maximum is {max} characters)"),
+            })],
+        }
+    }
+
+    /// Refuses `text` longer than `max` characters, as GitHub does.
+    pub fn check_length(resource: &str, field: &str, text: &str, max: usize) -> Result<(), Self> {
+        if text.chars().count() > max {
+            Err(Self::too_long(resource, field, max))
+        } else {
+            Ok(())
+        }
+    }
+
     pub fn unprocessable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
     }

@@ -441,6 +441,23 @@ impl Sandbox {
         }
     }
 
+    /// `login` submits an issue form on `repo`: the issue opens with the
+    /// form's `labels`, whatever `login` may do there. Its number.
+    pub fn submit_issue_form(
+        &self,
+        repo: &str,
+        login: &str,
+        title: &str,
+        body: &str,
+        labels: &[&str],
+    ) -> Result<u64, SandboxError> {
+        let key = self
+            .repo_key(repo)
+            .ok_or_else(|| SandboxError::Invalid(format!("no repository {repo}")))?;
+        rest::issues::submit_form(&self.shared, &key, login, title, body, labels)
+            .map_err(|e| SandboxError::Invalid(e.message))
+    }
+
     /// The issue or pull request `number` of `repo`.
     pub fn issue(&self, repo: &str, number: u64) -> Option<Issue> {
         let key = RepoKey::parse(repo)?;

@@ -296,8 +296,15 @@ impl Render<'_> {
         if login.eq_ignore_ascii_case(&repo.key.owner) {
             return "OWNER";
         }
+        let member = self.world.account(login).is_some_and(|a| {
+            a.org_roles
+                .contains_key(&repo.key.owner.to_ascii_lowercase())
+        });
+        if member {
+            return "MEMBER";
+        }
         match self.world.permission(login, repo) {
-            Admin | Write => "MEMBER",
+            Admin | Write => "COLLABORATOR",
             Read if repo.private => "COLLABORATOR",
             _ => "NONE",
         }

@@ -43,10 +43,13 @@ impl StandaloneOptions {
     }
 }
 
-const ROLES: [(&str, Permission); 3] = [
-    ("admin", Permission::Admin),
-    ("writer", Permission::Write),
-    ("reader", Permission::Read),
+/// The users seeded, with their role in the organisation; the outsider is a
+/// GitHub user with none, who can still open issues on a public catalog.
+const ROLES: [(&str, Option<Permission>); 4] = [
+    ("admin", Some(Permission::Admin)),
+    ("writer", Some(Permission::Write)),
+    ("reader", Some(Permission::Read)),
+    ("outsider", None),
 ];
 
 /// Starts a seeded sandbox, writes the env file and serves until Ctrl-C.
@@ -75,7 +78,9 @@ pub(crate) async fn seed(sb: &Sandbox, opts: &StandaloneOptions) -> Result<Strin
     let mut users = Vec::new();
     for (role, permission) in ROLES {
         let user = sb.create_user(role);
-        sb.set_org_role(role, org, permission);
+        if let Some(permission) = permission {
+            sb.set_org_role(role, org, permission);
+        }
         let upper = role.to_uppercase();
         let _ = writeln!(env, "SANDBOX_{upper}_USER={role}");
         let _ = writeln!(env, "SANDBOX_{upper}_TOKEN={}", user.token().expose());
@@ -127,7 +132,7 @@ pub(crate) async fn seed(sb: &Sandbox, opts: &StandaloneOptions) -> Result<Strin
     write_private(&opts.env_file, &(head + &env)).await?;
     Ok(format!(
         "sandbox: {url}\n  org {org}, repos {catalog} and {platform}, App id {id}\n  \
-         users admin, writer, reader\n  settings written to {env}\n  webhooks go to {hook}",
+         users admin, writer, reader and outsider (not a member)\n  settings written to {env}\n  webhooks go to {hook}",
         url = sb.url(),
         id = app.id,
         env = opts.env_file.display(),

@@ -48,8 +48,56 @@ pub fn js(s: &str) -> String {
 /// spaces, HTML is entity-encoded, and the characters that start links,
 /// emphasis, code, mentions, tables or (at the start) blocks are escaped.
 pub fn md(s: &str) -> String {
+    escaped(fold_lines(s).trim())
+}
+
+/// Text from users as paved echoes it in comments on GitHub: [`md`], with
+/// every word that GitHub would turn into a link or a notification (an
+/// issue reference, a mention, a URL) in a code span, where GitHub links
+/// nothing.
+pub fn inert(s: &str) -> String {
     let folded = fold_lines(s);
-    let text = folded.trim();
+    let mut out = String::with_capacity(folded.len() + 16);
+    for (i, word) in folded.trim().split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if would_link(word) {
+            out.push_str(&code_span(word));
+        } else {
+            out.push_str(&escaped(word));
+        }
+    }
+    out
+}
+
+/// Words GitHub links: `#12`, `GH-12`, `owner/repo#12`, `@user`, URLs.
+/// A word with `|` stays escaped instead, since a code span cannot hide a
+/// pipe from a table.
+fn would_link(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    !word.contains('|')
+        && (word.contains(['#', '@'])
+            || lower.contains("://")
+            || lower.contains("www.")
+            || lower.contains("gh-"))
+}
+
+/// `word` as a code span: fenced by one backtick more than its longest run,
+/// padded when it starts or ends with one.
+fn code_span(word: &str) -> String {
+    let longest = word.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if word.starts_with('`') || word.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{word}{pad}{fence}")
+}
+
+/// The characters of `text` that Markdown would read as syntax, escaped.
+fn escaped(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for (i, c) in text.char_indices() {
         match c {

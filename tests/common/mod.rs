@@ -292,3 +292,58 @@ pub async fn ask(
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     }
 }
+
+/// Waits (bounded) until nothing moves: webhooks delivered, paved idle, and
+/// the sandbox's request log unchanged across two looks. A negative
+/// assertion after it checks a settled world, not a guess at timing.
+pub async fn quiescent(stage: &paved::demo::Stage) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut last = usize::MAX;
+    loop {
+        assert!(
+            stage
+                .sandbox
+                .settle(std::time::Duration::from_secs(30))
+                .await
+        );
+        stage.settled_jobs().await;
+        let now = stage.sandbox.requests().len();
+        let idle = stage.paved.as_ref().is_none_or(|p| p.jobs.idle());
+        if now == last && idle {
+            return;
+        }
+        last = now;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "paved and the sandbox never went quiet"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits (bounded) for a comment by paved on `repo#number` containing
+/// `text`; its body.
+pub async fn paved_comment(
+    stage: &paved::demo::Stage,
+    repo: &str,
+    number: u64,
+    text: &str,
+) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(c) = stage
+            .sandbox
+            .comments(repo, number)
+            .into_iter()
+            .find(|c| c.user == "paved[bot]" && c.body.contains(text))
+        {
+            return c.body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "paved never commented {text:?} on {repo}#{number}: {:#?}",
+            stage.sandbox.comments(repo, number)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+}

@@ -13,7 +13,7 @@ use super::{Api, Paging, created, form_param, percent_encode};
 use crate::sandbox::auth::{self, Caller};
 use crate::sandbox::error::ApiError;
 use crate::sandbox::render::app_permissions;
-use crate::sandbox::state::{Grant, RepoKey};
+use crate::sandbox::state::{Grant, Permission, RepoKey};
 
 fn require_app(caller: &Caller) -> Result<(), ApiError> {
     match caller {
@@ -187,6 +187,32 @@ pub async fn convert_manifest(
     app["webhook_secret"] = json!(world.app.webhook_secret.expose());
     app["client_secret"] = json!(crate::sandbox::ids::random_hex(40));
     Ok(created(app))
+}
+
+/// `GET /orgs/{org}/memberships/{username}`: 404 unless `username` belongs
+/// to the organisation (has a role in it); owners are `admin`, others `member`.
+pub async fn org_membership(
+    State(shared): Api,
+    Path((org, user)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let world = shared.world();
+    let role = world
+        .account(&user)
+        .and_then(|a| a.org_roles.get(&org.to_ascii_lowercase()))
+        .copied()
+        .ok_or_else(ApiError::not_found)?;
+    let render = shared.render(&world);
+    let organization = render.organization(&org).ok_or_else(ApiError::not_found)?;
+    let org_url = format!("{}/orgs/{org}", shared.base);
+    Ok(Json(serde_json::json!({
+        "url": format!("{org_url}/memberships/{user}"),
+        "state": "active",
+        "role": if role == Permission::Admin { "admin" } else { "member" },
+        "organization_url": org_url,
+        "organization": organization,
+        "user": render.user(&user),
+    }))
+    .into_response())
 }
 
 /// `GET /orgs/{org}/teams/{slug}/memberships/{username}`: 404 unless a member.

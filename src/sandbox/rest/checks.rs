@@ -86,6 +86,13 @@ impl CheckRunBody {
         {
             return Err(ApiError::invalid("CheckRun", "annotations", "invalid"));
         }
+        if let Some(o) = &self.output {
+            for (field, text) in [("summary", &o.summary), ("text", &o.text)] {
+                if let Some(text) = text {
+                    ApiError::check_length("CheckRun", field, text, 65_535)?;
+                }
+            }
+        }
         Ok(())
     }
 

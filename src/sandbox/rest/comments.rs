@@ -105,6 +105,7 @@ async fn create(
     if new.body.is_empty() {
         return Err(ApiError::invalid("IssueComment", "body", "missing_field"));
     }
+    ApiError::check_length("IssueComment", "body", &new.body, COMMENT_MAX)?;
     let id = world.next_id();
     let now = Utc::now();
     world.comments.insert(
@@ -170,6 +171,7 @@ async fn update(
     Path((owner, name, id)): Path<(String, String, u64)>,
     Body(change): Body<CommentBody>,
 ) -> Result<Response, ApiError> {
+    ApiError::check_length("IssueComment", "body", &change.body, COMMENT_MAX)?;
     let mut world = shared.world();
     let key = writable(&world, &caller, &owner, &name, Permission::Read)?;
     let login = actor(&world, &caller)?;
@@ -202,6 +204,9 @@ async fn update(
     let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
     Ok(Json(shared.render(&world).comment(repo, &world.comments[&id])).into_response())
 }
+
+/// GitHub's limit on a comment's body, in characters.
+const COMMENT_MAX: usize = 65_536;
 
 const REACTIONS: [&str; 8] = [
     "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",

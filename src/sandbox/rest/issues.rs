@@ -324,6 +324,39 @@ async fn create(
     ))
 }
 
+/// An issue submitted through an issue form on the web: the form's labels
+/// are applied whoever the author is (GitHub does so even for people who may
+/// not label), and `opened` already carries them.
+pub(crate) fn submit_form(
+    shared: &Shared,
+    key: &RepoKey,
+    login: &str,
+    title: &str,
+    body: &str,
+    labels: &[&str],
+) -> Result<u64, ApiError> {
+    let mut world = shared.world();
+    if world.repo(key).is_none() {
+        return Err(ApiError::not_found());
+    }
+    let number = open_issue(
+        &mut world,
+        key,
+        title.to_owned(),
+        Some(body.to_owned()),
+        login,
+        None,
+    );
+    let names = ensure_labels(
+        &mut world,
+        key,
+        labels.iter().map(|l| (*l).to_owned()).collect(),
+    );
+    issue_mut(&mut world, key, number)?.labels = names;
+    issue_event(shared, &world, key, number, "opened", login, vec![]);
+    Ok(number)
+}
+
 /// Adds an issue (or, with `pull`, a pull request) and returns its number.
 pub(crate) fn open_issue(
     world: &mut World,

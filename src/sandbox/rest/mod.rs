@@ -6,7 +6,7 @@ mod checks;
 mod comments;
 mod contents;
 mod control;
-mod issues;
+pub(crate) mod issues;
 mod ops;
 mod pulls;
 mod repos;
@@ -54,6 +54,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/installation/repositories", get(apps::installation_repos))
         .route("/orgs/{org}/installation", get(apps::org_installation))
+        .route("/orgs/{org}/memberships/{user}", get(apps::org_membership))
         .route(
             "/orgs/{org}/teams/{slug}/memberships/{user}",
             get(apps::team_membership),

@@ -15,6 +15,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("POST", "/organizations/{org}/settings/apps/new", "web/new-app-from-manifest"),
     ("GET", "/installation/repositories", "apps/list-repos-accessible-to-installation"),
     ("GET", "/orgs/{org}/installation", "apps/get-org-installation"),
+    ("GET", "/orgs/{org}/memberships/{u}", "orgs/get-membership-for-user"),
     ("GET", "/orgs/{org}/teams/{slug}/memberships/{u}", "teams/get-membership-for-user-in-org"),
     ("GET", "/orgs/{org}/repos", "repos/list-for-org"),
     ("POST", "/orgs/{org}/repos", "repos/create-in-org"),

@@ -1,0 +1,166 @@
+//! Deleting a service, and keeping it deleted. `/paved delete` removes its
+//! Applications, archives its repository and marks its request
+//! `paved:deleted`, which is final: a reopen, an edit, a retry, a resync or
+//! a restart changes nothing after it.
+
+use super::day2::{CommandJob, Outcome, commit_link};
+use super::state::RequestState;
+use super::{ReconcileError, Reconciler, Setup};
+use crate::catalog::CatalogSettings;
+use crate::git::FileChange;
+use crate::github::{IssueInfo, IssuePatch, RepoName};
+use crate::platform::{WriteMode, path};
+use crate::status::{self, Status};
+
+impl Reconciler {
+    pub(super) async fn delete(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        job: &CommandJob,
+        service: &str,
+        name: &str,
+    ) -> Outcome {
+        if name != service {
+            return Err(format!(
+                "this is the request for {service}; to delete it, write `/paved delete {service}`"
+            ));
+        }
+        let failed = |e: &dyn std::fmt::Display| e.to_string();
+        // The request is named by the Application, wherever the command was given.
+        let request = self
+            .application(setup, service, &settings.first_environment().name)
+            .await?
+            .and_then(|app| request_number(&app.request_url, &self.deps.catalog))
+            .or((job.repo == self.deps.catalog).then_some(job.number));
+        let removals: Vec<FileChange> = settings
+            .environments
+            .iter()
+            .map(|e| FileChange {
+                path: path(service, &e.name),
+                contents: None,
+                executable: false,
+            })
+            .collect();
+        let reason = format!(
+            "Remove {service} (by @{} in {}#{})",
+            job.actor, job.repo, job.number
+        );
+        let written = setup
+            .writer
+            .write(removals, WriteMode::Replace, reason)
+            .await
+            .map_err(|e| failed(&e))?;
+        let repo = RepoName {
+            owner: settings.organization.clone(),
+            name: service.to_owned(),
+        };
+        self.deps
+            .github
+            .archive_repo(setup.installation, &repo)
+            .await
+            .map_err(|e| failed(&e))?;
+        if let Some(number) = request {
+            self.mark_deleted(setup, number, service, &job.actor)
+                .await
+                .map_err(|e| failed(&e))?;
+        }
+        Ok(format!(
+            "deleted {service}: its Applications are removed in {} (Argo CD prunes what they deployed) and {repo} is archived, not deleted",
+            commit_link(setup, &written.commit)
+        ))
+    }
+
+    /// Marks request `number` deleted by `by` today: its status comment says
+    /// so, its label is `paved:deleted`, and it is closed.
+    async fn mark_deleted(
+        &self,
+        setup: &Setup,
+        number: u64,
+        service: &str,
+        by: &str,
+    ) -> Result<(), ReconcileError> {
+        let issue = self
+            .deps
+            .github
+            .get_issue(setup.installation, &self.deps.catalog, number)
+            .await?;
+        let close = issue.open;
+        let mut ctx = self.context(setup, issue).await?;
+        let on = chrono::DateTime::<chrono::Utc>::from(self.deps.github.now())
+            .format("%Y-%m-%d")
+            .to_string();
+        let deleted = Status::Deleted {
+            service: service.to_owned(),
+            by: by.to_owned(),
+            on,
+        };
+        self.show(&mut ctx, &deleted).await?;
+        self.labels(&mut ctx, RequestState::Deleted, close).await
+    }
+
+    /// A deleted request that was reopened: one reply that says so, and
+    /// closed again. Nothing else changes.
+    pub(super) async fn stay_deleted(
+        &self,
+        setup: &Setup,
+        issue: IssueInfo,
+    ) -> Result<(), ReconcileError> {
+        if !issue.open {
+            return Ok(());
+        }
+        let gh = &self.deps.github;
+        let (inst, catalog) = (setup.installation, &self.deps.catalog);
+        let ctx = self.context(setup, issue).await?;
+        let when = ctx
+            .status
+            .as_ref()
+            .and_then(|c| status::deleted_by(&c.body))
+            .map_or_else(
+                || "by an admin".to_owned(),
+                |(by, on)| format!("by @{by} on {on}"),
+            );
+        let reply = format!(
+            "This service was deleted {when}, so reopening its request changes nothing: its repository stays archived and it has no Applications. To have a service again, request one under a new name."
+        );
+        gh.create_comment(inst, catalog, ctx.issue.number, &reply)
+            .await?;
+        let close = IssuePatch {
+            state: Some("closed"),
+            labels: None,
+        };
+        gh.update_issue(inst, catalog, ctx.issue.number, &close)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The number of the catalog request at `url` (`…/<catalog>/issues/N` or
+/// `…/<catalog>/pull/N`), if it is one.
+fn request_number(url: &str, catalog: &RepoName) -> Option<u64> {
+    let mut parts = url.rsplit('/');
+    let number = parts.next()?.parse().ok()?;
+    let kind = parts.next()?;
+    let name = parts.next()?;
+    let owner = parts.next()?;
+    let ours = matches!(kind, "issues" | "pull")
+        && name.eq_ignore_ascii_case(&catalog.name)
+        && owner.eq_ignore_ascii_case(&catalog.owner);
+    ours.then_some(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_found_from_its_url() {
+        let catalog: RepoName = "acme/catalog".parse().unwrap();
+        let at = |u: &str| request_number(u, &catalog);
+        assert_eq!(at("http://gh/acme/catalog/issues/5"), Some(5));
+        assert_eq!(at("https://github.com/Acme/Catalog/pull/12"), Some(12));
+        assert_eq!(at("https://github.com/acme/other/issues/5"), None);
+        assert_eq!(at("https://github.com/acme/catalog/issues/x"), None);
+        assert_eq!(at("5"), None);
+    }
+}
