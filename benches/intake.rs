@@ -15,14 +15,16 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{SECRET, fixture, key};
+use common::{SECRET, fixture};
 use paved::secret::Secret;
 use paved::webhook::signature::sign;
+use support::{memory, serve};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -77,39 +79,6 @@ async fn main() {
         .status();
     let _ = paved.wait();
     let _ = std::fs::remove_dir_all(dir);
-}
-
-/// Starts `paved serve` on a free loopback port and waits until it answers.
-async fn serve(dir: &std::path::Path) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_paved"))
-        .arg("serve")
-        .env("APP_ID", "1")
-        .env("PRIVATE_KEY", &key().pem)
-        .env("WEBHOOK_SECRET", SECRET)
-        // The fixture's repository is acme/catalog: not this catalog.
-        .env("PAVED_CATALOG_REPO", "acme/not-the-catalog")
-        .env("PAVED_PLATFORM_REPO", "acme/platform")
-        .env("PAVED_LISTEN", &addr)
-        .env("GITHUB_API_URL", "http://127.0.0.1:9")
-        .env("PAVED_WORK_DIR", dir.join("work"))
-        .env(
-            "PAVED_TEMPLATES",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
-        )
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("paved serve starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&addr).await.is_err() {
-        assert!(Instant::now() < deadline, "paved serve did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    (child, addr)
 }
 
 /// One delivery's bytes, the same for every request but its id.
@@ -244,16 +213,6 @@ async fn load(addr: &str, delivery: &Arc<Delivery>) -> Load {
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
-}
-
-/// A `/proc/<pid>/status` memory field (VmRSS, VmHWM), in KiB.
-fn memory(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
-        .expect("memory field")
 }
 
 /// User plus system CPU time the process has used, in seconds.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod git;
 pub mod github;
+pub mod listener;
 pub mod metrics;
 pub mod platform;
 pub mod queue;

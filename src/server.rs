@@ -21,6 +21,7 @@ use crate::reconcile::{self, Deps, Jobs, Reconciler};
 use crate::scaffold::Templates;
 use crate::webhook::dedupe::RecentDeliveries;
 use crate::webhook::handler::{Intake, receive};
+use crate::webhook::inflight::{BODY_BYTES_IN_FLIGHT, InFlight};
 
 /// How many delivery ids are remembered to spot redeliveries.
 const RECENT_DELIVERIES: usize = 10_000;
@@ -41,6 +42,7 @@ pub fn app(config: &Config, metrics: Arc<Metrics>) -> App {
         metrics,
         body_timeout: config.body_timeout,
         draining: AtomicBool::new(false),
+        in_flight: InFlight::new(BODY_BYTES_IN_FLIGHT),
     });
     let router = Router::new()
         .route(&config.webhook_path, post(receive))
@@ -209,7 +211,7 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
         platform = %config.platform_repo,
         "paved is serving"
     );
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let dispatch = tokio::spawn(work(deliveries, intake.clone(), jobs.clone()));
     let background = vec![
         tokio::spawn(reconcile::resync_loop(jobs.clone(), config.resync)),
@@ -222,17 +224,12 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
             }
         }),
     ];
-    let server = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "the server stopped");
-        }
-    });
+    let server = tokio::spawn(crate::listener::serve(
+        listener,
+        router,
+        stopped,
+        crate::listener::Limits::default(),
+    ));
     Ok(Paved {
         addr,
         jobs,

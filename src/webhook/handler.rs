@@ -9,10 +9,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 
 use super::dedupe::RecentDeliveries;
 use super::event::{Event, Parsed, event_label, parse};
+use super::inflight::{Held, InFlight};
 use super::signature;
 use crate::metrics::Metrics;
 use crate::queue::{Job, Queue};
@@ -35,6 +36,8 @@ pub struct Intake {
     pub body_timeout: Duration,
     /// Set when paved is stopping: deliveries are turned away with 503.
     pub draining: AtomicBool,
+    /// Body bytes held at once, before signatures are checked.
+    pub in_flight: InFlight,
 }
 
 /// The answer to one delivery, and how it is counted.
@@ -47,6 +50,8 @@ enum Outcome {
     BadRequest(String),
     TooLarge,
     SlowBody,
+    /// Too many body bytes are being read at once.
+    Busy,
     QueueFull,
     ShuttingDown,
 }
@@ -62,6 +67,7 @@ impl Outcome {
             Self::BadRequest(_) => "bad_request",
             Self::TooLarge => "too_large",
             Self::SlowBody => "slow_body",
+            Self::Busy => "busy",
             Self::QueueFull => "queue_full",
             Self::ShuttingDown => "shutting_down",
         }
@@ -89,6 +95,7 @@ impl IntoResponse for Outcome {
                 "the request body did not arrive in time",
             )
                 .into_response(),
+            Self::Busy => unavailable("too many bodies being read, retry later"),
             Self::QueueFull => unavailable("queue full, retry later"),
             Self::ShuttingDown => unavailable("shutting down, retry later"),
         }
@@ -136,14 +143,19 @@ impl Intake {
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Outcome::TooLarge;
         }
-        let read = tokio::time::timeout(
-            self.body_timeout,
-            Limited::new(body, MAX_BODY_BYTES).collect(),
-        );
+        // Held until the delivery is answered; a declared length is held
+        // whole before a byte is read.
+        let mut held = InFlight::none();
+        if !self
+            .in_flight
+            .hold(&mut held, declared.unwrap_or(0) as usize)
+        {
+            return Outcome::Busy;
+        }
+        let read = tokio::time::timeout(self.body_timeout, self.read(body, declared, &mut held));
         let body = match read.await {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e)) if e.is::<LengthLimitError>() => return Outcome::TooLarge,
-            Ok(Err(_)) => return Outcome::BadRequest("could not read the request body".into()),
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(outcome)) => return outcome,
             Err(_) => return Outcome::SlowBody,
         };
         let signature = headers
@@ -174,6 +186,33 @@ impl Intake {
             Parsed::Ignored(why) => Outcome::Ignored(why),
             Parsed::Event(event) => self.enqueue(delivery, event, received),
         }
+    }
+
+    /// Reads the body frame by frame, within GitHub's cap, holding each
+    /// frame's bytes unless a declared length holds them already.
+    async fn read(
+        &self,
+        mut body: Body,
+        declared: Option<u64>,
+        held: &mut Held,
+    ) -> Result<bytes::Bytes, Outcome> {
+        let mut out = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|_| Outcome::BadRequest("could not read the request body".into()))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if out.len() + data.len() > MAX_BODY_BYTES {
+                return Err(Outcome::TooLarge);
+            }
+            let counted = declared.is_some_and(|n| (out.len() + data.len()) as u64 <= n);
+            if !counted && !self.in_flight.hold(held, data.len()) {
+                return Err(Outcome::Busy);
+            }
+            out.extend_from_slice(&data);
+        }
+        Ok(out.freeze())
     }
 
     fn enqueue(&self, delivery: &str, event: Box<Event>, received: Instant) -> Outcome {

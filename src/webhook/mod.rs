@@ -3,4 +3,5 @@
 pub mod dedupe;
 pub mod event;
 pub mod handler;
+pub mod inflight;
 pub mod signature;
