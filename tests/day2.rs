@@ -320,9 +320,7 @@ async fn commands_apply_in_order_ci_deploys_once_and_service_repos_take_commands
             .into_iter()
             .map(|a| serde_yaml::from_str(&a.unwrap().to_yaml()).unwrap())
             .collect();
-    if let Some(errors) = common::argo_schema_errors(&apps) {
-        assert!(errors.is_empty(), "{errors:?}");
-    }
+    common::assert_argo_valid(&apps);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -99,3 +99,32 @@ fn large_inputs_finish() {
         "deep nesting is refused, not a stack overflow"
     );
 }
+
+proptest! {
+    #![proptest_config(config(24))]
+
+    /// Whatever a requester writes, the status comment paved sends (fitted at
+    /// the client's edge) is within GitHub's 65,536-character limit.
+    #[test]
+    fn no_body_paved_sends_exceeds_githubs_limit(
+        piece in "[ -~äé€😀|#@<>`\\n]{0,64}",
+        repeat in 1usize..1_500,
+        problems in 1usize..60,
+    ) {
+        use paved::github::limits::{BODY_MAX, fit};
+        let value = piece.repeat(repeat);
+        let status = paved::status::Status::Invalid {
+            problems: (0..problems)
+                .map(|i| paved::catalog::Problem::new("name", format!("{value:?} #{i}")))
+                .collect(),
+        };
+        let body = status.render();
+        let sent = fit(&body, BODY_MAX);
+        prop_assert!(sent.chars().count() <= BODY_MAX && sent.len() <= BODY_MAX);
+        if body.len() <= BODY_MAX {
+            prop_assert_eq!(sent.as_ref(), body.as_str());
+        } else {
+            prop_assert!(sent.contains("paved cut this text here"));
+        }
+    }
+}

@@ -86,9 +86,7 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
         app["spec"]["source"]["kustomize"]["images"][0],
         format!("ghcr.io/acme/billing-api:{tag}")
     );
-    if let Some(errors) = common::argo_schema_errors(&[app]) {
-        assert!(errors.is_empty(), "{errors:?}");
-    }
+    common::assert_argo_valid(&[app]);
 
     // One status comment, the right labels, the issue closed.
     let comments = sb.comments(CATALOG, number);

@@ -14,6 +14,12 @@ fn spec() -> Option<Value> {
     match std::fs::read(&path) {
         Ok(bytes) => Some(serde_json::from_slice(&bytes).unwrap()),
         Err(_) => {
+            let required = std::env::var("PAVED_REQUIRE_SHARED").as_deref() == Ok("1");
+            assert!(
+                !required,
+                "{} not found, and PAVED_REQUIRE_SHARED=1",
+                path.display()
+            );
             println!("skipped: {} not found", path.display());
             None
         }

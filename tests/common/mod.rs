@@ -84,16 +84,37 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(fixture_path(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
 }
 
-/// `../shared/<rel>` beside the checkout, when it exists (CI has it; a fresh clone may not).
+/// `../shared/<rel>` beside the checkout, when it exists (CI has it; a fresh
+/// clone may not). The skip is said; with `PAVED_REQUIRE_SHARED=1` (as in
+/// `.ci/run`) it is a failure.
 pub fn shared(rel: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared")
         .join(rel);
     if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is not here", p.display());
-        None
+        return Some(p);
+    }
+    skip(
+        &format!("{} is not here", p.display()),
+        "PAVED_REQUIRE_SHARED",
+    );
+    None
+}
+
+/// Says a check is skipped, or fails when `required` (an env variable) is 1.
+pub fn skip(why: &str, required: &str) {
+    assert!(
+        std::env::var(required).as_deref() != Ok("1"),
+        "{why}, and {required}=1"
+    );
+    eprintln!("skipped: {why}");
+}
+
+/// Asserts Applications pass Argo CD's strict schema, where the schema and
+/// Python's `jsonschema` are here (see [`argo_schema_errors`]).
+pub fn assert_argo_valid(apps: &[serde_json::Value]) {
+    if let Some(errors) = argo_schema_errors(apps) {
+        assert!(errors.is_empty(), "{errors:?}");
     }
 }
 
@@ -189,7 +210,10 @@ pub fn argo_schema_errors(apps: &[serde_json::Value]) -> Option<Vec<String>> {
     );
     let errors: Option<Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
     if errors.is_none() {
-        eprintln!("skipped: python3 has no jsonschema module");
+        skip(
+            "python3 has no jsonschema module",
+            "PAVED_REQUIRE_VALIDATORS",
+        );
     }
     errors
 }
