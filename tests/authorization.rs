@@ -312,3 +312,54 @@ async fn echoed_text_links_nobody_and_nothing() {
         "{card}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_edit_by_someone_else_is_judged_by_the_editors_rights() {
+    let work = TempDir::new("authz-issue-edit");
+    let stage = stage(&work).await;
+    // An outside collaborator: write on the catalog, no member of acme.
+    let contractor = stage.sandbox.create_user("contractor");
+    stage
+        .sandbox
+        .grant("contractor", CATALOG, paved::sandbox::Permission::Write);
+    let platform = stage.sandbox.branch_sha(PLATFORM, "main").await;
+    // The writer's request is invalid (a reserved name) and waits for an edit.
+    let body = |name: &str| form_body(name, "node-express", "Edited.", "@acme/payments", "");
+    let n = stage
+        .writer
+        .open_issue(CATALOG, "New service", &body("admin"), &["paved:request"])
+        .await
+        .unwrap();
+    paved_comment(&stage, CATALOG, n, "is reserved").await;
+    quiescent(&stage).await;
+
+    // The contractor fixes it: the edit is theirs, and they may not request.
+    contractor
+        .update_issue(CATALOG, n, serde_json::json!({ "body": body("ledger") }))
+        .await
+        .unwrap();
+    let card = paved_comment(&stage, CATALOG, n, "@contractor is not one of them").await;
+    assert!(
+        card.contains("requested by members of the acme organisation"),
+        "{card}"
+    );
+    quiescent(&stage).await;
+    assert!(repo(&stage, "ledger").await.is_none());
+    assert_eq!(stage.sandbox.branch_sha(PLATFORM, "main").await, platform);
+    assert_eq!(labels(&stage, n), ["paved:request", "paved:invalid"]);
+
+    // The author takes it up again by editing: now it goes through.
+    stage
+        .writer
+        .update_issue(
+            CATALOG,
+            n,
+            serde_json::json!({ "body": body("ledger") + "\n" }),
+        )
+        .await
+        .unwrap();
+    paved_comment(&stage, CATALOG, n, "**Ready.** ledger").await;
+    let labels = stage.settled(n, LIMIT).await.unwrap();
+    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(repo(&stage, "ledger").await.is_some());
+}

@@ -7,7 +7,6 @@ use super::state::RequestState;
 use super::{ReconcileError, Reconciler, Setup};
 use crate::catalog::CatalogSettings;
 use crate::catalog::settings::team_name;
-use crate::github::IssueInfo;
 use crate::status::Status;
 
 impl Reconciler {
@@ -31,24 +30,24 @@ impl Reconciler {
         Ok(false)
     }
 
-    /// Whether the author of `issue` may request a service, by
-    /// `policy.requesters`. Membership that the issue already shows costs
-    /// no call.
+    /// Whether `user` may request a service, by `policy.requesters`.
+    /// Membership GitHub already showed (`shown_member`, from the issue's
+    /// author association) costs no call.
     pub(super) async fn may_request(
         &self,
         setup: &Setup,
         settings: &CatalogSettings,
-        issue: &IssueInfo,
+        user: &str,
+        shown_member: bool,
     ) -> Result<bool, ReconcileError> {
         let gh = &self.deps.github;
         let inst = setup.installation;
         let requesters = &settings.policy.requesters;
-        let user = issue.author.as_str();
         if requesters.members_only() {
             let same_org = settings
                 .organization
                 .eq_ignore_ascii_case(&self.deps.catalog.owner);
-            if issue.author_member && same_org {
+            if shown_member && same_org {
                 return Ok(true);
             }
             return Ok(gh.org_member(inst, &settings.organization, user).await?);
@@ -64,18 +63,20 @@ impl Reconciler {
         self.in_any_team(setup, &requesters.teams, user).await
     }
 
-    /// Answers a request from someone who may not request, once: the
-    /// status comment says who may, and the request is marked invalid.
+    /// Answers a request from (or edited by) `requester`, who may not
+    /// request, once: the status comment says who may, and the request is
+    /// marked invalid until someone who may edits it.
     pub(super) async fn refuse_requester(
         &self,
         ctx: &mut Ctx<'_>,
         settings: &CatalogSettings,
+        requester: &str,
     ) -> Result<(), ReconcileError> {
         let refused = Status::Refused {
-            requester: ctx.issue.author.clone(),
+            requester: requester.to_owned(),
             who: settings.policy.requesters.describe(&settings.organization),
         };
-        tracing::info!(requester = %ctx.issue.author, "request refused: not a requester");
+        tracing::info!(requester, "request refused: not a requester");
         self.show(ctx, &refused).await?;
         if RequestState::from_labels(&ctx.issue.labels) != RequestState::Invalid {
             self.labels(ctx, RequestState::Invalid, false).await?;

@@ -67,6 +67,10 @@ pub struct Reconciler {
     /// Merged pull requests that asked for no service, so resyncs skip them.
     /// Only a cache: after a restart each is looked at once more.
     not_requests: std::sync::Mutex<std::collections::HashSet<u64>>,
+    /// Requests edited by someone other than their author, and by whom: the
+    /// next run judges the editor as a requester too. Only a cache: after a
+    /// restart, a pending edit is judged by its author's rights.
+    editors: std::sync::Mutex<std::collections::HashMap<u64, String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +88,7 @@ impl Reconciler {
             setup: OnceCell::new(),
             settings: Mutex::new(None),
             not_requests: Default::default(),
+            editors: Default::default(),
         })
     }
 
@@ -167,6 +172,19 @@ impl Reconciler {
         Ok(settings)
     }
 
+    /// `editor`, not the author, edited request `number`.
+    pub fn edited_by(&self, number: u64, editor: &str) {
+        self.editors
+            .lock()
+            .expect("lock")
+            .insert(number, editor.to_owned());
+    }
+
+    /// Who edited request `number` since its last run, if not its author.
+    fn take_editor(&self, number: u64) -> Option<String> {
+        self.editors.lock().expect("lock").remove(&number)
+    }
+
     /// The catalog changed: read `paved.yaml` again next time.
     pub async fn catalog_pushed(&self) {
         *self.settings.lock().await = None;
@@ -230,6 +248,11 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
                     .iter()
                     .any(|l| l == crate::catalog::form::REQUEST_LABEL) =>
         {
+            if *action == IssueAction::Edited
+                && !event.sender.login.eq_ignore_ascii_case(&issue.author.login)
+            {
+                reconciler.edited_by(issue.number, &event.sender.login);
+            }
             jobs.submit(issue.number, Trigger::Event, delivery);
         }
         EventKind::PullRequest {

@@ -82,9 +82,20 @@ impl Reconciler {
             return Ok(());
         }
         let settings = self.settings(setup.installation).await?;
+        let editor = self.take_editor(number);
         let mut ctx = self.context(setup, issue).await?;
-        if !self.may_request(setup, &settings, &ctx.issue).await? {
-            return self.refuse_requester(&mut ctx, &settings).await;
+        let author = ctx.issue.author.clone();
+        if !self
+            .may_request(setup, &settings, &author, ctx.issue.author_member)
+            .await?
+        {
+            return self.refuse_requester(&mut ctx, &settings, &author).await;
+        }
+        // An edit by someone else makes them a requester too.
+        if let Some(editor) = editor.filter(|e| !e.eq_ignore_ascii_case(&author))
+            && !self.may_request(setup, &settings, &editor, false).await?
+        {
+            return self.refuse_requester(&mut ctx, &settings, &editor).await;
         }
         let request = form::request(Form::new_service(), &ctx.issue.body)
             .and_then(|r| validate(&r, &self.deps.templates, &settings));
