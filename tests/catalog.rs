@@ -343,3 +343,27 @@ fn paved_check_reports_a_broken_catalog_with_paths_and_lines() {
         String::from_utf8_lossy(&shipped.stderr)
     );
 }
+
+#[test]
+fn a_name_leaves_room_for_its_longest_environment() {
+    let templates = common::shipped_templates();
+    // The settings' longest environment is "staging": 63 - 8 = 55 characters.
+    let request = |name: String| ServiceRequest {
+        name,
+        template: "node-express".into(),
+        description: "x".into(),
+        owner: "@a/b".into(),
+        ..Default::default()
+    };
+    let fits = "a".repeat(55);
+    assert!(validate(&request(fits), &templates, &settings()).is_ok());
+    let long = "a".repeat(56);
+    let problems =
+        messages(&validate(&request(long.clone()), &templates, &settings()).unwrap_err());
+    assert_eq!(
+        problems,
+        [format!(
+            "name: is 56 characters; at most 55 fit, since its namespace {long}-staging must be at most 63"
+        )]
+    );
+}

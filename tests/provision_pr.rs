@@ -229,3 +229,52 @@ async fn a_pull_request_from_a_fork_is_validated_and_never_provisioned_unmerged(
     assert_eq!(requests.count("git/receive-pack"), 0, "no push anywhere");
     assert!(stage.sandbox.repo_path("acme/sneaky").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commands_work_on_the_merged_pull_request_and_delete_sticks() {
+    let work = TempDir::new("pr-day2");
+    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    let text =
+        "name: ledger\ntemplate: node-express\ndescription: Books.\nowner: \"@acme/finance\"\n";
+    let (number, _) = open_pr(&stage, "add-ledger", "services/ledger.yaml", text).await;
+    // Before the merge the pull request names no service paved knows.
+    check_run(
+        &stage,
+        &stage
+            .sandbox
+            .branch_sha(CATALOG, "add-ledger")
+            .await
+            .unwrap(),
+    )
+    .await;
+    let early = common::ask(&stage, &stage.reader, number, "/paved status").await;
+    assert!(
+        early.contains("not a request for a service paved knows"),
+        "{early}"
+    );
+
+    stage.admin.merge_pull(CATALOG, number).await.unwrap();
+    let labels = stage.settled(number, LIMIT).await.unwrap();
+    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    let status = common::ask(&stage, &stage.reader, number, "/paved status").await;
+    assert!(
+        status.contains("**ledger**") && status.contains("[dev]("),
+        "{status}"
+    );
+    let gone = common::ask(&stage, &stage.admin, number, "/paved delete ledger").await;
+    assert!(gone.contains("archived, not deleted"), "{gone}");
+    let labels = stage.sandbox.issue(CATALOG, number).unwrap().labels;
+    assert!(
+        labels.contains(&"paved:deleted".to_owned()) && !labels.contains(&"paved:ready".to_owned()),
+        "{labels:?}"
+    );
+    assert!(
+        stage
+            .sandbox
+            .file(PLATFORM, "main", "apps/ledger/dev.yaml")
+            .await
+            .is_none()
+    );
+}

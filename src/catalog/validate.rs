@@ -128,6 +128,23 @@ fn name_problems(name: &str, settings: &CatalogSettings) -> Vec<Problem> {
         )];
     }
     let mut out = Vec::new();
+    // Every derived name must be a DNS-1123 label too: the namespace and the
+    // Application are `<name>-<env>`, the Ingress host's first label `<name>`.
+    let longest = settings
+        .environments
+        .iter()
+        .max_by_key(|e| e.name.len())
+        .map_or("", |e| e.name.as_str());
+    let limit = 63usize.saturating_sub(longest.len() + 1);
+    if name.len() > limit {
+        out.push(Problem::new(
+            "name",
+            format!(
+                "is {} characters; at most {limit} fit, since its namespace {name}-{longest} must be at most 63",
+                name.len()
+            ),
+        ));
+    }
     if policy.reserved_names.iter().any(|r| r == name) {
         out.push(Problem::new("name", format!("{name:?} is reserved")));
     } else if let Some(why) = always_reserved(name) {

@@ -256,20 +256,36 @@ impl Reconciler {
         }
     }
 
-    /// The service a catalog request names, if its form reads.
+    /// The service a catalog request names: from its form for an issue,
+    /// from its service file for a pull request paved provisioned (an open
+    /// or unmerged one names nothing yet).
     async fn requested_service(
         &self,
         setup: &Setup,
         number: u64,
     ) -> Result<Option<String>, ReconcileError> {
-        let issue = self
-            .deps
-            .github
-            .get_issue(setup.installation, &self.deps.catalog, number)
-            .await?;
-        Ok(form::request(Form::new_service(), &issue.body)
-            .ok()
-            .map(|r| r.name))
+        let gh = &self.deps.github;
+        let (inst, catalog) = (setup.installation, &self.deps.catalog);
+        let issue = gh.get_issue(inst, catalog, number).await?;
+        if !issue.is_pull_request {
+            return Ok(form::request(Form::new_service(), &issue.body)
+                .ok()
+                .map(|r| r.name));
+        }
+        use super::RequestState::{Deleted, Failed, Provisioning, Ready};
+        let provisioned = matches!(
+            super::RequestState::from_labels(&issue.labels),
+            Provisioning | Ready | Failed | Deleted
+        );
+        if !provisioned {
+            return Ok(None);
+        }
+        let files = gh.list_pull_files(inst, catalog, number).await?;
+        Ok(files
+            .iter()
+            .filter(|f| f.status != "removed")
+            .find_map(|f| crate::catalog::service_file::service_of_path(&f.filename))
+            .map(str::to_owned))
     }
 
     /// Whether paved made `repo`: its first environment's Application points at it.
