@@ -344,3 +344,62 @@ async fn members_of_an_admin_team_in_paved_yaml_act_as_admins() {
     assert!(allowed.contains("✅"), "{allowed}");
     assert_eq!(app(&stage, "dev").await.unwrap().replicas, 9);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rollback_expands_a_short_sha_from_history_and_refuses_unknown_tags() {
+    let work = TempDir::new("day2-tags");
+    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    let n = stage
+        .request(&stage.writer, "orders", "node-express", "Takes orders.")
+        .await
+        .unwrap();
+    stage.settled(n, LIMIT).await.unwrap();
+    let first = app(&stage, "dev").await.unwrap().tag;
+    let sha = stage
+        .writer
+        .push_files("acme/orders", "main", &[("CHANGES.md", b"v2\n")], "v2")
+        .await
+        .unwrap();
+    stage
+        .sandbox
+        .complete_workflow_run("acme/orders", "main", "CI", "success")
+        .await
+        .unwrap();
+    wait_for(&stage, "dev", |a| a.as_ref().is_some_and(|a| a.tag == sha)).await;
+    common::quiescent(&stage).await;
+    let before = platform_log(&stage);
+
+    // Unknown tags change nothing and say why.
+    let unknown = ask(&stage, &stage.writer, n, "/paved rollback dev deadbee").await;
+    assert!(
+        unknown.contains("no tag deployed to dev starts with `deadbee`"),
+        "{unknown}"
+    );
+    let never = ask(&stage, &stage.writer, n, "/paved rollback dev V1.2").await;
+    assert!(
+        never.contains("`V1.2` was never deployed to dev"),
+        "{never}"
+    );
+    let hidden = ask(&stage, &stage.writer, n, "/paved rollback dev .hidden").await;
+    assert!(hidden.contains("usage: /paved rollback"), "{hidden}");
+    common::quiescent(&stage).await;
+    assert_eq!(platform_log(&stage), before);
+
+    // A short SHA from the status becomes the full tag in the commit and Application.
+    let back = ask(
+        &stage,
+        &stage.writer,
+        n,
+        &format!("/paved rollback dev {}", &first[..7]),
+    )
+    .await;
+    assert!(back.contains("✅"), "{back}");
+    assert_eq!(app(&stage, "dev").await.unwrap().tag, first);
+    assert!(
+        platform_log(&stage)[0].contains(&first),
+        "the commit names the full tag: {:?}",
+        platform_log(&stage)[0]
+    );
+}

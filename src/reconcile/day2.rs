@@ -3,7 +3,7 @@
 //! platform repository, or a pull request there for environments under
 //! review; the permission comes from the commenter's role on the catalog.
 
-use super::{ReconcileError, Reconciler, Setup};
+use super::{ReconcileError, Reconciler, Setup, short};
 use crate::catalog::form::{self, Form};
 use crate::catalog::{CatalogSettings, Environment};
 use crate::commands::{Command, MAX_PER_COMMENT, Parsed, Role, help_text};
@@ -382,8 +382,7 @@ impl Reconciler {
         };
         let what = format!(
             "promote {service} {} → {env} (`{}`)",
-            previous.name,
-            short(&app.tag)
+            previous.name, app.tag
         );
         self.change(setup, target, job, &app, &what).await
     }
@@ -403,19 +402,20 @@ impl Reconciler {
             .await?
             .ok_or(format!("{service} is not deployed to {env}"))?;
         let tag = match tag {
-            Some(t) => t.to_owned(),
+            Some(t) => self.deployed_tag(setup, &current, t).await?,
             None => self.previous_tag(setup, &current).await?,
         };
         if tag == current.tag {
             return Ok(format!("{service} in {env} already runs `{}`", short(&tag)));
         }
-        let what = format!("roll {service} in {env} back to `{}`", short(&tag));
+        let what = format!("roll {service} in {env} back to `{tag}`");
         self.change(setup, target, job, &AppSpec { tag, ..current }, &what)
             .await
     }
 
-    /// The tag `app` had before its current one, from the platform history.
-    async fn previous_tag(&self, setup: &Setup, app: &AppSpec) -> Result<String, String> {
+    /// The tags `app`'s file has carried, newest first, from the platform
+    /// history. Versions that do not parse are skipped: history is input.
+    async fn history_tags(&self, setup: &Setup, app: &AppSpec) -> Result<Vec<String>, String> {
         let token = self
             .deps
             .github
@@ -430,10 +430,18 @@ impl Reconciler {
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
-        versions
+        Ok(versions
             .iter()
             .filter_map(|v| AppSpec::from_yaml(&String::from_utf8_lossy(v)).ok())
             .map(|a| a.tag)
+            .collect())
+    }
+
+    /// The tag `app` had before its current one.
+    async fn previous_tag(&self, setup: &Setup, app: &AppSpec) -> Result<String, String> {
+        self.history_tags(setup, app)
+            .await?
+            .into_iter()
             .find(|t| *t != app.tag)
             .ok_or_else(|| {
                 format!(
@@ -441,6 +449,43 @@ impl Reconciler {
                     app.path()
                 )
             })
+    }
+
+    /// The full tag a user named for `app`'s environment: one deployed there
+    /// before, or the one such tag a short commit SHA starts with, or a full
+    /// 40-character commit SHA (CI's tag for a commit never deployed yet).
+    async fn deployed_tag(
+        &self,
+        setup: &Setup,
+        app: &AppSpec,
+        asked: &str,
+    ) -> Result<String, String> {
+        let tags = self.history_tags(setup, app).await?;
+        if tags.iter().any(|t| t == asked) || is_full_sha(asked) {
+            return Ok(asked.to_owned());
+        }
+        let env = &app.environment;
+        if !asked.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "`{asked}` was never deployed to {env}; name a tag from its history (`/paved status`) or a full commit SHA"
+            ));
+        }
+        let mut starting: Vec<&String> = tags
+            .iter()
+            .filter(|t| {
+                t.to_ascii_lowercase()
+                    .starts_with(&asked.to_ascii_lowercase())
+            })
+            .collect();
+        starting.dedup();
+        match starting.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(format!("no tag deployed to {env} starts with `{asked}`")),
+            many => Err(format!(
+                "`{asked}` starts {} tags deployed to {env}; give more of it",
+                many.len()
+            )),
+        }
     }
 
     async fn scale(
@@ -656,8 +701,9 @@ pub(super) fn commit_link(setup: &Setup, sha: &str) -> String {
     )
 }
 
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(7)]
+/// A full git commit SHA, as CI tags images.
+fn is_full_sha(tag: &str) -> bool {
+    tag.len() == 40 && tag.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn capitalise(s: &str) -> String {

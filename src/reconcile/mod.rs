@@ -217,6 +217,12 @@ impl Reconciler {
     }
 }
 
+/// A tag or commit as answers show it: its first 7 characters. Characters,
+/// not bytes: a tag read from the platform repository may be anything.
+fn short(tag: &str) -> &str {
+    tag.char_indices().nth(7).map_or(tag, |(at, _)| &tag[..at])
+}
+
 /// Turns a verified event into work: which request to reconcile, which
 /// commands to run, what to deploy.
 pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &str) {
@@ -319,5 +325,15 @@ pub async fn resync_loop(jobs: Arc<Jobs>, every: std::time::Duration) {
             }
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn short_cuts_characters_not_bytes() {
+        assert_eq!(super::short("5aaedf8c0ffee"), "5aaedf8");
+        assert_eq!(super::short("äöüßéèêë"), "äöüßéèê");
+        assert_eq!(super::short("v1"), "v1");
     }
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
+use super::short;
 use super::state::RequestState;
 use super::{ReconcileError, Reconciler, Setup, Trigger};
 use crate::catalog::form::{self, Form, REQUEST_LABEL};
@@ -541,10 +542,6 @@ fn waiting_text(reset_at: std::time::SystemTime) -> String {
         secs / 60 % 60,
         secs % 60
     )
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(7)]
 }
 
 /// The description's first line, plain and short enough for GitHub's
