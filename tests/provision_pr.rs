@@ -169,6 +169,42 @@ async fn a_merge_whose_webhook_was_lost_is_provisioned_by_the_resync() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_merged_request_that_crashed_while_provisioning_is_finished_by_the_resync() {
+    let work = TempDir::new("pr-crash");
+    let mut stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    let text =
+        "name: billing\ntemplate: node-express\ndescription: Bills.\nowner: \"@acme/finance\"\n";
+    let (number, head) = open_pr(&stage, "add-billing", "services/billing.yaml", text).await;
+    check_run(&stage, &head).await;
+    stage.settled_jobs().await;
+    // paved crashed right after labelling the merged request: nothing else was made.
+    stage.stop_paved().await;
+    stage.admin.merge_pull(CATALOG, number).await.unwrap();
+    stage
+        .admin
+        .call(
+            http::Method::PUT,
+            &format!("/repos/{CATALOG}/issues/{number}/labels"),
+            Some(serde_json::json!({ "labels": ["paved:provisioning"] })),
+        )
+        .await
+        .unwrap();
+    assert!(stage.sandbox.settle(LIMIT).await);
+    stage.start_paved().await.unwrap(); // resyncs on start
+    let labels = stage.settled(number, LIMIT).await.unwrap();
+    assert_eq!(labels, ["paved:ready"]);
+    assert!(
+        stage
+            .sandbox
+            .file(PLATFORM, "main", "apps/billing/dev.yaml")
+            .await
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pull_request_from_a_fork_is_validated_and_never_provisioned_unmerged() {
     let work = TempDir::new("pr-fork");
     let mut stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
