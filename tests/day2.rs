@@ -256,8 +256,7 @@ async fn commands_apply_in_order_ci_deploys_once_and_service_repos_take_commands
             .unwrap();
     }
     wait_for(&stage, "dev", |a| a.as_ref().is_some_and(|a| a.tag == sha)).await;
-    assert!(stage.sandbox.settle(LIMIT).await);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::quiescent(&stage).await;
     let deploys = platform_log(&stage)
         .iter()
         .filter(|m| m.starts_with("Deploy orders"))
@@ -309,8 +308,7 @@ async fn commands_apply_in_order_ci_deploys_once_and_service_repos_take_commands
         .edit_comment(CATALOG, id, "/paved scale staging 3\nthanks!")
         .await
         .unwrap();
-    assert!(stage.sandbox.settle(LIMIT).await);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::quiescent(&stage).await;
     assert_eq!(platform_log(&stage).len(), before);
 
     // Every Application paved wrote passes Argo CD's schema.

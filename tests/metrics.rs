@@ -40,9 +40,7 @@ async fn a_demo_sized_run_moves_the_counters() {
         .comment(paved::demo::CATALOG, ok, "/paved status")
         .await
         .unwrap();
-    assert!(stage.sandbox.settle(Duration::from_secs(30)).await);
-    stage.settled_jobs().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::quiescent(&stage).await;
 
     let addr = stage.paved.as_ref().unwrap().addr;
     let text = reqwest::get(format!("http://{addr}/metrics"))

@@ -250,7 +250,7 @@ async fn redeliveries_retries_and_a_second_replica_change_nothing() {
     // A second replica (or a restart) resyncs everything on start.
     stage.stop_paved().await;
     stage.start_paved().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::quiescent(&stage).await;
     stage.settled(number, LIMIT).await.unwrap();
     assert_once(&stage, number, "orders", 1).await;
 }
