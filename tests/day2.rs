@@ -401,3 +401,63 @@ async fn rollback_expands_a_short_sha_from_history_and_refuses_unknown_tags() {
         platform_log(&stage)[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_applications_in_the_platform_repository_get_answers_not_panics() {
+    let work = TempDir::new("day2-hostile");
+    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    let n = stage
+        .request(&stage.writer, "orders", "node-express", "Takes orders.")
+        .await
+        .unwrap();
+    stage.settled(n, LIMIT).await.unwrap();
+    let good = app(&stage, "dev").await.unwrap().to_yaml();
+    let first = app(&stage, "dev").await.unwrap().tag;
+    let admin = &stage.admin;
+    let hand_edit = |text: String| async move {
+        admin
+            .push_files(
+                PLATFORM,
+                "main",
+                &[("apps/orders/dev.yaml", text.as_bytes())],
+                "Hand edit",
+            )
+            .await
+            .unwrap();
+    };
+
+    // A non-ASCII tag: shown, cut by characters, and rolled back from.
+    hand_edit(good.replace(&first, "ünïcødé-tåg")).await;
+    let status = ask(&stage, &stage.reader, n, "/paved status").await;
+    assert!(status.contains("ünïcødé"), "{status}");
+    let back = ask(&stage, &stage.writer, n, "/paved rollback dev").await;
+    assert!(back.contains("✅"), "{back}");
+    assert_eq!(app(&stage, "dev").await.unwrap().tag, first);
+
+    // Broken YAML, a missing field, a wrong type: each command answers ❌.
+    let broken = [
+        "kind: [1, 2".to_owned(),
+        good.replace("kind: Application", ""),
+        good.replace("count: 1", "count: many"),
+    ];
+    for text in broken {
+        assert_ne!(text, good, "each variant is broken");
+        hand_edit(text.clone()).await;
+        let answer = ask(
+            &stage,
+            &stage.writer,
+            n,
+            "/paved status\n/paved scale dev 2",
+        )
+        .await;
+        assert!(answer.contains("❌"), "{text}\n{answer}");
+    }
+
+    // The runner lives on: after a good file, commands work as before.
+    hand_edit(good).await;
+    let answer = ask(&stage, &stage.writer, n, "/paved scale dev 2").await;
+    assert!(answer.contains("✅"), "{answer}");
+    assert_eq!(app(&stage, "dev").await.unwrap().replicas, 2);
+}

@@ -194,16 +194,26 @@ async fn run_ordered(
     while let Some(work) = rx.recv().await {
         let Some(jobs) = jobs.upgrade() else { return };
         let mut stop = jobs.stop.subscribe();
+        // Each item runs as a task of its own: should one panic, the
+        // runner logs it and goes on with the next.
+        let mut item = tokio::spawn(run_one(jobs.clone(), work));
         tokio::select! {
             biased;
-            _ = stop.wait_for(|s| *s) => return,
-            () = run_one(&jobs, work) => {}
+            _ = stop.wait_for(|s| *s) => {
+                item.abort();
+                return;
+            }
+            done = &mut item => {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "an ordered item panicked; the next one runs");
+                }
+            }
         }
         jobs.ordered_pending.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-async fn run_one(jobs: &Arc<Jobs>, work: Ordered) {
+async fn run_one(jobs: Arc<Jobs>, work: Ordered) {
     let reconciler = jobs.reconciler.clone();
     match work {
         Ordered::Commands(job) => match reconciler.run_commands(&job).await {
