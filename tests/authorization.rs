@@ -17,16 +17,6 @@ async fn stage(work: &TempDir) -> Stage {
         .unwrap()
 }
 
-async fn ready(stage: &Stage, name: &str) -> u64 {
-    let n = stage
-        .request(&stage.writer, name, "node-express", "Takes orders.")
-        .await
-        .unwrap();
-    let labels = stage.settled(n, LIMIT).await.unwrap();
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
-    n
-}
-
 async fn repo(stage: &Stage, name: &str) -> Option<serde_json::Value> {
     stage
         .admin
@@ -49,9 +39,7 @@ fn labels(stage: &Stage, n: u64) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_edit_runs_with_the_editors_rights_not_the_authors() {
-    let work = TempDir::new("authz-edit");
-    let stage = stage(&work).await;
-    let n = ready(&stage, "orders").await;
+    let (_work, stage, n) = common::ready_service("authz-edit", "orders").await;
     let status = ask(&stage, &stage.admin, n, "/paved status").await;
     assert!(status.contains("@admin asked:"), "{status}");
     let id = stage
@@ -102,9 +90,7 @@ async fn an_edit_runs_with_the_editors_rights_not_the_authors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deleted_service_stays_deleted() {
-    let work = TempDir::new("authz-delete");
-    let mut stage = stage(&work).await;
-    let n = ready(&stage, "orders").await;
+    let (_work, mut stage, n) = common::ready_service("authz-delete", "orders").await;
     let gone = ask(&stage, &stage.admin, n, "/paved delete orders").await;
     assert!(gone.contains("archived, not deleted"), "{gone}");
     quiescent(&stage).await;
@@ -259,9 +245,7 @@ async fn only_requesters_by_policy_get_a_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn code_and_quotes_never_run_commands() {
-    let work = TempDir::new("authz-code");
-    let stage = stage(&work).await;
-    let n = ready(&stage, "orders").await;
+    let (_work, stage, n) = common::ready_service("authz-code", "orders").await;
     quiescent(&stage).await;
     let platform = stage.sandbox.branch_sha(PLATFORM, "main").await;
     let before = stage.sandbox.comments(CATALOG, n).len();

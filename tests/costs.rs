@@ -4,12 +4,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{TempDir, ask, paved_comment, quiescent};
 use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions, form_body};
-
-const LIMIT: Duration = Duration::from_secs(60);
 
 /// REST calls paved made with its installation token so far.
 fn app_calls(stage: &Stage) -> usize {
@@ -29,15 +25,7 @@ fn refused_bodies(stage: &Stage) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_comment_costs_little_whatever_it_holds() {
-    let work = TempDir::new("costs-comment");
-    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
-        .await
-        .unwrap();
-    let n = stage
-        .request(&stage.writer, "orders", "node-express", "Takes orders.")
-        .await
-        .unwrap();
-    stage.settled(n, LIMIT).await.unwrap();
+    let (_work, stage, n) = common::ready_service("costs-comment", "orders").await;
     quiescent(&stage).await;
 
     // 100 status lines by a reader: one answer, a handful of calls.

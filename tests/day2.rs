@@ -39,6 +39,25 @@ async fn wait_for<F: Fn(&Option<AppSpec>) -> bool>(
     }
 }
 
+/// A writer pushes to acme/orders' main and CI completes with each of
+/// `conclusions` in turn; waits until dev runs the commit, and returns it.
+async fn ci_deploys(stage: &Stage, conclusions: &[&str]) -> String {
+    let sha = stage
+        .writer
+        .push_files("acme/orders", "main", &[("CHANGES.md", b"v2\n")], "v2")
+        .await
+        .unwrap();
+    for conclusion in conclusions {
+        stage
+            .sandbox
+            .complete_workflow_run("acme/orders", "main", "CI", conclusion)
+            .await
+            .unwrap();
+    }
+    wait_for(stage, "dev", |a| a.as_ref().is_some_and(|a| a.tag == sha)).await;
+    sha
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_service_lives_its_life_from_comments() {
     let work = TempDir::new("day2");
@@ -96,22 +115,7 @@ async fn a_service_lives_its_life_from_comments() {
     assert!(admin.contains("✅"), "{admin}");
 
     // CI passing on main deploys the commit to dev; a failed run changes nothing.
-    let sha = stage
-        .writer
-        .push_files("acme/orders", "main", &[("CHANGES.md", b"v2\n")], "v2")
-        .await
-        .unwrap();
-    stage
-        .sandbox
-        .complete_workflow_run("acme/orders", "main", "CI", "failure")
-        .await
-        .unwrap();
-    stage
-        .sandbox
-        .complete_workflow_run("acme/orders", "main", "CI", "success")
-        .await
-        .unwrap();
-    wait_for(&stage, "dev", |a| a.as_ref().is_some_and(|a| a.tag == sha)).await;
+    ci_deploys(&stage, &["failure", "success"]).await;
     stage
         .sandbox
         .complete_workflow_run("acme/orders", "main", "CI", "success")
@@ -345,27 +349,9 @@ async fn members_of_an_admin_team_in_paved_yaml_act_as_admins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rollback_expands_a_short_sha_from_history_and_refuses_unknown_tags() {
-    let work = TempDir::new("day2-tags");
-    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
-        .await
-        .unwrap();
-    let n = stage
-        .request(&stage.writer, "orders", "node-express", "Takes orders.")
-        .await
-        .unwrap();
-    stage.settled(n, LIMIT).await.unwrap();
+    let (_work, stage, n) = common::ready_service("day2-tags", "orders").await;
     let first = app(&stage, "dev").await.unwrap().tag;
-    let sha = stage
-        .writer
-        .push_files("acme/orders", "main", &[("CHANGES.md", b"v2\n")], "v2")
-        .await
-        .unwrap();
-    stage
-        .sandbox
-        .complete_workflow_run("acme/orders", "main", "CI", "success")
-        .await
-        .unwrap();
-    wait_for(&stage, "dev", |a| a.as_ref().is_some_and(|a| a.tag == sha)).await;
+    ci_deploys(&stage, &["success"]).await;
     common::quiescent(&stage).await;
     let before = platform_log(&stage);
 
@@ -404,15 +390,7 @@ async fn rollback_expands_a_short_sha_from_history_and_refuses_unknown_tags() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_applications_in_the_platform_repository_get_answers_not_panics() {
-    let work = TempDir::new("day2-hostile");
-    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
-        .await
-        .unwrap();
-    let n = stage
-        .request(&stage.writer, "orders", "node-express", "Takes orders.")
-        .await
-        .unwrap();
-    stage.settled(n, LIMIT).await.unwrap();
+    let (_work, stage, n) = common::ready_service("day2-hostile", "orders").await;
     let good = app(&stage, "dev").await.unwrap().to_yaml();
     let first = app(&stage, "dev").await.unwrap().tag;
     let admin = &stage.admin;

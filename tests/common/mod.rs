@@ -371,3 +371,22 @@ pub async fn paved_comment(
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     }
 }
+
+/// A sandbox and paved with the shipped catalog and templates, and `name`
+/// requested by the writer from node-express and ready: the work dir (keep
+/// it alive), the stage and the request's number.
+pub async fn ready_service(tag: &str, name: &str) -> (TempDir, paved::demo::Stage, u64) {
+    let work = TempDir::new(tag);
+    let options = paved::demo::StageOptions::shipped(work.path().to_owned());
+    let stage = paved::demo::Stage::start(options).await.unwrap();
+    let n = stage
+        .request(&stage.writer, name, "node-express", "Takes orders.")
+        .await
+        .unwrap();
+    let labels = stage
+        .settled(n, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    (work, stage, n)
+}
