@@ -49,11 +49,15 @@ async fn killed_at_random_points_and_restarted_every_request_completes_once() {
     );
     std::fs::write(&env_file, env).unwrap();
 
-    let seed = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    eprintln!("random seed {seed}");
+    // PAVED_CRASH_SEED replays a run: the kill points follow from the seed.
+    let seed = match std::env::var("PAVED_CRASH_SEED") {
+        Ok(given) => given.parse().expect("PAVED_CRASH_SEED is a number"),
+        Err(_) => SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    };
+    eprintln!("random seed {seed} (PAVED_CRASH_SEED={seed} replays it)");
     let mut state = seed | 1;
     let mut next = move |bound: u64| {
         state ^= state << 13;
