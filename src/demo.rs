@@ -58,6 +58,41 @@ impl StageOptions {
     }
 }
 
+/// Set when a task on a runtime worker thread panics while a stage runs:
+/// tokio catches such a panic, and without this a test would only see a
+/// long timeout.
+static BACKGROUND_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records panics of background tasks (on tokio's threads, `tokio-rt-worker`
+/// and the like, not the test's own) for [`background_panicked`]; installed once.
+fn watch_background_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let name = std::thread::current().name().unwrap_or("").to_owned();
+            if name.starts_with("tokio-") {
+                BACKGROUND_PANIC.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// Whether a background task has panicked since a stage started; the
+/// stage's waits fail at once when it has.
+pub fn background_panicked() -> bool {
+    BACKGROUND_PANIC.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Fails at once when a background task panicked.
+fn assert_no_background_panic() {
+    assert!(
+        !background_panicked(),
+        "a background task panicked (its message is above)"
+    );
+}
+
 /// The sandbox, paved, and the three users.
 pub struct Stage {
     pub sandbox: Sandbox,
@@ -82,6 +117,7 @@ impl Stage {
     /// Seeds a sandbox whose webhooks go to [`Stage::webhook_addr`], where
     /// nothing listens yet: start paved in process, or as a process of its own.
     pub async fn seeded(options: StageOptions) -> Result<Self, DemoError> {
+        watch_background_panics();
         // The sandbox needs paved's webhook URL before paved exists: take a free port first.
         let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let sandbox = Sandbox::start(SandboxConfig {
@@ -202,8 +238,10 @@ impl Stage {
     /// Waits (bounded) until paved has no job running or waiting.
     pub async fn settled_jobs(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
+        assert_no_background_panic();
         while self.paved.as_ref().is_some_and(|p| !p.jobs.idle()) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_no_background_panic();
         }
     }
 
@@ -212,6 +250,7 @@ impl Stage {
     pub async fn settled(&self, number: u64, limit: Duration) -> Result<Vec<String>, DemoError> {
         let deadline = Instant::now() + limit;
         loop {
+            assert_no_background_panic();
             if let Some(issue) = self.sandbox.issue(CATALOG, number) {
                 let done = issue.labels.iter().any(|l| {
                     matches!(l.as_str(), "paved:ready" | "paved:failed" | "paved:invalid")

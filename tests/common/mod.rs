@@ -313,6 +313,10 @@ pub async fn ask(
             std::time::Instant::now() < deadline,
             "no answer to {body:?}"
         );
+        assert!(
+            !paved::demo::background_panicked(),
+            "a background task panicked"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     }
 }
@@ -367,6 +371,10 @@ pub async fn paved_comment(
             std::time::Instant::now() < deadline,
             "paved never commented {text:?} on {repo}#{number}: {:#?}",
             stage.sandbox.comments(repo, number)
+        );
+        assert!(
+            !paved::demo::background_panicked(),
+            "a background task panicked"
         );
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     }
