@@ -347,3 +347,59 @@ async fn an_edit_by_someone_else_is_judged_by_the_editors_rights() {
     assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
     assert!(repo(&stage, "ledger").await.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requesters_may_be_named_by_team() {
+    let work = TempDir::new("authz-teams");
+    let stage = stage(&work).await;
+    let settings = std::fs::read_to_string(stage.options.catalog_dir.join("paved.yaml"))
+        .unwrap()
+        .replace(
+            "  private_repositories: true",
+            "  private_repositories: true\n  requesters:\n    teams: [\"@acme/builders\"]",
+        );
+    stage
+        .admin
+        .push_files(
+            CATALOG,
+            "main",
+            &[("paved.yaml", settings.as_bytes())],
+            "Builders request",
+        )
+        .await
+        .unwrap();
+    quiescent(&stage).await;
+    let body = |d: &str| form_body("tally", "node-express", d, "@acme/payments", "");
+    let n = stage
+        .writer
+        .open_issue(
+            CATALOG,
+            "New service: tally",
+            &body("Counts."),
+            &["paved:request"],
+        )
+        .await
+        .unwrap();
+    let card = paved_comment(&stage, CATALOG, n, "Nothing was created").await;
+    assert!(
+        card.contains("requested by members of `@acme/builders`")
+            && card.contains("@writer is not one of them"),
+        "{card}"
+    );
+    quiescent(&stage).await;
+    assert!(repo(&stage, "tally").await.is_none());
+
+    // Once on the team, an edit of the request goes through.
+    stage.sandbox.add_team_member("acme", "builders", "writer");
+    stage
+        .writer
+        .update_issue(
+            CATALOG,
+            n,
+            serde_json::json!({ "body": body("Counts things.") }),
+        )
+        .await
+        .unwrap();
+    paved_comment(&stage, CATALOG, n, "**Ready.** tally").await;
+    assert!(repo(&stage, "tally").await.is_some());
+}
