@@ -285,6 +285,10 @@ async fn commands_work_on_the_merged_pull_request_and_delete_sticks() {
             .unwrap(),
     )
     .await;
+    // The preview comes after the check run: wait for it, so the next
+    // comment is the reader's.
+    common::paved_comment(&stage, CATALOG, number, "preview of ledger").await;
+    common::quiescent(&stage).await;
     let early = common::ask(&stage, &stage.reader, number, "/paved status").await;
     assert!(
         early.contains("not a request for a service paved knows"),
