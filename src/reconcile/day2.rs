@@ -470,14 +470,15 @@ impl Reconciler {
                 "`{asked}` was never deployed to {env}; name a tag from its history (`/paved status`) or a full commit SHA"
             ));
         }
-        let mut starting: Vec<&String> = tags
+        // History repeats a tag once it is rolled back to: count each once.
+        let starting: std::collections::BTreeSet<&String> = tags
             .iter()
             .filter(|t| {
                 t.to_ascii_lowercase()
                     .starts_with(&asked.to_ascii_lowercase())
             })
             .collect();
-        starting.dedup();
+        let starting: Vec<&String> = starting.into_iter().collect();
         match starting.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(format!("no tag deployed to {env} starts with `{asked}`")),
