@@ -3,7 +3,6 @@
 //! of the person who acted, never of whoever wrote the text.
 
 use super::provision::Ctx;
-use super::state::RequestState;
 use super::{ReconcileError, Reconciler, Setup};
 use crate::catalog::CatalogSettings;
 use crate::catalog::settings::team_name;
@@ -77,14 +76,6 @@ impl Reconciler {
             who: settings.policy.requesters.describe(&settings.organization),
         };
         tracing::info!(requester, "request refused: not a requester");
-        self.show(ctx, &refused).await?;
-        if RequestState::from_labels(&ctx.issue.labels) != RequestState::Invalid {
-            self.labels(ctx, RequestState::Invalid, false).await?;
-            self.metrics()
-                .provisioning_requests
-                .with_label_values(&["unknown", "refused"])
-                .inc();
-        }
-        Ok(())
+        self.turn_down(ctx, &refused, "unknown", "refused").await
     }
 }

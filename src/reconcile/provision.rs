@@ -441,12 +441,25 @@ impl Reconciler {
         problems: Vec<Problem>,
         template: &str,
     ) -> Result<(), ReconcileError> {
-        self.show(ctx, &Status::Invalid { problems }).await?;
+        let status = Status::Invalid { problems };
+        self.turn_down(ctx, &status, template, "invalid").await
+    }
+
+    /// Shows why the request is not taken and labels it `paved:invalid`,
+    /// counting it (as `outcome`) once, when it first becomes so.
+    pub(super) async fn turn_down(
+        &self,
+        ctx: &mut Ctx<'_>,
+        status: &Status,
+        template: &str,
+        outcome: &str,
+    ) -> Result<(), ReconcileError> {
+        self.show(ctx, status).await?;
         if RequestState::from_labels(&ctx.issue.labels) != RequestState::Invalid {
             self.labels(ctx, RequestState::Invalid, false).await?;
             self.metrics()
                 .provisioning_requests
-                .with_label_values(&[template, "invalid"])
+                .with_label_values(&[template, outcome])
                 .inc();
         }
         Ok(())
