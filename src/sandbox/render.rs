@@ -296,10 +296,10 @@ impl Render<'_> {
         if login.eq_ignore_ascii_case(&repo.key.owner) {
             return "OWNER";
         }
-        let member = self.world.account(login).is_some_and(|a| {
-            a.org_roles
-                .contains_key(&repo.key.owner.to_ascii_lowercase())
-        });
+        let member = self
+            .world
+            .account(login)
+            .is_some_and(|a| a.role_in(&repo.key.owner).is_some());
         if member {
             return "MEMBER";
         }

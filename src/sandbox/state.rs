@@ -56,6 +56,13 @@ pub struct Account {
     pub org_roles: BTreeMap<String, Permission>,
 }
 
+impl Account {
+    /// This user's role in organisation `org`, if a member.
+    pub fn role_in(&self, org: &str) -> Option<Permission> {
+        self.org_roles.get(&org.to_ascii_lowercase()).copied()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Label {
     pub id: u64,
@@ -388,8 +395,7 @@ impl World {
         }
         let from_org = self
             .account(login)
-            .and_then(|a| a.org_roles.get(&repo.key.owner.to_ascii_lowercase()))
-            .copied()
+            .and_then(|a| a.role_in(&repo.key.owner))
             .unwrap_or(Permission::None);
         let explicit = self
             .grants

@@ -198,8 +198,7 @@ pub async fn org_membership(
     let world = shared.world();
     let role = world
         .account(&user)
-        .and_then(|a| a.org_roles.get(&org.to_ascii_lowercase()))
-        .copied()
+        .and_then(|a| a.role_in(&org))
         .ok_or_else(ApiError::not_found)?;
     let render = shared.render(&world);
     let organization = render.organization(&org).ok_or_else(ApiError::not_found)?;

@@ -72,9 +72,9 @@ fn creator_for(world: &World, caller: &Caller, owner: &str) -> Result<(String, S
         (Caller::Installation(id), AccountKind::Organization) => world
             .installation_for(&account.login)
             .is_some_and(|i| i.id == *id),
-        (Caller::User(login), AccountKind::Organization) => world.account(login).is_some_and(|u| {
-            u.org_roles.get(&account.login.to_ascii_lowercase()) >= Some(&Permission::Write)
-        }),
+        (Caller::User(login), AccountKind::Organization) => world
+            .account(login)
+            .is_some_and(|u| u.role_in(&account.login) >= Some(Permission::Write)),
         (Caller::User(login), _) => login.eq_ignore_ascii_case(&account.login),
         _ => false,
     };
