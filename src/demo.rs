@@ -70,8 +70,10 @@ fn watch_background_panics() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let name = std::thread::current().name().unwrap_or("").to_owned();
-            if name.starts_with("tokio-") {
+            let on_tokio = std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with("tokio-"));
+            if on_tokio {
                 BACKGROUND_PANIC.store(true, std::sync::atomic::Ordering::SeqCst);
             }
             previous(info);

@@ -3,9 +3,9 @@
 //! for a request with any. (Whether the name is free is a question for
 //! GitHub, asked by the reconciler.)
 
-use super::form::MAX_PARAMETERS;
 use std::collections::BTreeMap;
 
+use super::form::MAX_PARAMETERS;
 use super::{CatalogSettings, Problem, ServiceRequest};
 use crate::scaffold::{COMMON_PARAMS, Templates, Values, is_dns_label, resolve};
 

@@ -2,7 +2,9 @@
 //! follow `Link` pagination), named by GitHub's operation id so metrics and
 //! the sandbox's request log speak the same language.
 
-use super::limits::{ANNOTATION_MAX, ANNOTATIONS_PER_REQUEST, BODY_MAX, CHECK_TEXT_MAX, fit};
+use super::limits::{
+    ANNOTATION_MAX, ANNOTATIONS_PER_REQUEST, BODY_MAX, CHECK_TEXT_MAX, CHECK_TITLE_MAX, fit,
+};
 use base64::Engine;
 use http::{Method, StatusCode};
 use serde::Deserialize;
@@ -585,7 +587,7 @@ impl GitHub {
             "status": "completed",
             "conclusion": if report.success { "success" } else { "failure" },
             "output": {
-                "title": fit(&report.title, 255),
+                "title": fit(&report.title, CHECK_TITLE_MAX),
                 "summary": fit(&summary, CHECK_TEXT_MAX),
                 "annotations": annotations,
             },

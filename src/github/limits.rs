@@ -6,6 +6,8 @@
 pub const BODY_MAX: usize = 65_536;
 /// A check run's `output.summary` and `output.text`, in characters.
 pub const CHECK_TEXT_MAX: usize = 65_535;
+/// A check run's `output.title`, in characters.
+pub const CHECK_TITLE_MAX: usize = 255;
 /// Annotations one check-run request may carry.
 pub const ANNOTATIONS_PER_REQUEST: usize = 50;
 /// An annotation's message; GitHub's own limit is 64 KB.

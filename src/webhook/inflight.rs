@@ -47,8 +47,9 @@ impl InFlight {
         }
     }
 
-    /// Bytes free now, for tests and metrics.
-    pub fn free(&self) -> usize {
+    /// Bytes free now.
+    #[cfg(test)]
+    fn free(&self) -> usize {
         self.0.available_permits() * UNIT
     }
 }

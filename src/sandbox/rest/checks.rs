@@ -34,6 +34,9 @@ pub struct OutputBody {
     annotations: Vec<CheckAnnotation>,
 }
 
+/// GitHub's limit on a check run's `output.summary` and `output.text`, in characters.
+const OUTPUT_TEXT_MAX: usize = 65_535;
+
 /// Fields of both create and update; `name` and `head_sha` are required to create.
 #[derive(Deserialize)]
 pub struct CheckRunBody {
@@ -89,7 +92,7 @@ impl CheckRunBody {
         if let Some(o) = &self.output {
             for (field, text) in [("summary", &o.summary), ("text", &o.text)] {
                 if let Some(text) = text {
-                    ApiError::check_length("CheckRun", field, text, 65_535)?;
+                    ApiError::check_length("CheckRun", field, text, OUTPUT_TEXT_MAX)?;
                 }
             }
         }
