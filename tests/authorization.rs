@@ -33,6 +33,29 @@ async fn has_app(stage: &Stage, name: &str) -> bool {
         .is_some()
 }
 
+/// The admin sets `policy.requesters` to `rule` (one YAML line) in the
+/// catalog's paved.yaml; returns once paved has heard of the push.
+async fn set_requesters(stage: &Stage, rule: &str) {
+    let settings = std::fs::read_to_string(stage.options.catalog_dir.join("paved.yaml"))
+        .unwrap()
+        .replace(
+            "  private_repositories: true",
+            &format!("  private_repositories: true\n  requesters:\n    {rule}"),
+        );
+    assert!(settings.contains("requesters:"), "paved.yaml changed shape");
+    stage
+        .admin
+        .push_files(
+            CATALOG,
+            "main",
+            &[("paved.yaml", settings.as_bytes())],
+            "Who may request",
+        )
+        .await
+        .unwrap();
+    quiescent(stage).await;
+}
+
 fn labels(stage: &Stage, n: u64) -> Vec<String> {
     stage.sandbox.issue(CATALOG, n).unwrap().labels
 }
@@ -206,23 +229,7 @@ async fn only_requesters_by_policy_get_a_service() {
     );
 
     // paved.yaml asks write permission on the catalog: a reader (a member) may not.
-    let settings = std::fs::read_to_string(stage.options.catalog_dir.join("paved.yaml"))
-        .unwrap()
-        .replace(
-            "  private_repositories: true",
-            "  private_repositories: true\n  requesters:\n    permission: write",
-        );
-    stage
-        .admin
-        .push_files(
-            CATALOG,
-            "main",
-            &[("paved.yaml", settings.as_bytes())],
-            "Writers request",
-        )
-        .await
-        .unwrap();
-    quiescent(&stage).await;
+    set_requesters(&stage, "permission: write").await;
     let n = stage
         .sandbox
         .submit_issue_form(
@@ -352,23 +359,7 @@ async fn an_edit_by_someone_else_is_judged_by_the_editors_rights() {
 async fn requesters_may_be_named_by_team() {
     let work = TempDir::new("authz-teams");
     let stage = stage(&work).await;
-    let settings = std::fs::read_to_string(stage.options.catalog_dir.join("paved.yaml"))
-        .unwrap()
-        .replace(
-            "  private_repositories: true",
-            "  private_repositories: true\n  requesters:\n    teams: [\"@acme/builders\"]",
-        );
-    stage
-        .admin
-        .push_files(
-            CATALOG,
-            "main",
-            &[("paved.yaml", settings.as_bytes())],
-            "Builders request",
-        )
-        .await
-        .unwrap();
-    quiescent(&stage).await;
+    set_requesters(&stage, "teams: [\"@acme/builders\"]").await;
     let body = |d: &str| form_body("tally", "node-express", d, "@acme/payments", "");
     let n = stage
         .writer
