@@ -5,6 +5,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod error;
 pub mod git;
 pub mod github;
 pub mod listener;

@@ -13,11 +13,7 @@ use paved::platform::AppSpec;
 const LIMIT: Duration = Duration::from_secs(60);
 
 async fn app(stage: &Stage, env: &str) -> Option<AppSpec> {
-    let bytes = stage
-        .sandbox
-        .file(PLATFORM, "main", &format!("apps/orders/{env}.yaml"))
-        .await?;
-    Some(AppSpec::from_yaml(&String::from_utf8(bytes).unwrap()).unwrap())
+    common::application(stage, "orders", env).await
 }
 
 async fn wait_for<F: Fn(&Option<AppSpec>) -> bool>(
@@ -25,18 +21,7 @@ async fn wait_for<F: Fn(&Option<AppSpec>) -> bool>(
     env: &str,
     ok: F,
 ) -> Option<AppSpec> {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let a = app(stage, env).await;
-        if ok(&a) {
-            return a;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "apps/orders/{env}.yaml never became as expected: {a:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::wait_for_application(stage, "orders", env, ok).await
 }
 
 /// A writer pushes to acme/orders' main and CI completes with each of
@@ -406,13 +391,21 @@ async fn hostile_applications_in_the_platform_repository_get_answers_not_panics(
             .unwrap();
     };
 
-    // A non-ASCII tag: shown, cut by characters, and rolled back from.
+    // A tag no registry takes: named in the answer, and nothing changes.
     hand_edit(good.replace(&first, "ünïcødé-tåg")).await;
+    let commits = platform_log(&stage).len();
     let status = ask(&stage, &stage.reader, n, "/paved status").await;
-    assert!(status.contains("ünïcødé"), "{status}");
+    assert!(
+        status.contains("❌")
+            && status.contains("\"ghcr.io/acme/orders:ünïcødé-tåg\" has no valid tag"),
+        "{status}"
+    );
     let back = ask(&stage, &stage.writer, n, "/paved rollback dev").await;
-    assert!(back.contains("✅"), "{back}");
-    assert_eq!(app(&stage, "dev").await.unwrap().tag, first);
+    assert!(
+        back.contains("❌ apps/orders/dev.yaml in the platform repository"),
+        "{back}"
+    );
+    assert_eq!(platform_log(&stage).len(), commits, "nothing was committed");
 
     // Broken YAML, a missing field, a wrong type: each command answers ❌.
     let broken = [

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::TempDir;
-use paved::demo::{CATALOG, Stage, StageOptions};
+use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions};
 use paved::sandbox::{FaultKind, FaultRule};
 
 const LIMIT: Duration = Duration::from_secs(90);
@@ -107,45 +107,47 @@ async fn each_command_call_failing_once_in_each_way_still_answers_once() {
         .await
         .unwrap();
     stage.settled(n, LIMIT).await.unwrap();
+    // The same commands on the request and on an issue of the service's own
+    // repository, where paved first checks the repository is its own.
+    let issue = stage
+        .writer
+        .open_issue("acme/orders", "How is it?", "", &[])
+        .await
+        .unwrap();
     let calls = [
         "reactions/create-for-issue-comment",
         "repos/get-collaborator-permission-level",
         "repos/get-content",
+        "issues/create-comment",
     ];
-    for call in calls {
-        for (kind_name, kind) in kinds() {
-            let before = stage.sandbox.comments(CATALOG, n).len();
-            stage.sandbox.inject(FaultRule::next(call, kind, 1));
-            stage
-                .reader
-                .comment(CATALOG, n, "/paved status")
-                .await
-                .unwrap();
-            let deadline = Instant::now() + LIMIT;
-            loop {
-                let answers: Vec<_> = stage
+    // Past the inline wait: the rate limit comes back to the job runner.
+    let long = (
+        "429 past the inline wait",
+        FaultKind::TooManyRequests { retry_after: 3 },
+    );
+    for (repo, number) in [(CATALOG, n), ("acme/orders", issue)] {
+        for call in calls {
+            for (kind_name, kind) in kinds().into_iter().chain([long.clone()]) {
+                let before = stage.sandbox.comments(repo, number).len();
+                let context = format!("{kind_name} at {call} on {repo}#{number}");
+                // paved's calls alone: the reader's comment goes through.
+                stage
                     .sandbox
-                    .comments(CATALOG, n)
+                    .inject(FaultRule::next(call, kind, 1).by("installation"));
+                let answer =
+                    common::ask_in(&stage, &stage.reader, repo, number, "/paved status").await;
+                assert!(answer.contains("[dev]("), "{context}: {answer}");
+                common::quiescent(&stage).await;
+                let answers = stage
+                    .sandbox
+                    .comments(repo, number)
                     .into_iter()
-                    .skip(before + 1)
+                    .skip(before)
                     .filter(|c| c.user == "paved[bot]")
-                    .collect();
-                if let Some(a) = answers.first() {
-                    assert_eq!(answers.len(), 1, "{kind_name} at {call}");
-                    assert!(
-                        a.body.contains("| dev |") || a.body.contains("[dev]("),
-                        "{kind_name} at {call}: {}",
-                        a.body
-                    );
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "{kind_name} at {call}: no answer"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                    .count();
+                assert_eq!(answers, 1, "{context}");
+                stage.sandbox.clear_faults();
             }
-            stage.sandbox.clear_faults();
         }
     }
 }
@@ -246,5 +248,129 @@ async fn a_limit_running_low_is_kept_for_reporting_and_work_resumes_after_the_re
         requests.count("repos/create-in-org"),
         2,
         "one repository each"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_platform_push_failing_past_gits_retries_is_tried_again_not_failed() {
+    let (_work, stage) = warmed("faults-platform-push").await;
+    // git tries each push TRANSIENT_ATTEMPTS times: one write fails whole,
+    // and the next run's write fails once more before it lands.
+    let failures = paved::git::TRANSIENT_ATTEMPTS + 1;
+    stage.sandbox.inject(FaultRule::next(
+        "POST /acme/platform.git/git-receive-pack",
+        FaultKind::ServerError,
+        failures,
+    ));
+    let n = stage
+        .request(&stage.writer, "steady", "node-express", "Keeps going.")
+        .await
+        .unwrap();
+    let labels = stage.settled(n, LIMIT).await.unwrap();
+    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    stage.settled_jobs().await;
+    let requests = stage.sandbox.requests();
+    let pushes = requests
+        .0
+        .iter()
+        .filter(|r| r.path == "/acme/platform.git/git-receive-pack")
+        .count();
+    assert!(pushes > failures as usize, "{pushes} pushes");
+    let status: Vec<_> = stage
+        .sandbox
+        .comments(CATALOG, n)
+        .into_iter()
+        .filter(|c| c.body.starts_with("<!-- paved:status"))
+        .collect();
+    assert_eq!(status.len(), 1);
+    assert!(status[0].body.contains("**Ready.**"), "{}", status[0].body);
+    assert_eq!(
+        requests
+            .with_operation("repos/create-in-org")
+            .filter(|r| r.status == 201)
+            .count(),
+        2,
+        "one repository each for the warm-up and this request"
+    );
+}
+
+/// A writer pushes a change to `repo`'s main and CI passes on it; the commit.
+async fn ci_passes(stage: &Stage, repo: &str) -> String {
+    let sha = stage
+        .writer
+        .push_files(repo, "main", &[("CHANGES.md", b"v2\n")], "v2")
+        .await
+        .unwrap();
+    stage
+        .sandbox
+        .complete_workflow_run(repo, "main", "CI", "success")
+        .await
+        .unwrap();
+    sha
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ci_run_while_the_rate_limit_is_spent_is_deployed_after_the_reset() {
+    let (_work, stage) = warmed("faults-deploy-ratelimit").await;
+    stage.sandbox.exhaust_rate_limit(Duration::from_secs(4));
+    let exhausted_at = Instant::now();
+    let sha = ci_passes(&stage, "acme/warm-up").await;
+    common::wait_for_application(&stage, "warm-up", "dev", |a| {
+        a.as_ref().is_some_and(|a| a.tag == sha)
+    })
+    .await;
+    assert!(
+        exhausted_at.elapsed() >= Duration::from_secs(3),
+        "it waited for the reset"
+    );
+    let refused = stage
+        .sandbox
+        .requests()
+        .by_installation()
+        .filter(|r| r.status == 403)
+        .count();
+    assert!(refused <= 3, "{refused} calls while the limit was spent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deployment_paved_cannot_make_is_reported_on_the_commit_ci_built() {
+    let (_work, stage) = warmed("faults-deploy-broken").await;
+    let path = "apps/warm-up/dev.yaml";
+    let good = stage.sandbox.file(PLATFORM, "main", path).await.unwrap();
+    let good = String::from_utf8(good).unwrap();
+    let tag = common::application(&stage, "warm-up", "dev")
+        .await
+        .unwrap()
+        .tag;
+    let broken = good.replace(&format!(":{tag}"), "");
+    assert_ne!(broken, good);
+    stage
+        .admin
+        .push_files(PLATFORM, "main", &[(path, broken.as_bytes())], "Hand edit")
+        .await
+        .unwrap();
+    let sha = ci_passes(&stage, "acme/warm-up").await;
+    let deadline = Instant::now() + LIMIT;
+    let run = loop {
+        let runs = stage.sandbox.check_runs("acme/warm-up");
+        if let Some(run) = runs.into_iter().find(|r| r.name == "paved/deploy") {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "no paved/deploy check run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(run.head_sha, sha);
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    let summary = run.output.summary.unwrap_or_default();
+    assert!(
+        summary.contains("did not deploy this commit") && summary.contains(path),
+        "{summary}"
+    );
+    common::quiescent(&stage).await;
+    let now = stage.sandbox.file(PLATFORM, "main", path).await.unwrap();
+    assert_eq!(
+        String::from_utf8(now).unwrap(),
+        broken,
+        "the file is left as it is"
     );
 }

@@ -91,3 +91,46 @@ fn it_reads_back_and_day_two_changes_are_one_line() {
         assert_eq!((diff, text.lines().count()), (1, changed.lines().count()));
     }
 }
+
+#[test]
+fn an_application_paved_cannot_work_with_is_refused_with_every_problem_named() {
+    let good = spec().to_yaml();
+    let image = "ghcr.io/acme/billing-api:3f786850e387550fdab836ed7e6dc881de23001b";
+    let cases = [
+        (
+            good.replace("kind: Application", "kind: ApplicationSet"),
+            vec!["not an argoproj.io/v1alpha1 Application"],
+        ),
+        (
+            good.replace("paved.dev/service: billing-api", "other: x"),
+            vec![
+                "the label paved.dev/service is missing",
+                "must set the count of \"\" alone",
+            ],
+        ),
+        (
+            good.replace(image, "ghcr.io/acme/billing-api"),
+            vec!["has no valid tag"],
+        ),
+        (
+            good.replace(image, "ghcr.io/acme/billing-api:.hidden"),
+            vec!["has no valid tag"],
+        ),
+        (
+            good.replace(image, "ghcr.io/acme/billing-api:ünïcødé"),
+            vec!["has no valid tag"],
+        ),
+        (
+            good.replace("name: billing-api\n", "name: other\n"),
+            vec!["must set the count of \"billing-api\" alone"],
+        ),
+        (good.replace("count: 1", "count: many"), vec!["count"]),
+    ];
+    for (text, expected) in cases {
+        assert_ne!(text, good, "each case changes the file: {expected:?}");
+        let error = AppSpec::from_yaml(&text).unwrap_err().to_string();
+        for part in expected {
+            assert!(error.contains(part), "{part:?} not in {error:?}");
+        }
+    }
+}

@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use crate::platform::is_tag;
 use crate::scaffold::is_dns_label;
 
 /// A command paved understood, with checked arguments.
@@ -147,6 +148,12 @@ impl Command {
         }
     }
 
+    /// Whether the command only reads: running it twice changes nothing.
+    /// (`retry` asks for a run of the request, which is idempotent.)
+    pub fn reads_only(&self) -> bool {
+        matches!(self.kind(), Kind::Help | Kind::Status | Kind::Retry)
+    }
+
     pub fn base_role(&self) -> Role {
         match self.kind() {
             Kind::Help | Kind::Status => Role::Read,
@@ -275,16 +282,6 @@ fn command(words: &[String]) -> Parsed {
         Ok(c) => Parsed::Command(c),
         Err(why) => Parsed::Invalid(why),
     }
-}
-
-/// An OCI image tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
-pub fn is_tag(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    (1..=128).contains(&s.len())
-        && bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// At most this many commands run from one comment, so one comment's cost

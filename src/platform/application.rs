@@ -13,6 +13,12 @@ use crate::yaml;
 /// deleted only if this finalizer is set.
 pub const FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
+const API_VERSION: &str = "argoproj.io/v1alpha1";
+const SERVICE_LABEL: &str = "paved.dev/service";
+const ENVIRONMENT_LABEL: &str = "paved.dev/environment";
+const REQUEST_ANNOTATION: &str = "paved.dev/request";
+const TEMPLATE_ANNOTATION: &str = "paved.dev/template";
+
 /// What paved decides about one environment of one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppSpec {
@@ -45,19 +51,19 @@ impl AppSpec {
     /// The Application manifest, as committed.
     pub fn to_yaml(&self) -> String {
         let app = Application {
-            api_version: "argoproj.io/v1alpha1".into(),
+            api_version: API_VERSION.into(),
             kind: "Application".into(),
             metadata: Metadata {
                 name: self.name(),
                 namespace: "argocd".into(),
                 labels: BTreeMap::from([
                     ("app.kubernetes.io/managed-by".into(), "paved".into()),
-                    ("paved.dev/service".into(), self.service.clone()),
-                    ("paved.dev/environment".into(), self.environment.clone()),
+                    (SERVICE_LABEL.into(), self.service.clone()),
+                    (ENVIRONMENT_LABEL.into(), self.environment.clone()),
                 ]),
                 annotations: BTreeMap::from([
-                    ("paved.dev/request".into(), self.request_url.clone()),
-                    ("paved.dev/template".into(), self.template.clone()),
+                    (REQUEST_ANNOTATION.into(), self.request_url.clone()),
+                    (TEMPLATE_ANNOTATION.into(), self.template.clone()),
                 ]),
                 finalizers: vec![FINALIZER.into()],
             },
@@ -100,44 +106,88 @@ impl AppSpec {
         format!("# Managed by paved: change it with /paved commands on the request.\n{body}")
     }
 
-    /// Reads back an Application paved wrote (for day-2 changes and status).
-    pub fn from_yaml(text: &str) -> Result<Self, yaml::Error> {
+    /// Reads back an Application paved wrote (for day-2 changes and
+    /// status). The platform repository is edited by people too, so what
+    /// paved relies on is checked, and every problem is named.
+    pub fn from_yaml(text: &str) -> Result<Self, AppError> {
         let app: Application = yaml::from_str(text)?;
+        let mut problems = Vec::new();
+        if app.api_version != API_VERSION || app.kind != "Application" {
+            problems.push(format!(
+                "it is a {} {}, not an {API_VERSION} Application",
+                app.api_version, app.kind
+            ));
+        }
         let label = |k: &str| app.metadata.labels.get(k).cloned().unwrap_or_default();
         let annotation = |k: &str| app.metadata.annotations.get(k).cloned().unwrap_or_default();
-        let image = app
-            .spec
-            .source
-            .kustomize
-            .images
-            .first()
-            .cloned()
-            .unwrap_or_default();
-        let (image, tag) = image
-            .rsplit_once(':')
-            .map_or((image.clone(), String::new()), |(i, t)| {
-                (i.into(), t.into())
-            });
+        let (service, environment) = (label(SERVICE_LABEL), label(ENVIRONMENT_LABEL));
+        for (key, value) in [(SERVICE_LABEL, &service), (ENVIRONMENT_LABEL, &environment)] {
+            if value.is_empty() {
+                problems.push(format!("the label {key} is missing"));
+            }
+        }
+        let kustomize = &app.spec.source.kustomize;
+        let (image, tag) = match kustomize.images.as_slice() {
+            [one] => match one.rsplit_once(':') {
+                Some((image, tag)) if !image.is_empty() && is_tag(tag) => (image, tag),
+                _ => {
+                    problems.push(format!("the image {one:?} has no valid tag"));
+                    ("", "")
+                }
+            },
+            images => {
+                problems.push(format!(
+                    "spec.source.kustomize.images holds {} images, not one",
+                    images.len()
+                ));
+                ("", "")
+            }
+        };
+        let replicas = match kustomize.replicas.as_slice() {
+            [one] if one.name == service => one.count,
+            _ => {
+                problems.push(format!(
+                    "spec.source.kustomize.replicas must set the count of {service:?} alone"
+                ));
+                0
+            }
+        };
+        if !problems.is_empty() {
+            return Err(AppError::Invalid(problems));
+        }
         Ok(Self {
-            service: label("paved.dev/service"),
-            environment: label("paved.dev/environment"),
-            template: annotation("paved.dev/template"),
+            service,
+            environment,
+            template: annotation(TEMPLATE_ANNOTATION),
             repo_url: app.spec.source.repo_url,
-            image,
-            tag,
-            replicas: app
-                .spec
-                .source
-                .kustomize
-                .replicas
-                .first()
-                .map_or(1, |r| r.count),
+            image: image.to_owned(),
+            tag: tag.to_owned(),
+            replicas,
             project: app.spec.project,
             cluster: app.spec.destination.server,
             namespace: app.spec.destination.namespace,
-            request_url: annotation("paved.dev/request"),
+            request_url: annotation(REQUEST_ANNOTATION),
         })
     }
+}
+
+/// Why an Application file is not one paved can work with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Yaml(#[from] yaml::Error),
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+/// An OCI image tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+pub fn is_tag(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    (1..=128).contains(&s.len())
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// `apps/<service>/<env>.yaml`.

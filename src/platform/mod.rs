@@ -5,5 +5,5 @@ mod application;
 pub mod history;
 mod writer;
 
-pub use application::{AppSpec, FINALIZER, path};
-pub use writer::{PlatformError, PlatformWriter, WriteMode, WriterConfig, Written};
+pub use application::{AppError, AppSpec, FINALIZER, is_tag, path};
+pub use writer::{PlatformWriter, WriteMode, WriterConfig, Written};

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::error::StepError;
 use crate::git::{self, Author, FileChange, GitError};
-use crate::github::{GitHub, GitHubError};
+use crate::github::GitHub;
 use crate::metrics::Metrics;
 
 /// Attempts at fetch-apply-push before giving up on a batch.
@@ -17,26 +18,9 @@ const MAX_PUSH_ATTEMPTS: u32 = 10;
 /// Changes waiting at once; senders wait beyond it.
 const QUEUE: usize = 256;
 
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum PlatformError {
-    #[error("{0}")]
-    GitHub(String),
-    #[error("pushing to the platform repository: {0}")]
-    Git(String),
-    #[error("the platform writer has stopped")]
-    Stopped,
-}
-
-impl From<GitHubError> for PlatformError {
-    fn from(e: GitHubError) -> Self {
-        Self::GitHub(e.to_string())
-    }
-}
-
-impl From<GitError> for PlatformError {
-    fn from(e: GitError) -> Self {
-        Self::Git(e.to_string())
-    }
+/// Why a write did not land; every waiter in a batch gets the same one.
+fn stopped() -> StepError {
+    StepError::Transient("the platform writer has stopped".into())
 }
 
 /// What a write did: the commit that holds the change (the new one, or
@@ -63,7 +47,7 @@ struct Pending {
     branch: Option<String>,
     /// One line naming the request, e.g. `Add billing-api (catalog#12)`.
     reason: String,
-    reply: oneshot::Sender<Result<Written, PlatformError>>,
+    reply: oneshot::Sender<Result<Written, StepError>>,
 }
 
 /// Where and as whom the writer writes.
@@ -98,7 +82,7 @@ impl PlatformWriter {
         changes: Vec<FileChange>,
         mode: WriteMode,
         reason: String,
-    ) -> Result<Written, PlatformError> {
+    ) -> Result<Written, StepError> {
         self.send(changes, mode, None, reason).await
     }
 
@@ -109,7 +93,7 @@ impl PlatformWriter {
         changes: Vec<FileChange>,
         branch: String,
         reason: String,
-    ) -> Result<Written, PlatformError> {
+    ) -> Result<Written, StepError> {
         self.send(changes, WriteMode::Replace, Some(branch), reason)
             .await
     }
@@ -120,7 +104,7 @@ impl PlatformWriter {
         mode: WriteMode,
         branch: Option<String>,
         reason: String,
-    ) -> Result<Written, PlatformError> {
+    ) -> Result<Written, StepError> {
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             changes,
@@ -129,11 +113,8 @@ impl PlatformWriter {
             reason,
             reply,
         };
-        self.tx
-            .send(pending)
-            .await
-            .map_err(|_| PlatformError::Stopped)?;
-        answer.await.map_err(|_| PlatformError::Stopped)?
+        self.tx.send(pending).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
@@ -160,10 +141,7 @@ async fn run(config: WriterConfig, mut rx: mpsc::Receiver<Pending>) {
     }
 }
 
-async fn write_batch(
-    config: &Arc<WriterConfig>,
-    batch: &[Pending],
-) -> Result<Written, PlatformError> {
+async fn write_batch(config: &Arc<WriterConfig>, batch: &[Pending]) -> Result<Written, StepError> {
     let token = config
         .github
         .installation_token(config.installation)
@@ -186,10 +164,9 @@ async fn write_batch(
         git::with_retries(git::TRANSIENT_ATTEMPTS, || {
             push_changes(&config, &token, &changes, &reasons, branch.as_deref())
         })
-        .map_err(PlatformError::from)
+        .map_err(StepError::from)
     })
-    .await
-    .map_err(|e| PlatformError::Git(e.to_string()))?
+    .await?
 }
 
 /// Fetch, apply, push; again while someone else moved the branch.

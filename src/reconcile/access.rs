@@ -3,7 +3,7 @@
 //! of the person who acted, never of whoever wrote the text.
 
 use super::provision::Ctx;
-use super::{ReconcileError, Reconciler, Setup};
+use super::{Reconciler, Setup, StepError};
 use crate::catalog::CatalogSettings;
 use crate::catalog::settings::team_name;
 use crate::status::Status;
@@ -15,7 +15,7 @@ impl Reconciler {
         setup: &Setup,
         teams: &[String],
         user: &str,
-    ) -> Result<bool, ReconcileError> {
+    ) -> Result<bool, StepError> {
         for (org, slug) in teams.iter().filter_map(|t| team_name(t)) {
             if self
                 .deps
@@ -38,7 +38,7 @@ impl Reconciler {
         settings: &CatalogSettings,
         user: &str,
         shown_member: bool,
-    ) -> Result<bool, ReconcileError> {
+    ) -> Result<bool, StepError> {
         let gh = &self.deps.github;
         let inst = setup.installation;
         let requesters = &settings.policy.requesters;
@@ -70,7 +70,7 @@ impl Reconciler {
         ctx: &mut Ctx<'_>,
         settings: &CatalogSettings,
         requester: &str,
-    ) -> Result<(), ReconcileError> {
+    ) -> Result<(), StepError> {
         let refused = Status::Refused {
             requester: requester.to_owned(),
             who: settings.policy.requesters.describe(&settings.organization),

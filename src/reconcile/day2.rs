@@ -3,12 +3,14 @@
 //! platform repository, or a pull request there for environments under
 //! review; the permission comes from the commenter's role on the catalog.
 
-use super::{ReconcileError, Reconciler, Setup, short};
+use super::jobs::Ordered;
+use super::{Reconciler, Setup, short};
 use crate::catalog::form::{self, Form};
 use crate::catalog::{CatalogSettings, Environment};
 use crate::commands::{Command, MAX_PER_COMMENT, Parsed, Role, help_text};
+use crate::error::StepError;
 use crate::git::FileChange;
-use crate::github::{GitHubError, RepoName};
+use crate::github::{CheckReport, RepoName};
 use crate::platform::{AppSpec, WriteMode, history, path};
 use crate::scaffold::escape::inert;
 
@@ -31,7 +33,25 @@ pub struct CommandJob {
 }
 
 /// What a command did, or why it did nothing.
-pub(super) type Outcome = Result<String, String>;
+pub(super) type Outcome = Result<String, StepError>;
+
+/// paved's answer to a comment's commands, to post.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub repo: RepoName,
+    pub number: u64,
+    pub body: String,
+}
+
+/// Commands that have run: their answer, and whether a permitted
+/// `/paved retry` asks for the request to run again.
+pub struct Ran {
+    pub answer: Answer,
+    pub retry: bool,
+}
+
+/// The check run on a service commit that says why CI's image was not deployed.
+const DEPLOY_CHECK: &str = "paved/deploy";
 
 /// Opens paved's answer to comment `id`: a redelivery of the comment finds it.
 fn answer_marker(id: u64) -> String {
@@ -47,38 +67,25 @@ struct Plan<'a> {
 }
 
 impl Reconciler {
-    /// Runs the commands of one comment in order and answers once. Returns
-    /// whether a permitted `/paved retry` asks for the request to run again.
-    /// Everything that can meet GitHub's rate limit is asked before the first
-    /// command runs; a limit met there is waited out (holding the commands
-    /// queued behind, which keeps their order), so no command runs twice.
-    pub async fn run_commands(&self, job: &CommandJob) -> Result<bool, ReconcileError> {
-        let plan = loop {
-            match self.plan_commands(job).await {
-                Err(ReconcileError::GitHub(GitHubError::RateLimited { reset_at, .. })) => {
-                    let wait = super::jobs::until_reset(reset_at);
-                    tracing::info!(
-                        comment = job.comment,
-                        wait_s = wait.as_secs(),
-                        "rate limited before the commands ran: they run after the reset"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                other => break other?,
-            }
-        };
+    /// Runs the commands of one comment in order; their one answer, or
+    /// `None` when the comment is not paved's to answer. What the commands
+    /// need first is asked before any runs. A rate limit or transient error
+    /// before any command changed something comes back whole, for the job
+    /// runner to run them all again later; after a change, the answer says
+    /// which command did not finish.
+    pub async fn run_commands(&self, job: &CommandJob) -> Result<Option<Ran>, StepError> {
         let Some(Plan {
             setup,
             settings,
             service,
             role,
-        }) = plan
+        }) = self.plan_commands(job).await?
         else {
-            return Ok(false);
+            return Ok(None);
         };
-        let gh = &self.deps.github;
         let in_catalog = job.repo == self.deps.catalog;
-        let mut answers = Vec::new();
+        let mut outcomes = Vec::new();
+        let mut changed = false;
         let mut retry = false;
         // A mistake gets the help once, however many there are.
         let mut help = false;
@@ -86,16 +93,24 @@ impl Reconciler {
             let (outcome, label) = match parsed {
                 Parsed::Invalid(why) => {
                     help = true;
-                    (Err(inert(why)), ("unknown", "invalid"))
+                    (Err(StepError::invalid(inert(why))), ("unknown", "invalid"))
                 }
                 Parsed::Command(cmd) => {
                     let need = required_role(cmd, &settings);
                     let (outcome, result) = if role < need {
-                        (Err(denial(cmd, need, role, &self.deps.catalog)), "denied")
+                        let denied = denial(cmd, need, role, &self.deps.catalog);
+                        (Err(StepError::invalid(denied)), "denied")
                     } else {
                         let outcome = self
                             .run_one(setup, &settings, job, service.as_deref(), cmd)
                             .await;
+                        if let Err(e @ (StepError::RateLimited { .. } | StepError::Transient(_))) =
+                            &outcome
+                            && !changed
+                        {
+                            return Err(e.clone());
+                        }
+                        changed |= outcome.is_ok() && !cmd.reads_only();
                         let result = if outcome.is_ok() { "done" } else { "failed" };
                         (outcome, result)
                     };
@@ -103,13 +118,20 @@ impl Reconciler {
                     (outcome, (cmd.kind().name(), result))
                 }
             };
+            outcomes.push((outcome, label));
+        }
+        let mut answers = Vec::with_capacity(outcomes.len() + 2);
+        for (outcome, label) in outcomes {
             self.metrics()
                 .commands
                 .with_label_values(&[label.0, label.1])
                 .inc();
             answers.push(match outcome {
                 Ok(text) => format!("✅ {text}"),
-                Err(text) => format!("❌ {text}"),
+                Err(e @ (StepError::RateLimited { .. } | StepError::Transient(_))) => {
+                    format!("❌ {e}: this command did not finish; give it again")
+                }
+                Err(e) => format!("❌ {e}"),
             });
         }
         if job.left_out > 0 {
@@ -121,21 +143,72 @@ impl Reconciler {
         if help && !job.commands.contains(&Parsed::Command(Command::Help)) {
             answers.push(format!("The commands:\n\n{}", help_text()));
         }
-        let body = format!(
-            "{}\n{}\n\n{}\n",
-            answer_marker(job.comment),
-            asked(job),
-            answers.join("\n\n")
-        );
-        gh.create_comment(setup.installation, &job.repo, job.number, &body)
+        let answer = answer_to(job, &answers.join("\n\n"));
+        Ok(Some(Ran { answer, retry }))
+    }
+
+    /// Posts paved's answer to commands.
+    pub(super) async fn post_answer(&self, answer: &Answer) -> Result<(), StepError> {
+        let setup = self.setup().await?;
+        self.deps
+            .github
+            .create_comment(
+                setup.installation,
+                &answer.repo,
+                answer.number,
+                &answer.body,
+            )
             .await?;
-        Ok(retry)
+        Ok(())
+    }
+
+    /// Ordered work the job runner gives up on: whoever asked hears why.
+    pub(super) async fn give_up(&self, work: Ordered, error: &StepError) {
+        let told = match &work {
+            Ordered::Commands(job) => {
+                let text = format!("❌ paved could not run these commands: {error}");
+                self.post_answer(&answer_to(job, &text)).await
+            }
+            Ordered::Answer(answer) => {
+                tracing::error!(repo = %answer.repo, number = answer.number, %error, "an answer to commands could not be posted");
+                Ok(())
+            }
+            Ordered::Deploy { repo, sha, run } => self.report_deploy(repo, sha, *run, error).await,
+        };
+        if let Err(e) = told {
+            tracing::error!(?work, %error, telling = %e, "gave up, and could not say so");
+        }
+    }
+
+    /// A failed check run `paved/deploy` on the commit CI built, saying why
+    /// its image is not deployed.
+    async fn report_deploy(
+        &self,
+        repo: &RepoName,
+        sha: &str,
+        run: u64,
+        error: &StepError,
+    ) -> Result<(), StepError> {
+        let setup = self.setup().await?;
+        let report = CheckReport {
+            name: DEPLOY_CHECK,
+            head_sha: sha.to_owned(),
+            success: false,
+            title: "Not deployed".into(),
+            summary: format!("CI run {run} passed, but paved did not deploy this commit: {error}"),
+            annotations: Vec::new(),
+        };
+        self.deps
+            .github
+            .report_check(setup.installation, repo, &report)
+            .await?;
+        Ok(())
     }
 
     /// What the commands of `job` need to know before any runs: the
     /// service, `paved.yaml` and the commenter's role. `None` when the
     /// comment is on a repository paved did not make. Reacts 👀.
-    async fn plan_commands(&self, job: &CommandJob) -> Result<Option<Plan<'_>>, ReconcileError> {
+    async fn plan_commands(&self, job: &CommandJob) -> Result<Option<Plan<'_>>, StepError> {
         let setup = self.setup().await?;
         let gh = &self.deps.github;
         let inst = setup.installation;
@@ -180,7 +253,7 @@ impl Reconciler {
     }
 
     /// Whether paved has answered the commands of `job`'s comment already.
-    async fn answered(&self, setup: &Setup, job: &CommandJob) -> Result<bool, ReconcileError> {
+    async fn answered(&self, setup: &Setup, job: &CommandJob) -> Result<bool, StepError> {
         let marker = answer_marker(job.comment);
         let comments = self
             .deps
@@ -209,7 +282,9 @@ impl Reconciler {
         if let Command::Upgrade { template: Some(t) } = cmd {
             return self.upgrade_fleet(setup, settings, t).await;
         }
-        let service = service.ok_or("this issue is not a request for a service paved knows")?;
+        let service = service.ok_or_else(|| {
+            StepError::invalid("this issue is not a request for a service paved knows")
+        })?;
         match cmd {
             Command::Status => self.status(setup, settings, service).await,
             Command::Promote { env } => self.promote(setup, settings, job, service, env).await,
@@ -234,24 +309,22 @@ impl Reconciler {
     /// deleted service or a closed issue is not retried.
     async fn retry(&self, setup: &Setup, job: &CommandJob) -> Outcome {
         if job.repo != self.deps.catalog {
-            return Err(
-                "`/paved retry` runs a request again: comment it on the request in the catalog"
-                    .into(),
-            );
+            return Err(StepError::invalid(
+                "`/paved retry` runs a request again: comment it on the request in the catalog",
+            ));
         }
         let issue = self
             .deps
             .github
             .get_issue(setup.installation, &self.deps.catalog, job.number)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         match super::RequestState::from_labels(&issue.labels) {
-            super::RequestState::Deleted => Err(
-                "not retried: this service was deleted, and a deleted service stays deleted".into(),
-            ),
-            _ if !issue.open && !issue.is_pull_request => {
-                Err("not retried: the request is closed; reopen it to have paved look again".into())
-            }
+            super::RequestState::Deleted => Err(StepError::invalid(
+                "not retried: this service was deleted, and a deleted service stays deleted",
+            )),
+            _ if !issue.open && !issue.is_pull_request => Err(StepError::invalid(
+                "not retried: the request is closed; reopen it to have paved look again",
+            )),
             _ => Ok("retrying the request: paved checks every step again".into()),
         }
     }
@@ -263,7 +336,7 @@ impl Reconciler {
         &self,
         setup: &Setup,
         number: u64,
-    ) -> Result<Option<String>, ReconcileError> {
+    ) -> Result<Option<String>, StepError> {
         let gh = &self.deps.github;
         let (inst, catalog) = (setup.installation, &self.deps.catalog);
         let issue = gh.get_issue(inst, catalog, number).await?;
@@ -288,43 +361,49 @@ impl Reconciler {
             .map(str::to_owned))
     }
 
-    /// Whether paved made `repo`: its first environment's Application points at it.
+    /// Whether paved made `repo`: its first environment's Application
+    /// points at it. An Application that cannot be read now is an error,
+    /// never a "no".
     async fn is_ours(
         &self,
         setup: &Setup,
         settings: &CatalogSettings,
         repo: &RepoName,
-    ) -> Result<bool, ReconcileError> {
+    ) -> Result<bool, StepError> {
         let app = self
             .application(setup, &repo.name, &settings.first_environment().name)
-            .await
-            .ok()
-            .flatten();
+            .await?;
         Ok(app.is_some_and(|a| a.repo_url.ends_with(&format!("/{repo}.git"))))
     }
 
-    /// The Application of `service` in `env`, from the platform repository.
+    /// The Application of `service` in `env`, from the platform repository:
+    /// `None` when there is none, invalid input when it is not one paved
+    /// can work with (people edit that repository too).
     pub(super) async fn application(
         &self,
         setup: &Setup,
         service: &str,
         env: &str,
-    ) -> Result<Option<AppSpec>, String> {
+    ) -> Result<Option<AppSpec>, StepError> {
+        let file_path = path(service, env);
         let file = self
             .deps
             .github
-            .get_file(
-                setup.installation,
-                &self.deps.platform,
-                &path(service, env),
-                "main",
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        file.map(|bytes| {
-            AppSpec::from_yaml(&String::from_utf8_lossy(&bytes)).map_err(|e| e.to_string())
-        })
-        .transpose()
+            .get_file(setup.installation, &self.deps.platform, &file_path, "main")
+            .await?;
+        let Some(bytes) = file else {
+            return Ok(None);
+        };
+        let app = AppSpec::from_yaml(&String::from_utf8_lossy(&bytes)).map_err(|e| {
+            StepError::invalid(format!("{file_path} in the platform repository: {e}"))
+        })?;
+        if app.service != service || app.environment != env {
+            return Err(StepError::invalid(format!(
+                "{file_path} in the platform repository is labelled for {} in {}",
+                app.service, app.environment
+            )));
+        }
+        Ok(Some(app))
     }
 
     async fn status(&self, setup: &Setup, settings: &CatalogSettings, service: &str) -> Outcome {
@@ -360,13 +439,15 @@ impl Reconciler {
         let previous = index
             .checked_sub(1)
             .map(|i| &settings.environments[i])
-            .ok_or(format!(
-                "{env} is the first environment; nothing comes before it"
-            ))?;
+            .ok_or_else(|| {
+                StepError::invalid(format!(
+                    "{env} is the first environment; nothing comes before it"
+                ))
+            })?;
         let source = self
             .application(setup, service, &previous.name)
             .await?
-            .ok_or(format!("{service} is not deployed to {}", previous.name))?;
+            .ok_or_else(|| not_deployed(service, &previous.name))?;
         let app = match self.application(setup, service, env).await? {
             Some(app) => AppSpec {
                 tag: source.tag.clone(),
@@ -400,7 +481,7 @@ impl Reconciler {
         let current = self
             .application(setup, service, env)
             .await?
-            .ok_or(format!("{service} is not deployed to {env}"))?;
+            .ok_or_else(|| not_deployed(service, env))?;
         let tag = match tag {
             Some(t) => self.deployed_tag(setup, &current, t).await?,
             None => self.previous_tag(setup, &current).await?,
@@ -415,21 +496,18 @@ impl Reconciler {
 
     /// The tags `app`'s file has carried, newest first, from the platform
     /// history. Versions that do not parse are skipped: history is input.
-    async fn history_tags(&self, setup: &Setup, app: &AppSpec) -> Result<Vec<String>, String> {
+    async fn history_tags(&self, setup: &Setup, app: &AppSpec) -> Result<Vec<String>, StepError> {
         let token = self
             .deps
             .github
             .installation_token(setup.installation)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let cache = self.deps.work_dir.join(super::HISTORY_CACHE);
         let url = setup.platform.clone_url.clone();
         let file = app.path();
         let versions =
             tokio::task::spawn_blocking(move || history::versions(&cache, &url, &token, &file))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+                .await??;
         Ok(versions
             .iter()
             .filter_map(|v| AppSpec::from_yaml(&String::from_utf8_lossy(v)).ok())
@@ -438,16 +516,16 @@ impl Reconciler {
     }
 
     /// The tag `app` had before its current one.
-    async fn previous_tag(&self, setup: &Setup, app: &AppSpec) -> Result<String, String> {
+    async fn previous_tag(&self, setup: &Setup, app: &AppSpec) -> Result<String, StepError> {
         self.history_tags(setup, app)
             .await?
             .into_iter()
             .find(|t| *t != app.tag)
             .ok_or_else(|| {
-                format!(
+                StepError::invalid(format!(
                     "{} has no earlier image tag in the platform history",
                     app.path()
-                )
+                ))
             })
     }
 
@@ -459,16 +537,16 @@ impl Reconciler {
         setup: &Setup,
         app: &AppSpec,
         asked: &str,
-    ) -> Result<String, String> {
+    ) -> Result<String, StepError> {
         let tags = self.history_tags(setup, app).await?;
         if tags.iter().any(|t| t == asked) || is_full_sha(asked) {
             return Ok(asked.to_owned());
         }
         let env = &app.environment;
         if !asked.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!(
+            return Err(StepError::invalid(format!(
                 "`{asked}` was never deployed to {env}; name a tag from its history (`/paved status`) or a full commit SHA"
-            ));
+            )));
         }
         // History repeats a tag once it is rolled back to: count each once.
         let starting: std::collections::BTreeSet<&String> = tags
@@ -481,11 +559,13 @@ impl Reconciler {
         let starting: Vec<&String> = starting.into_iter().collect();
         match starting.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(format!("no tag deployed to {env} starts with `{asked}`")),
-            many => Err(format!(
+            [] => Err(StepError::invalid(format!(
+                "no tag deployed to {env} starts with `{asked}`"
+            ))),
+            many => Err(StepError::invalid(format!(
                 "`{asked}` starts {} tags deployed to {env}; give more of it",
                 many.len()
-            )),
+            ))),
         }
     }
 
@@ -502,7 +582,7 @@ impl Reconciler {
         let current = self
             .application(setup, service, env)
             .await?
-            .ok_or(format!("{service} is not deployed to {env}"))?;
+            .ok_or_else(|| not_deployed(service, env))?;
         let what = format!("scale {service} in {env} to {replicas}");
         self.change(
             setup,
@@ -548,8 +628,7 @@ impl Reconciler {
             setup
                 .writer
                 .write_branch(vec![file], branch.clone(), reason.clone())
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             let body = format!(
                 "{reason}.\n\nChanges to {} need review: merging this applies them.",
                 env.name
@@ -565,8 +644,7 @@ impl Reconciler {
                     &capitalise(what),
                     &body,
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             return Ok(format!(
                 "{what}: {} needs review, so this is a pull request: {url}",
                 env.name
@@ -575,8 +653,7 @@ impl Reconciler {
         let written = setup
             .writer
             .write(vec![file], WriteMode::Replace, reason)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if !written.changed {
             return Ok(format!("{what}: already so, nothing to change"));
         }
@@ -587,17 +664,19 @@ impl Reconciler {
     }
 
     /// Continuous deployment: CI passed on the default branch of a service
-    /// paved made, so its first environment runs that commit.
+    /// paved made, so its first environment runs that commit. A repository
+    /// with no Application is not paved's; one whose Application cannot be
+    /// read now is an error for the job runner, never a silent skip.
     pub async fn deploy_commit(
         &self,
         repo: &RepoName,
         sha: &str,
         run: u64,
-    ) -> Result<(), ReconcileError> {
+    ) -> Result<(), StepError> {
         let setup = self.setup().await?;
         let settings = self.settings(setup.installation).await?;
         let env = settings.first_environment();
-        let Ok(Some(app)) = self.application(setup, &repo.name, &env.name).await else {
+        let Some(app) = self.application(setup, &repo.name, &env.name).await? else {
             return Ok(());
         };
         if !app.repo_url.ends_with(&format!("/{repo}.git")) || app.tag == sha {
@@ -624,10 +703,23 @@ impl Reconciler {
         setup
             .writer
             .write(vec![file], WriteMode::Replace, reason)
-            .await
-            .map_err(|e| ReconcileError::Setup(e.to_string()))?;
+            .await?;
         Ok(())
     }
+}
+
+/// paved's answer to `job`'s comment, opening with its marker so that a
+/// redelivery of the comment finds it.
+fn answer_to(job: &CommandJob, text: &str) -> Answer {
+    Answer {
+        repo: job.repo.clone(),
+        number: job.number,
+        body: format!("{}\n{}\n\n{text}\n", answer_marker(job.comment), asked(job)),
+    }
+}
+
+fn not_deployed(service: &str, env: &str) -> StepError {
+    StepError::invalid(format!("{service} is not deployed to {env}"))
 }
 
 /// Who asked: the actor, and the comment's author when an edit by someone
@@ -675,7 +767,7 @@ fn required_role(cmd: &Command, settings: &CatalogSettings) -> Role {
 fn environment<'a>(
     settings: &'a CatalogSettings,
     env: &str,
-) -> Result<(usize, &'a Environment), String> {
+) -> Result<(usize, &'a Environment), StepError> {
     settings
         .environments
         .iter()
@@ -687,10 +779,10 @@ fn environment<'a>(
                 .iter()
                 .map(|e| e.name.as_str())
                 .collect();
-            format!(
+            StepError::invalid(format!(
                 "there is no environment {env:?}; there are {}",
                 names.join(", ")
-            )
+            ))
         })
 }
 

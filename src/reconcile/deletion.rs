@@ -5,7 +5,7 @@
 
 use super::day2::{CommandJob, Outcome, commit_link};
 use super::state::RequestState;
-use super::{ReconcileError, Reconciler, Setup};
+use super::{Reconciler, Setup, StepError};
 use crate::catalog::CatalogSettings;
 use crate::git::FileChange;
 use crate::github::{IssueInfo, IssuePatch, RepoName};
@@ -22,11 +22,10 @@ impl Reconciler {
         name: &str,
     ) -> Outcome {
         if name != service {
-            return Err(format!(
+            return Err(StepError::invalid(format!(
                 "this is the request for {service}; to delete it, write `/paved delete {service}`"
-            ));
+            )));
         }
-        let failed = |e: &dyn std::fmt::Display| e.to_string();
         // The request is named by the Application, wherever the command was given.
         let request = self
             .application(setup, service, &settings.first_environment().name)
@@ -49,8 +48,7 @@ impl Reconciler {
         let written = setup
             .writer
             .write(removals, WriteMode::Replace, reason)
-            .await
-            .map_err(|e| failed(&e))?;
+            .await?;
         let repo = RepoName {
             owner: settings.organization.clone(),
             name: service.to_owned(),
@@ -58,12 +56,10 @@ impl Reconciler {
         self.deps
             .github
             .archive_repo(setup.installation, &repo)
-            .await
-            .map_err(|e| failed(&e))?;
+            .await?;
         if let Some(number) = request {
             self.mark_deleted(setup, number, service, &job.actor)
-                .await
-                .map_err(|e| failed(&e))?;
+                .await?;
         }
         Ok(format!(
             "deleted {service}: its Applications are removed in {} (Argo CD prunes what they deployed) and {repo} is archived, not deleted",
@@ -79,7 +75,7 @@ impl Reconciler {
         number: u64,
         service: &str,
         by: &str,
-    ) -> Result<(), ReconcileError> {
+    ) -> Result<(), StepError> {
         let issue = self
             .deps
             .github
@@ -105,7 +101,7 @@ impl Reconciler {
         &self,
         setup: &Setup,
         issue: IssueInfo,
-    ) -> Result<(), ReconcileError> {
+    ) -> Result<(), StepError> {
         if !issue.open {
             return Ok(());
         }

@@ -1,17 +1,47 @@
 //! Running reconciles: one at a time per request, several requests in
 //! parallel (bounded). A request woken while it runs runs once more after,
-//! so no wake-up is lost and none piles up.
+//! so no wake-up is lost and none piles up. Work that fails comes back here
+//! with its [`StepError`], and [`decide`] alone says what happens next.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use super::{CommandJob, ReconcileError, Reconciler};
-use crate::github::GitHubError;
+use super::day2::Answer;
+use super::{CommandJob, Reconciler};
+use crate::error::StepError;
 use crate::github::RepoName;
+
+/// Tries at work that fails transiently, the first included, before paved
+/// gives up on it and says why.
+pub const ATTEMPTS: u32 = 4;
+
+/// What becomes of work that ended in an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Run it again once GitHub's rate limit resets, spending no calls meanwhile.
+    Park(SystemTime),
+    /// Run it again after a pause.
+    Backoff(Duration),
+    /// Stop and tell whoever asked why: on the request, in the answer, on
+    /// the commit.
+    GiveUp,
+}
+
+/// The one decision about failed work: `attempt` counts from 1.
+pub fn decide(error: &StepError, attempt: u32) -> Action {
+    match error {
+        StepError::RateLimited { until, .. } => Action::Park(*until),
+        StepError::Transient(_) if attempt < ATTEMPTS => {
+            Action::Backoff(Duration::from_secs(1 << (attempt.max(1) - 1)))
+        }
+        StepError::Transient(_) | StepError::Refused(_) | StepError::Invalid(_) => Action::GiveUp,
+    }
+}
 
 /// Why a request is being reconciled; decides what a failed request does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,6 +59,8 @@ pub enum Trigger {
 #[derive(Debug)]
 pub enum Ordered {
     Commands(CommandJob),
+    /// The answer to commands that have run, still to be posted.
+    Answer(Answer),
     Deploy {
         repo: RepoName,
         sha: String,
@@ -36,11 +68,22 @@ pub enum Ordered {
     },
 }
 
+/// Ordered work and how many times it has been tried.
+#[derive(Debug)]
+struct Queued {
+    work: Ordered,
+    attempt: u32,
+}
+
 pub struct Jobs {
     reconciler: Arc<Reconciler>,
-    ordered: tokio::sync::mpsc::UnboundedSender<Ordered>,
+    ordered: tokio::sync::mpsc::UnboundedSender<Queued>,
     /// Ordered work queued or running.
     ordered_pending: AtomicUsize,
+    /// Ordered work parked until the rate limit resets, in its order.
+    parked: Mutex<Vec<Queued>>,
+    /// Work of any kind waiting to be tried again (parked or backing off).
+    waiting: AtomicUsize,
     /// Set when paved stops: running jobs are dropped where they stand, as
     /// in a crash; the next start's resync picks their requests up.
     stop: tokio::sync::watch::Sender<bool>,
@@ -56,6 +99,8 @@ impl Jobs {
             reconciler,
             ordered,
             ordered_pending: AtomicUsize::new(0),
+            parked: Mutex::default(),
+            waiting: AtomicUsize::new(0),
             stop: tokio::sync::watch::channel(false).0,
             permits: Semaphore::new(workers),
             running: Mutex::default(),
@@ -66,12 +111,16 @@ impl Jobs {
 
     /// Queues commands or a deployment behind those already queued.
     pub fn order(&self, work: Ordered) {
+        self.enqueue(Queued { work, attempt: 1 });
+    }
+
+    fn enqueue(&self, queued: Queued) {
         if *self.stop.borrow() {
             return;
         }
         // Counted before it is sent, so the runner never counts below zero.
         self.ordered_pending.fetch_add(1, Ordering::Relaxed);
-        if self.ordered.send(work).is_err() {
+        if self.ordered.send(queued).is_err() {
             self.ordered_pending.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -84,6 +133,10 @@ impl Jobs {
     /// job. `origin` (a delivery id, `resync`, a command) goes on every log
     /// line of the job.
     pub fn submit(self: &Arc<Self>, number: u64, trigger: Trigger, origin: &str) {
+        self.submit_attempt(number, trigger, origin, 1);
+    }
+
+    fn submit_attempt(self: &Arc<Self>, number: u64, trigger: Trigger, origin: &str, attempt: u32) {
         if *self.stop.borrow() {
             return;
         }
@@ -102,36 +155,38 @@ impl Jobs {
         let origin = origin.to_owned();
         tokio::spawn(async move {
             tokio::select! {
-                () = jobs.run(number, trigger, origin) => {}
+                () = jobs.run(number, trigger, origin, attempt) => {}
                 _ = stop.wait_for(|s| *s) => {}
             }
         });
     }
 
-    async fn run(self: Arc<Self>, number: u64, mut trigger: Trigger, mut origin: String) {
+    async fn run(
+        self: Arc<Self>,
+        number: u64,
+        mut trigger: Trigger,
+        mut origin: String,
+        mut attempt: u32,
+    ) {
         loop {
             {
                 let _permit = self.permits.acquire().await.expect("semaphore open");
                 let metrics = self.reconciler.metrics();
                 metrics.jobs_running.inc();
-                let span = tracing::info_span!("job", delivery = %origin);
+                let span = tracing::info_span!("job", delivery = %origin, attempt);
                 let outcome = self
                     .reconciler
-                    .reconcile_request(number, trigger)
+                    .reconcile_request(number, trigger, attempt)
                     .instrument(span)
                     .await;
-                if let Err(ReconcileError::GitHub(GitHubError::RateLimited { reset_at, .. })) =
-                    &outcome
-                {
-                    self.park(number, trigger, *reset_at);
-                } else if let Err(e) = outcome {
-                    tracing::warn!(request = number, error = %e, "reconcile failed; the next event or resync retries");
+                if let Err(e) = outcome {
+                    self.after_request(number, trigger, attempt, &e);
                 }
                 metrics.jobs_running.dec();
             }
             let mut running = self.running.lock().expect("jobs lock");
             match running.get_mut(&number).and_then(Option::take) {
-                Some((next, from)) => (trigger, origin) = (next, from),
+                Some((next, from)) => (trigger, origin, attempt) = (next, from, 1),
                 None => {
                     running.remove(&number);
                     return;
@@ -140,29 +195,115 @@ impl Jobs {
         }
     }
 
-    /// Runs `number` again once GitHub's rate limit has reset, instead of
-    /// spending calls on it meanwhile.
-    fn park(self: &Arc<Self>, number: u64, trigger: Trigger, reset_at: std::time::SystemTime) {
-        let wait = until_reset(reset_at);
+    /// A request's run ended in `error`. Errors on the request's own steps
+    /// were shown on it already, by the same [`decide`]; these are the rest.
+    fn after_request(
+        self: &Arc<Self>,
+        number: u64,
+        trigger: Trigger,
+        attempt: u32,
+        error: &StepError,
+    ) {
+        match decide(error, attempt) {
+            Action::Park(until) => {
+                let wait = self.until(until);
+                tracing::info!(
+                    request = number,
+                    wait_s = wait.as_secs(),
+                    "rate limited: parked until the reset"
+                );
+                self.later(wait, move |jobs| {
+                    jobs.submit_attempt(number, trigger, "rate limit reset", attempt)
+                });
+            }
+            Action::Backoff(wait) => {
+                tracing::info!(request = number, attempt, error = %error, "failed for now; trying again");
+                self.later(wait, move |jobs| {
+                    jobs.submit_attempt(number, trigger, "retry", attempt + 1)
+                });
+            }
+            Action::GiveUp => {
+                tracing::warn!(request = number, error = %error, "reconcile failed; the next event or resync retries");
+            }
+        }
+    }
+
+    /// Ordered work ended in `error`: parked, tried again, or given up on
+    /// with a word to whoever asked.
+    async fn after_ordered(self: &Arc<Self>, queued: Queued, error: StepError) {
+        match decide(&error, queued.attempt) {
+            Action::Park(until) => self.park(queued, until),
+            Action::Backoff(wait) => {
+                tracing::info!(attempt = queued.attempt, error = %error, "ordered work failed for now; trying again");
+                let again = Queued {
+                    attempt: queued.attempt + 1,
+                    ..queued
+                };
+                self.later(wait, move |jobs| jobs.enqueue(again));
+            }
+            Action::GiveUp => self.reconciler.give_up(queued.work, &error).await,
+        }
+    }
+
+    /// Holds `queued` until the rate limit resets at `until`. Everything
+    /// parked goes back in the order it came, on one timer.
+    fn park(self: &Arc<Self>, queued: Queued, until: SystemTime) {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let first = {
+            let mut parked = self.parked.lock().expect("jobs lock");
+            parked.push(queued);
+            parked.len() == 1
+        };
+        if !first {
+            return;
+        }
+        let wait = self.until(until);
         tracing::info!(
-            request = number,
             wait_s = wait.as_secs(),
-            "rate limited: parked until the reset"
+            "rate limited: ordered work parked until the reset"
         );
+        self.later(wait, |jobs| {
+            let parked = std::mem::take(&mut *jobs.parked.lock().expect("jobs lock"));
+            jobs.waiting.fetch_sub(parked.len(), Ordering::Relaxed);
+            for queued in parked {
+                jobs.enqueue(queued);
+            }
+        });
+    }
+
+    /// Runs `then` after `wait`, unless paved stops first; counted as waiting work.
+    fn later(self: &Arc<Self>, wait: Duration, then: impl FnOnce(&Arc<Self>) + Send + 'static) {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         let jobs = self.clone();
         let mut stop = self.stop.subscribe();
         tokio::spawn(async move {
             tokio::select! {
-                () = tokio::time::sleep(wait) => jobs.submit(number, trigger, "rate limit reset"),
+                () = tokio::time::sleep(wait) => {
+                    jobs.waiting.fetch_sub(1, Ordering::Relaxed);
+                    then(&jobs);
+                }
                 _ = stop.wait_for(|s| *s) => {}
             }
         });
+    }
+
+    /// How long until a rate limit that resets at `until`, by the clock the
+    /// reset came from: a second past it, and never more than GitHub's
+    /// hour-long window.
+    fn until(&self, until: SystemTime) -> Duration {
+        until
+            .duration_since(self.reconciler.now())
+            .unwrap_or_default()
+            .min(Duration::from_secs(3600))
+            + Duration::from_secs(1)
     }
 
     /// Drops every running job and takes no more.
     pub fn stop(&self) {
         self.stop.send_replace(true);
         self.running.lock().expect("jobs lock").clear();
+        self.parked.lock().expect("jobs lock").clear();
+        self.waiting.store(0, Ordering::Relaxed);
     }
 
     /// Whether any job is running or waiting.
@@ -170,33 +311,26 @@ impl Jobs {
         self.running() == 0
     }
 
-    /// Requests and ordered work (commands, deployments) running or waiting.
+    /// Requests and ordered work (commands, deployments) running, queued or
+    /// waiting to be tried again.
     pub fn running(&self) -> usize {
-        self.running.lock().expect("jobs lock").len() + self.ordered_pending.load(Ordering::Relaxed)
+        self.running.lock().expect("jobs lock").len()
+            + self.ordered_pending.load(Ordering::Relaxed)
+            + self.waiting.load(Ordering::Relaxed)
     }
-}
-
-/// How long to wait for a rate limit that resets at `reset_at`: a second
-/// past it, and never more than GitHub's hour-long window.
-pub fn until_reset(reset_at: std::time::SystemTime) -> std::time::Duration {
-    reset_at
-        .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default()
-        .min(std::time::Duration::from_secs(3600))
-        + std::time::Duration::from_secs(1)
 }
 
 /// Runs ordered work until paved stops.
 async fn run_ordered(
     jobs: std::sync::Weak<Jobs>,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Ordered>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Queued>,
 ) {
-    while let Some(work) = rx.recv().await {
+    while let Some(queued) = rx.recv().await {
         let Some(jobs) = jobs.upgrade() else { return };
         let mut stop = jobs.stop.subscribe();
         // Each item runs as a task of its own: should one panic, the
         // runner logs it and goes on with the next.
-        let mut item = tokio::spawn(run_one(jobs.clone(), work));
+        let mut item = tokio::spawn(run_one(jobs.clone(), queued));
         tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s) => {
@@ -213,22 +347,71 @@ async fn run_ordered(
     }
 }
 
-async fn run_one(jobs: Arc<Jobs>, work: Ordered) {
+async fn run_one(jobs: Arc<Jobs>, queued: Queued) {
     let reconciler = jobs.reconciler.clone();
-    match work {
+    let attempt = queued.attempt;
+    let failed = match queued.work {
         Ordered::Commands(job) => match reconciler.run_commands(&job).await {
-            Ok(true) => jobs.submit(
-                job.number,
-                Trigger::Retry,
-                &format!("comment {}", job.comment),
-            ),
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, comment = job.comment, "commands failed"),
-        },
-        Ordered::Deploy { repo, sha, run } => {
-            if let Err(e) = reconciler.deploy_commit(&repo, &sha, run).await {
-                tracing::warn!(error = %e, %repo, "deployment failed");
+            Ok(None) => None,
+            Ok(Some(ran)) => {
+                if ran.retry {
+                    let origin = format!("comment {}", job.comment);
+                    jobs.submit(job.number, Trigger::Retry, &origin);
+                }
+                // The commands have run: what is left is their answer.
+                post(&reconciler, ran.answer, 1).await
             }
-        }
+            Err(e) => Some((
+                Queued {
+                    work: Ordered::Commands(job),
+                    attempt,
+                },
+                e,
+            )),
+        },
+        Ordered::Answer(answer) => post(&reconciler, answer, attempt).await,
+        Ordered::Deploy { repo, sha, run } => reconciler
+            .deploy_commit(&repo, &sha, run)
+            .await
+            .err()
+            .map(|e| {
+                let work = Ordered::Deploy { repo, sha, run };
+                (Queued { work, attempt }, e)
+            }),
+    };
+    if let Some((queued, error)) = failed {
+        jobs.after_ordered(queued, error).await;
+    }
+}
+
+/// Posts an answer; the answer back with the error when it did not go.
+async fn post(
+    reconciler: &Reconciler,
+    answer: Answer,
+    attempt: u32,
+) -> Option<(Queued, StepError)> {
+    let error = reconciler.post_answer(&answer).await.err()?;
+    let work = Ordered::Answer(answer);
+    Some((Queued { work, attempt }, error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_park_transient_errors_back_off_then_give_up_and_refusals_give_up_at_once() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(99);
+        let limited = StepError::RateLimited {
+            operation: "issues/get",
+            until: at,
+        };
+        assert_eq!(decide(&limited, 9), Action::Park(at));
+        let flaky = StepError::Transient("502".into());
+        assert_eq!(decide(&flaky, 1), Action::Backoff(Duration::from_secs(1)));
+        assert_eq!(decide(&flaky, 3), Action::Backoff(Duration::from_secs(4)));
+        assert_eq!(decide(&flaky, ATTEMPTS), Action::GiveUp);
+        assert_eq!(decide(&StepError::Refused("no".into()), 1), Action::GiveUp);
+        assert_eq!(decide(&StepError::invalid("bad"), 1), Action::GiveUp);
     }
 }

@@ -23,8 +23,9 @@ pub use jobs::{Jobs, Trigger};
 pub use state::RequestState;
 
 use crate::catalog::CatalogSettings;
+use crate::error::StepError;
 use crate::git::Author;
-use crate::github::{GitHub, GitHubError, RepoInfo, RepoName};
+use crate::github::{GitHub, RepoInfo, RepoName};
 use crate::metrics::Metrics;
 use crate::platform::{PlatformWriter, WriterConfig};
 use crate::scaffold::Templates;
@@ -73,14 +74,6 @@ pub struct Reconciler {
     editors: std::sync::Mutex<std::collections::HashMap<u64, String>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error(transparent)]
-    GitHub(#[from] GitHubError),
-    #[error("{0}")]
-    Setup(String),
-}
-
 impl Reconciler {
     pub fn new(deps: Deps) -> Arc<Self> {
         Arc::new(Self {
@@ -96,6 +89,11 @@ impl Reconciler {
         &self.deps.metrics
     }
 
+    /// Now, by the clock GitHub's rate-limit resets are read with.
+    pub fn now(&self) -> std::time::SystemTime {
+        self.deps.github.now()
+    }
+
     /// The App's bot login, once known.
     pub fn bot(&self) -> Option<&str> {
         self.setup.get().map(|s| s.bot.as_str())
@@ -105,7 +103,7 @@ impl Reconciler {
         &self.deps.catalog
     }
 
-    async fn setup(&self) -> Result<&Setup, ReconcileError> {
+    async fn setup(&self) -> Result<&Setup, StepError> {
         self.setup
             .get_or_try_init(|| async {
                 let gh = &self.deps.github;
@@ -115,7 +113,7 @@ impl Reconciler {
                     .get_repo(installation, &self.deps.platform)
                     .await?
                     .ok_or_else(|| {
-                        ReconcileError::Setup(format!(
+                        StepError::Refused(format!(
                             "the platform repository {} does not exist",
                             self.deps.platform
                         ))
@@ -146,7 +144,7 @@ impl Reconciler {
 
     /// `paved.yaml` from the catalog's default branch, cached until the
     /// catalog is pushed to. A catalog without one gets the defaults.
-    async fn settings(&self, installation: u64) -> Result<CatalogSettings, ReconcileError> {
+    async fn settings(&self, installation: u64) -> Result<CatalogSettings, StepError> {
         let mut cached = self.settings.lock().await;
         if let Some(s) = cached.as_ref() {
             return Ok(s.clone());
@@ -160,7 +158,7 @@ impl Reconciler {
             Some(bytes) => {
                 CatalogSettings::parse(&String::from_utf8_lossy(&bytes)).map_err(|problems| {
                     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                    ReconcileError::Setup(format!(
+                    StepError::Refused(format!(
                         "the catalog's paved.yaml is invalid: {}",
                         text.join("; ")
                     ))
@@ -192,7 +190,7 @@ impl Reconciler {
 
     /// Every request a resync pass looks at: open request issues, and merged
     /// pull requests paved has not finished (a lost merge webhook).
-    pub async fn open_requests(&self) -> Result<Vec<u64>, ReconcileError> {
+    pub async fn open_requests(&self) -> Result<Vec<u64>, StepError> {
         let setup = self.setup().await?;
         let gh = &self.deps.github;
         let (inst, catalog) = (setup.installation, &self.deps.catalog);

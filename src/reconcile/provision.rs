@@ -8,13 +8,14 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
+use super::jobs::{Action, decide};
 use super::short;
 use super::state::RequestState;
-use super::{ReconcileError, Reconciler, Setup, Trigger};
+use super::{Reconciler, Setup, StepError, Trigger};
 use crate::catalog::form::{self, Form, REQUEST_LABEL};
 use crate::catalog::{CatalogSettings, Problem, ValidRequest, validate};
 use crate::git::FileChange;
-use crate::github::{CommentInfo, GitHubError, IssueInfo, IssuePatch, RepoInfo, RepoName};
+use crate::github::{CommentInfo, IssueInfo, IssuePatch, RepoInfo, RepoName};
 use crate::platform::{AppSpec, WriteMode};
 use crate::scaffold::{publish, render};
 use crate::status::{self, Status, Step, StepState};
@@ -22,26 +23,6 @@ use crate::status::{self, Status, Step, StepState};
 const STEP_REPO: &str = "Repository";
 const STEP_SCAFFOLD: &str = "Scaffold";
 const STEP_DEPLOY: &str = "Deployment";
-
-/// A step that did not work out.
-enum StepError {
-    /// The requester must change something (the name is taken).
-    Invalid(Problem),
-    /// Something failed after the client's retries; `/paved retry` runs it again.
-    Failed(String),
-    /// GitHub's rate limit is spent until then: the request waits, and runs
-    /// again by itself.
-    Waiting(std::time::SystemTime),
-}
-
-impl From<GitHubError> for StepError {
-    fn from(e: GitHubError) -> Self {
-        match e {
-            GitHubError::RateLimited { reset_at, .. } => Self::Waiting(reset_at),
-            other => Self::Failed(other.to_string()),
-        }
-    }
-}
 
 /// The issue (or pull request) being worked on and what is known of it.
 pub(super) struct Ctx<'a> {
@@ -52,17 +33,25 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Reconciler {
-    /// Reconciles catalog request `number`.
+    /// Reconciles catalog request `number`, tried for the `attempt`th time.
     pub async fn reconcile_request(
         &self,
         number: u64,
         trigger: Trigger,
-    ) -> Result<(), ReconcileError> {
+        attempt: u32,
+    ) -> Result<(), StepError> {
         let span = tracing::info_span!("request", key = %format!("{}#{number}", self.deps.catalog), ?trigger);
-        self.reconcile_issue(number, trigger).instrument(span).await
+        self.reconcile_issue(number, trigger, attempt)
+            .instrument(span)
+            .await
     }
 
-    async fn reconcile_issue(&self, number: u64, trigger: Trigger) -> Result<(), ReconcileError> {
+    async fn reconcile_issue(
+        &self,
+        number: u64,
+        trigger: Trigger,
+        attempt: u32,
+    ) -> Result<(), StepError> {
         let setup = self.setup().await?;
         let gh = &self.deps.github;
         let catalog = &self.deps.catalog;
@@ -72,7 +61,7 @@ impl Reconciler {
             return self.stay_deleted(setup, issue).await;
         }
         if issue.is_pull_request {
-            return self.reconcile_pull(setup, issue).await;
+            return self.reconcile_pull(setup, issue, attempt).await;
         }
         if !issue.labels.iter().any(|l| l == REQUEST_LABEL) || !issue.open {
             return Ok(());
@@ -102,7 +91,7 @@ impl Reconciler {
             .and_then(|r| validate(&r, &self.deps.templates, &settings));
         match request {
             Err(problems) => self.invalid(&mut ctx, problems, "unknown").await,
-            Ok(valid) => self.provision(&mut ctx, &valid, &settings).await,
+            Ok(valid) => self.provision(&mut ctx, &valid, &settings, attempt).await,
         }
     }
 
@@ -111,7 +100,7 @@ impl Reconciler {
         &'a self,
         setup: &'a Setup,
         issue: IssueInfo,
-    ) -> Result<Ctx<'a>, ReconcileError> {
+    ) -> Result<Ctx<'a>, StepError> {
         let catalog = &self.deps.catalog;
         let gh = &self.deps.github;
         let comments = gh
@@ -128,12 +117,17 @@ impl Reconciler {
         })
     }
 
+    /// Provisions a valid request. A step that fails is shown on the status
+    /// comment as the job runner's [`decide`] will treat it: waiting for the
+    /// rate limit, trying again, or failed (or invalid) for good; the error
+    /// goes back to the runner unless paved has given up.
     pub(super) async fn provision(
         &self,
         ctx: &mut Ctx<'_>,
         valid: &ValidRequest,
         settings: &CatalogSettings,
-    ) -> Result<(), ReconcileError> {
+        attempt: u32,
+    ) -> Result<(), StepError> {
         let started = Instant::now();
         let template = valid.request.template.as_str();
         let mut steps = vec![
@@ -162,9 +156,7 @@ impl Reconciler {
             };
             self.show(ctx, &progress).await?;
         }
-        let outcome = self.steps(ctx, valid, settings, &mut steps).await;
-        let template_label = [template];
-        match outcome {
+        let (failed, error) = match self.steps(ctx, valid, settings, &mut steps).await {
             Ok(summary) => {
                 let ready = Status::Progress {
                     service,
@@ -180,82 +172,95 @@ impl Reconciler {
                     .with_label_values(&[template, "ready"])
                     .inc();
                 m.provisioning_seconds
-                    .with_label_values(&template_label)
+                    .with_label_values(&[template])
                     .observe(started.elapsed().as_secs_f64());
                 tracing::info!(service = %valid.request.name, "ready");
+                return Ok(());
             }
-            Err(StepError::Invalid(problem)) => {
-                return self.invalid(ctx, vec![problem], template).await;
-            }
-            Err(StepError::Waiting(reset_at)) => {
-                tracing::info!(service = %valid.request.name, "waiting for GitHub's rate limit to reset");
-                let waiting = Status::Progress {
-                    service,
-                    steps,
-                    summary: None,
-                };
-                // Best effort: with the limit spent, this may not get through either.
-                let _ = self.show(ctx, &waiting).await;
-                return Err(GitHubError::RateLimited {
-                    operation: "provisioning",
-                    reset_at,
-                }
-                .into());
-            }
-            Err(StepError::Failed(message)) => {
-                tracing::warn!(service = %valid.request.name, %message, "provisioning failed");
-                let failed = Status::Progress {
-                    service,
-                    steps,
-                    summary: None,
-                };
-                self.show(ctx, &failed).await?;
-                self.labels(ctx, RequestState::Failed, false).await?;
-                self.metrics()
-                    .provisioning_requests
-                    .with_label_values(&[template, "failed"])
-                    .inc();
-            }
-        }
-        Ok(())
+            Err(failed) => failed,
+        };
+        self.step_failed(ctx, valid, steps, failed, error, attempt)
+            .await
     }
 
-    /// Runs the steps in order, marking each in `steps`; the summary for the
-    /// status comment when all are done.
+    /// Step `failed` of `steps` ended in `error`: shown as the job runner
+    /// will treat it.
+    async fn step_failed(
+        &self,
+        ctx: &mut Ctx<'_>,
+        valid: &ValidRequest,
+        mut steps: Vec<Step>,
+        failed: usize,
+        error: StepError,
+        attempt: u32,
+    ) -> Result<(), StepError> {
+        let template = valid.request.template.as_str();
+        let service = &valid.request.name;
+        let progress = |steps: Vec<Step>| Status::Progress {
+            service: service.clone(),
+            steps,
+            summary: None,
+        };
+        match decide(&error, attempt) {
+            Action::Park(until) => {
+                tracing::info!(service = %valid.request.name, "waiting for GitHub's rate limit to reset");
+                steps[failed].state = StepState::Waiting(waiting_text(until));
+                // Best effort: with the limit spent, this may not get through either.
+                let _ = self.show(ctx, &progress(steps)).await;
+                Err(error)
+            }
+            Action::Backoff(wait) => {
+                tracing::info!(service = %valid.request.name, %error, "a step failed; trying again");
+                steps[failed].state = StepState::Waiting(format!(
+                    "{error}; paved tries again in {} s",
+                    wait.as_secs()
+                ));
+                let _ = self.show(ctx, &progress(steps)).await;
+                Err(error)
+            }
+            Action::GiveUp => match error {
+                StepError::Invalid(problems) => self.invalid(ctx, problems, template).await,
+                error => {
+                    tracing::warn!(service = %valid.request.name, %error, "provisioning failed");
+                    steps[failed].state = StepState::Failed(error.to_string());
+                    self.show(ctx, &progress(steps)).await?;
+                    self.labels(ctx, RequestState::Failed, false).await?;
+                    self.metrics()
+                        .provisioning_requests
+                        .with_label_values(&[template, "failed"])
+                        .inc();
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// Runs the steps in order, marking each done in `steps`; the summary
+    /// for the status comment when all are done, else the step that failed.
     async fn steps(
         &self,
         ctx: &Ctx<'_>,
         valid: &ValidRequest,
         settings: &CatalogSettings,
         steps: &mut [Step],
-    ) -> Result<String, StepError> {
-        let fail = |steps: &mut [Step], i: usize, e: StepError| {
-            match &e {
-                StepError::Failed(message) => steps[i].state = StepState::Failed(message.clone()),
-                StepError::Waiting(at) => steps[i].state = StepState::Waiting(waiting_text(*at)),
-                StepError::Invalid(_) => {}
-            }
-            e
-        };
+    ) -> Result<String, (usize, StepError)> {
+        let at = |i: usize| move |e: StepError| (i, e);
         let repo = self
             .ensure_repo(ctx, valid, settings)
             .await
-            .map_err(|e| fail(steps, 0, e))?;
+            .map_err(at(0))?;
         steps[0].state = StepState::Done(format!("[{}]({})", repo.full_name, repo.html_url));
         let (commit, version) = self
             .ensure_scaffold(ctx, valid, &repo)
             .await
-            .map_err(|e| fail(steps, 1, e))?;
+            .map_err(at(1))?;
         steps[1].state = StepState::Done(format!(
             "{} {version}, commit `{}`",
             valid.request.template,
             short(&commit)
         ));
         let app = self.app_spec(ctx, valid, settings, &repo, &commit, &version);
-        let written = self
-            .ensure_application(ctx, &app)
-            .await
-            .map_err(|e| fail(steps, 2, e))?;
+        let written = self.ensure_application(ctx, &app).await.map_err(at(2))?;
         let platform = &ctx.setup.platform.html_url;
         steps[2].state = StepState::Done(format!(
             "[{}]({platform}/blob/main/{}) in commit [`{}`]({platform}/commit/{written})",
@@ -305,14 +310,14 @@ impl Reconciler {
                 let existing = gh
                     .get_repo(inst, &full)
                     .await?
-                    .ok_or_else(|| StepError::Failed(e.to_string()))?;
+                    .ok_or_else(|| StepError::from(e))?;
                 if existing.archived {
-                    return Err(StepError::Invalid(Problem::new(
+                    return Err(StepError::Invalid(vec![Problem::new(
                         "name",
                         format!(
                             "the repository {full} is archived: a deleted service is not made again; choose another name"
                         ),
-                    )));
+                    )]));
                 }
                 if !existing
                     .description
@@ -320,12 +325,12 @@ impl Reconciler {
                     .unwrap_or("")
                     .contains(&marker)
                 {
-                    return Err(StepError::Invalid(Problem::new(
+                    return Err(StepError::Invalid(vec![Problem::new(
                         "name",
                         format!(
                             "the repository {full} already exists and was not made for this request; choose another name"
                         ),
-                    )));
+                    )]));
                 }
                 existing
             }
@@ -350,10 +355,10 @@ impl Reconciler {
             .templates
             .get(&valid.request.template)
             .ok_or_else(|| {
-                StepError::Failed(format!("template {} is gone", valid.request.template))
+                StepError::Refused(format!("template {} is gone", valid.request.template))
             })?;
         let rendered =
-            render(template, &valid.values).map_err(|e| StepError::Failed(e.to_string()))?;
+            render(template, &valid.values).map_err(|e| StepError::Refused(e.to_string()))?;
         let answers = publish::answers_file(template, &valid.values, &ctx.issue.html_url);
         let files = publish::scaffold_files(&rendered, answers);
         let token = self
@@ -382,9 +387,7 @@ impl Reconciler {
             let _ = std::fs::remove_dir_all(&scratch);
             pushed
         })
-        .await
-        .map_err(|e| StepError::Failed(e.to_string()))?
-        .map_err(|e| StepError::Failed(e.to_string()))?;
+        .await??;
         Ok((commit, template.version.clone()))
     }
 
@@ -430,8 +433,7 @@ impl Reconciler {
             .setup
             .writer
             .write(vec![change], WriteMode::CreateOnly, reason)
-            .await
-            .map_err(|e| StepError::Failed(e.to_string()))?;
+            .await?;
         Ok(written.commit)
     }
 
@@ -440,7 +442,7 @@ impl Reconciler {
         ctx: &mut Ctx<'_>,
         problems: Vec<Problem>,
         template: &str,
-    ) -> Result<(), ReconcileError> {
+    ) -> Result<(), StepError> {
         let status = Status::Invalid { problems };
         self.turn_down(ctx, &status, template, "invalid").await
     }
@@ -453,7 +455,7 @@ impl Reconciler {
         status: &Status,
         template: &str,
         outcome: &str,
-    ) -> Result<(), ReconcileError> {
+    ) -> Result<(), StepError> {
         self.show(ctx, status).await?;
         if RequestState::from_labels(&ctx.issue.labels) != RequestState::Invalid {
             self.labels(ctx, RequestState::Invalid, false).await?;
@@ -466,11 +468,7 @@ impl Reconciler {
     }
 
     /// Creates or edits the status comment, only when its text changes.
-    pub(super) async fn show(
-        &self,
-        ctx: &mut Ctx<'_>,
-        status: &Status,
-    ) -> Result<(), ReconcileError> {
+    pub(super) async fn show(&self, ctx: &mut Ctx<'_>, status: &Status) -> Result<(), StepError> {
         let body = status.render();
         let gh = &self.deps.github;
         let inst = ctx.setup.installation;
@@ -497,7 +495,7 @@ impl Reconciler {
         ctx: &Ctx<'_>,
         ours: CommentInfo,
         body: &str,
-    ) -> Result<CommentInfo, ReconcileError> {
+    ) -> Result<CommentInfo, StepError> {
         let gh = &self.deps.github;
         let inst = ctx.setup.installation;
         let comments = gh
@@ -527,7 +525,7 @@ impl Reconciler {
         ctx: &mut Ctx<'_>,
         state: RequestState,
         close: bool,
-    ) -> Result<(), ReconcileError> {
+    ) -> Result<(), StepError> {
         let labels = state.relabel(&ctx.issue.labels);
         let patch = IssuePatch {
             state: close.then_some("closed"),
@@ -548,12 +546,9 @@ impl Reconciler {
 }
 
 fn waiting_text(reset_at: std::time::SystemTime) -> String {
-    let secs = crate::clock::unix_seconds(reset_at) % 86_400;
     format!(
-        "waiting for GitHub's rate limit to reset at {:02}:{:02}:{:02} UTC; paved carries on by itself",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
+        "waiting for GitHub's rate limit to reset at {}; paved carries on by itself",
+        crate::error::clock_text(reset_at)
     )
 }
 

@@ -6,7 +6,7 @@
 
 use super::provision::Ctx;
 use super::state::RequestState;
-use super::{ReconcileError, Reconciler, Setup};
+use super::{Reconciler, Setup, StepError};
 use crate::catalog::service_file::{self, service_of_path};
 use crate::catalog::{Problem, ValidRequest, validate};
 use crate::github::{Annotation, CheckReport, IssueInfo, PullFile};
@@ -20,7 +20,8 @@ impl Reconciler {
         &self,
         setup: &Setup,
         issue: IssueInfo,
-    ) -> Result<(), ReconcileError> {
+        attempt: u32,
+    ) -> Result<(), StepError> {
         let gh = &self.deps.github;
         let inst = setup.installation;
         let catalog = &self.deps.catalog;
@@ -67,7 +68,7 @@ impl Reconciler {
         }
         match outcome {
             Err(problems) => self.invalid(&mut ctx, problems, "unknown").await,
-            Ok(valid) if pull.merged => self.provision(&mut ctx, &valid, &settings).await,
+            Ok(valid) if pull.merged => self.provision(&mut ctx, &valid, &settings, attempt).await,
             Ok(valid) => {
                 let preview = self.preview(&ctx, &valid, &settings)?;
                 if RequestState::from_labels(&ctx.issue.labels) == RequestState::Invalid {
@@ -91,7 +92,7 @@ impl Reconciler {
         path: &str,
         git_ref: &str,
         settings: &crate::catalog::CatalogSettings,
-    ) -> Result<(Result<ValidRequest, Vec<Problem>>, Vec<Annotation>), ReconcileError> {
+    ) -> Result<(Result<ValidRequest, Vec<Problem>>, Vec<Annotation>), StepError> {
         let bytes = self
             .deps
             .github
@@ -133,16 +134,16 @@ impl Reconciler {
         ctx: &Ctx<'_>,
         valid: &ValidRequest,
         settings: &crate::catalog::CatalogSettings,
-    ) -> Result<Status, ReconcileError> {
+    ) -> Result<Status, StepError> {
         let template = self
             .deps
             .templates
             .get(&valid.request.template)
             .ok_or_else(|| {
-                ReconcileError::Setup(format!("template {} is gone", valid.request.template))
+                StepError::Refused(format!("template {} is gone", valid.request.template))
             })?;
         let rendered =
-            render(template, &valid.values).map_err(|e| ReconcileError::Setup(e.to_string()))?;
+            render(template, &valid.values).map_err(|e| StepError::Refused(e.to_string()))?;
         let name = &valid.request.name;
         let repo = format!("{}/{name}", settings.organization);
         let platform = &ctx.setup.platform;

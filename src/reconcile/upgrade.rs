@@ -2,7 +2,7 @@
 //! from a template, brought to the template's current version through a pull
 //! request from `paved/template` that git merges.
 
-use super::{Reconciler, Setup};
+use super::{Reconciler, Setup, StepError};
 use crate::catalog::CatalogSettings;
 use crate::git;
 use crate::github::RepoName;
@@ -31,7 +31,7 @@ impl Reconciler {
         setup: &Setup,
         settings: &CatalogSettings,
         service: &str,
-    ) -> Result<String, String> {
+    ) -> Result<String, StepError> {
         let gh = &self.deps.github;
         let inst = setup.installation;
         let name = RepoName {
@@ -40,16 +40,12 @@ impl Reconciler {
         };
         let repo = gh
             .get_repo(inst, &name)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or(format!("{name} does not exist"))?;
+            .await?
+            .ok_or_else(|| StepError::invalid(format!("{name} does not exist")))?;
         if repo.archived {
-            return Err(format!("{name} is archived"));
+            return Err(StepError::invalid(format!("{name} is archived")));
         }
-        let token = gh
-            .installation_token(inst)
-            .await
-            .map_err(|e| e.to_string())?;
+        let token = gh.installation_token(inst).await?;
         let cache = self
             .deps
             .work_dir
@@ -88,9 +84,7 @@ impl Reconciler {
                 conflicts,
             })
         })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        .await??;
         let (template, from, to, changed, conflicts) = match pushed {
             Pushed::AlreadyOn(version) => return Ok(format!("{service} is already on {version}")),
             Pushed::Upgraded {
@@ -110,11 +104,7 @@ impl Reconciler {
                 conflicts.join(", ")
             )
         };
-        if let Some(url) = gh
-            .open_pull_from(inst, &name, TEMPLATE_BRANCH)
-            .await
-            .map_err(|e| e.to_string())?
-        {
+        if let Some(url) = gh.open_pull_from(inst, &name, TEMPLATE_BRANCH).await? {
             return Ok(format!(
                 "{service}: updated the open upgrade pull request {url}{conflict_note}"
             ));
@@ -123,19 +113,18 @@ impl Reconciler {
             .deps
             .templates
             .get(&template)
-            .ok_or("the template vanished")?;
+            .ok_or_else(|| StepError::Refused("the template vanished".into()))?;
         let body = up::pull_body(tpl, &from, &changed, &conflicts);
         let title = format!("Upgrade {template} {from} → {to}");
         let url = gh
             .create_pull(inst, &name, TEMPLATE_BRANCH, "main", &title, &body)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(format!("{service}: {title}: {url}{conflict_note}"))
     }
 
     /// With `upgrades: auto` in `paved.yaml`: every service of every template
     /// gets its upgrade pull request (those already current are left alone).
-    pub async fn auto_upgrade(&self) -> Result<(), super::ReconcileError> {
+    pub async fn auto_upgrade(&self) -> Result<(), StepError> {
         let setup = self.setup().await?;
         let settings = self.settings(setup.installation).await?;
         if settings.upgrades != crate::catalog::settings::Upgrades::Auto {
@@ -156,16 +145,17 @@ impl Reconciler {
         setup: &Setup,
         settings: &CatalogSettings,
         template: &str,
-    ) -> Result<String, String> {
+    ) -> Result<String, StepError> {
         if self.deps.templates.get(template).is_none() {
-            return Err(format!("there is no template {template:?}"));
+            return Err(StepError::invalid(format!(
+                "there is no template {template:?}"
+            )));
         }
         let repos = self
             .deps
             .github
             .list_org_repos(setup.installation, &settings.organization)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let services: Vec<String> = repos
             .into_iter()
             .filter(|r| {

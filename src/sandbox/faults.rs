@@ -108,6 +108,10 @@ pub struct FaultRule {
     /// How many matching calls it affects; `None` means until cleared.
     #[serde(default)]
     pub count: Option<u32>,
+    /// Only REST calls by this caller: `installation` (any installation
+    /// token) or a caller as the request log names it (`user:reader`).
+    #[serde(default)]
+    pub caller: Option<String>,
 }
 
 impl FaultRule {
@@ -117,6 +121,29 @@ impl FaultRule {
             endpoint: endpoint.into(),
             kind,
             count: Some(count),
+            caller: None,
+        }
+    }
+
+    /// The same rule, for REST calls by `caller` alone (git calls are not
+    /// told apart by caller).
+    pub fn by(self, caller: &str) -> Self {
+        Self {
+            caller: Some(caller.to_owned()),
+            ..self
+        }
+    }
+
+    fn applies_to(&self, caller: Option<&str>) -> bool {
+        match (&self.caller, caller) {
+            (None, _) => true,
+            (Some(want), Some(have)) => {
+                have == want
+                    || have
+                        .strip_prefix(want.as_str())
+                        .is_some_and(|r| r.starts_with(':'))
+            }
+            (Some(_), None) => false,
         }
     }
 }
@@ -144,12 +171,23 @@ impl Faults {
         self.0.lock().unwrap().clone()
     }
 
-    /// Consumes one use of every matching rule: latencies add up, the first failure wins.
-    pub fn plan(&self, method: &str, path: &str, operation: Option<&str>) -> Plan {
+    /// Consumes one use of every matching rule: latencies add up, the
+    /// first failure wins. `caller` is as the request log names it, `None`
+    /// for git.
+    pub fn plan(
+        &self,
+        method: &str,
+        path: &str,
+        operation: Option<&str>,
+        caller: Option<&str>,
+    ) -> Plan {
         let mut rules = self.0.lock().unwrap();
         let mut plan = Plan::default();
         for rule in rules.iter_mut() {
-            if rule.count == Some(0) || !rule.endpoint.matches(method, path, operation) {
+            if rule.count == Some(0)
+                || !rule.endpoint.matches(method, path, operation)
+                || !rule.applies_to(caller)
+            {
                 continue;
             }
             match &rule.kind {
@@ -220,11 +258,32 @@ mod tests {
         let faults = Faults::default();
         faults.add(FaultRule::next("*", FaultKind::Latency { millis: 5 }, 2));
         faults.add(FaultRule::next("issues/create", FaultKind::ServerError, 1));
-        let first = faults.plan("POST", "/p", Some("issues/create"));
+        let first = faults.plan("POST", "/p", Some("issues/create"), None);
         assert_eq!(first.delay, Duration::from_millis(5));
         assert_eq!(first.failure, Some(FaultKind::ServerError));
-        let second = faults.plan("POST", "/p", Some("issues/create"));
+        let second = faults.plan("POST", "/p", Some("issues/create"), None);
         assert_eq!(second.failure, None);
+        assert!(faults.list().is_empty());
+    }
+
+    #[test]
+    fn a_rule_for_one_caller_leaves_the_others_alone() {
+        let faults = Faults::default();
+        faults.add(FaultRule::next("*", FaultKind::ServerError, 1).by("installation"));
+        let op = Some("issues/create-comment");
+        assert_eq!(
+            faults.plan("POST", "/p", op, Some("user:reader")).failure,
+            None
+        );
+        assert_eq!(faults.plan("POST", "/p.git/x", None, None).failure, None);
+        assert_eq!(
+            faults
+                .plan("POST", "/p", op, Some("installationx:1"))
+                .failure,
+            None
+        );
+        let hit = faults.plan("POST", "/p", op, Some("installation:7"));
+        assert_eq!(hit.failure, Some(FaultKind::ServerError));
         assert!(faults.list().is_empty());
     }
 }

@@ -289,14 +289,22 @@ pub async fn ask(
     number: u64,
     body: &str,
 ) -> String {
-    let before = stage.sandbox.comments(paved::demo::CATALOG, number).len();
-    actor
-        .comment(paved::demo::CATALOG, number, body)
-        .await
-        .unwrap();
+    ask_in(stage, actor, paved::demo::CATALOG, number, body).await
+}
+
+/// [`ask`] on `repo#number`, wherever it is.
+pub async fn ask_in(
+    stage: &paved::demo::Stage,
+    actor: &paved::sandbox::Actor,
+    repo: &str,
+    number: u64,
+    body: &str,
+) -> String {
+    let before = stage.sandbox.comments(repo, number).len();
+    actor.comment(repo, number, body).await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let comments = stage.sandbox.comments(paved::demo::CATALOG, number);
+        let comments = stage.sandbox.comments(repo, number);
         if let Some(answer) = comments
             .iter()
             .skip(before + 1)
@@ -397,4 +405,46 @@ pub async fn ready_service(tag: &str, name: &str) -> (TempDir, paved::demo::Stag
         .unwrap();
     assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
     (work, stage, n)
+}
+
+/// `service`'s Application in `env`, as the platform repository's main holds it.
+pub async fn application(
+    stage: &paved::demo::Stage,
+    service: &str,
+    env: &str,
+) -> Option<paved::platform::AppSpec> {
+    let bytes = stage
+        .sandbox
+        .file(
+            paved::demo::PLATFORM,
+            "main",
+            &format!("apps/{service}/{env}.yaml"),
+        )
+        .await?;
+    Some(paved::platform::AppSpec::from_yaml(&String::from_utf8(bytes).unwrap()).unwrap())
+}
+
+/// Waits (bounded) until `service`'s Application in `env` is as `ok` wants.
+pub async fn wait_for_application<F: Fn(&Option<paved::platform::AppSpec>) -> bool>(
+    stage: &paved::demo::Stage,
+    service: &str,
+    env: &str,
+    ok: F,
+) -> Option<paved::platform::AppSpec> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let a = application(stage, service, env).await;
+        if ok(&a) {
+            return a;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "apps/{service}/{env}.yaml never became as expected: {a:?}"
+        );
+        assert!(
+            !paved::demo::background_panicked(),
+            "a background task panicked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -90,13 +90,9 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
     let query = req.uri().query().map(str::to_string);
     let operation = ops::operation(&method, &path);
     let is_git = super::git_http::is_git_path(&path);
-    let plan = shared.faults.plan(&method, &path, operation);
-    if !plan.delay.is_zero() {
-        tokio::time::sleep(plan.delay.min(MAX_STALL)).await;
-    }
     let mut caller = Caller::Anonymous;
     let response = if is_git {
-        match plan.failure {
+        match injected(&shared, &method, &path, operation, None).await {
             Some(kind) => fail(&kind).await,
             None => next.run(req).await,
         }
@@ -118,6 +114,7 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
             Ok(who) => {
                 caller = who.clone();
                 let budget = who.describe();
+                let failure = injected(&shared, &method, &path, operation, Some(&budget)).await;
                 let counted = match operation {
                     Some(RATE_LIMIT_OPERATION) => Ok(shared.limits.peek(&budget)),
                     _ => shared.limits.charge(&budget),
@@ -129,7 +126,7 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
                         response
                     }
                     Ok(quota) => {
-                        let mut response = match plan.failure {
+                        let mut response = match failure {
                             Some(kind) => fail(&kind).await,
                             None => {
                                 req.extensions_mut().insert(who);
@@ -158,6 +155,21 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
         caller: caller.describe(),
     });
     response
+}
+
+/// The fault injected into this request, if any, after any injected delay.
+async fn injected(
+    shared: &super::Shared,
+    method: &str,
+    path: &str,
+    operation: Option<&str>,
+    caller: Option<&str>,
+) -> Option<FaultKind> {
+    let plan = shared.faults.plan(method, path, operation, caller);
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay.min(MAX_STALL)).await;
+    }
+    plan.failure
 }
 
 /// `GET /rate_limit`, which GitHub does not count against the budget it reports.
