@@ -130,7 +130,7 @@ impl Paved {
         for task in &self.background {
             task.abort();
         }
-        while !(self.intake.queue.depth() == 0 && self.jobs.idle()) {
+        while !(self.intake.queue.depth() == 0 && self.jobs.running() == 0) {
             if Instant::now() >= deadline {
                 tracing::warn!(
                     jobs = self.jobs.running(),

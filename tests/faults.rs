@@ -374,3 +374,53 @@ async fn a_deployment_paved_cannot_make_is_reported_on_the_commit_ci_built() {
         "the file is left as it is"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_deployment_call_failing_once_in_each_way_still_deploys_once() {
+    let (_work, stage) = warmed("faults-deploy").await;
+    let calls = [
+        "repos/get-content",
+        "POST /acme/platform.git/git-receive-pack",
+    ];
+    let long = (
+        "429 past the inline wait",
+        FaultKind::TooManyRequests { retry_after: 3 },
+    );
+    for call in calls {
+        for (kind_name, kind) in kinds().into_iter().chain([long.clone()]) {
+            // A 403 to a git push is a refusal, not a rate limit: not retried.
+            if call.contains(".git/") && kind_name == "403 secondary" {
+                continue;
+            }
+            let context = format!("{kind_name} at {call}");
+            let before = platform_commits(&stage);
+            // The REST call by paved alone; git calls are not told apart by caller.
+            let rule = FaultRule::next(call, kind, 1);
+            let rule = if call.contains(".git/") {
+                rule
+            } else {
+                rule.by("installation")
+            };
+            stage.sandbox.inject(rule);
+            let sha = ci_passes(&stage, "acme/warm-up").await;
+            common::wait_for_application(&stage, "warm-up", "dev", |a| {
+                a.as_ref().is_some_and(|a| a.tag == sha)
+            })
+            .await;
+            common::quiescent(&stage).await;
+            assert_eq!(platform_commits(&stage), before + 1, "{context}");
+            stage.sandbox.clear_faults();
+        }
+    }
+    assert!(
+        stage.sandbox.check_runs("acme/warm-up").is_empty(),
+        "no deployment was given up"
+    );
+}
+
+fn platform_commits(stage: &Stage) -> usize {
+    let repo = git2::Repository::open_bare(stage.sandbox.repo_path(PLATFORM).unwrap()).unwrap();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_ref("refs/heads/main").unwrap();
+    walk.count()
+}

@@ -306,17 +306,18 @@ impl Jobs {
         self.waiting.store(0, Ordering::Relaxed);
     }
 
-    /// Whether any job is running or waiting.
+    /// Whether no work is running, queued or waiting to be tried again.
     pub fn idle(&self) -> bool {
-        self.running() == 0
+        self.running() == 0 && self.waiting.load(Ordering::Relaxed) == 0
     }
 
-    /// Requests and ordered work (commands, deployments) running, queued or
-    /// waiting to be tried again.
+    /// Requests and ordered work (commands, deployments) running or queued.
+    /// Work waiting for a reset or a backoff is not counted: a shutdown
+    /// does not wait for it. The next start's resync takes requests up;
+    /// waiting commands and deployments go with the process, as queued ones
+    /// do.
     pub fn running(&self) -> usize {
-        self.running.lock().expect("jobs lock").len()
-            + self.ordered_pending.load(Ordering::Relaxed)
-            + self.waiting.load(Ordering::Relaxed)
+        self.running.lock().expect("jobs lock").len() + self.ordered_pending.load(Ordering::Relaxed)
     }
 }
 
