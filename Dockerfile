@@ -9,6 +9,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY crates ./crates
 COPY catalog ./catalog
 COPY templates ./templates
 COPY benches ./benches

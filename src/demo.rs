@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, DEFAULT_BODY_TIMEOUT, DEFAULT_QUEUE_CAPACITY, DEFAULT_SHUTDOWN_GRACE};
 use crate::github::{AppKey, RepoName};
-use crate::sandbox::{Actor, Permission, Sandbox, SandboxConfig, SandboxError};
 use crate::server::{Paved, StartError};
+use paved_sandbox::{Actor, Permission, Sandbox, SandboxConfig, SandboxError};
 
 pub const ORG: &str = "acme";
 pub const CATALOG: &str = "acme/catalog";
@@ -186,7 +186,7 @@ impl Stage {
             app_id: app.id,
             private_key: AppKey::from_pem(app.private_key_pem.expose())
                 .expect("the sandbox makes valid keys"),
-            webhook_secrets: vec![app.webhook_secret.clone()],
+            webhook_secrets: vec![crate::secret::Secret::new(app.webhook_secret.expose())],
             github_api_url: self.sandbox.url(),
             catalog_repo: CATALOG.parse::<RepoName>().expect("valid"),
             platform_repo: PLATFORM.parse::<RepoName>().expect("valid"),

@@ -47,10 +47,10 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = "sandbox.env")]
         env_file: PathBuf,
         /// Where webhooks are delivered.
-        #[arg(long, value_name = "URL", default_value = paved::sandbox::DEFAULT_WEBHOOK_URL)]
+        #[arg(long, value_name = "URL", default_value = paved::standalone::DEFAULT_WEBHOOK_URL)]
         webhook_url: String,
         /// Where the sandbox listens.
-        #[arg(long, value_name = "ADDR", default_value = paved::sandbox::DEFAULT_LISTEN)]
+        #[arg(long, value_name = "ADDR", default_value = paved::standalone::DEFAULT_LISTEN)]
         listen: std::net::SocketAddr,
         /// Keep the bare repositories under DIR/<owner>/<repo>.git.
         #[arg(long, value_name = "DIR")]
@@ -168,12 +168,12 @@ fn main() -> ExitCode {
             listen,
             dir,
         } => {
-            let mut opts = paved::sandbox::StandaloneOptions::new(env_file);
+            let mut opts = paved::standalone::StandaloneOptions::new(env_file);
             opts.webhook_url = webhook_url;
             opts.listen = listen;
             opts.dir = dir;
             opts.catalog_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
-            block_on(paved::sandbox::run_standalone(opts))
+            block_on(paved::standalone::run_standalone(opts))
         }
         Command::Setup {
             env_file,

@@ -312,7 +312,7 @@ async fn an_edit_by_someone_else_is_judged_by_the_editors_rights() {
     let contractor = stage.sandbox.create_user("contractor");
     stage
         .sandbox
-        .grant("contractor", CATALOG, paved::sandbox::Permission::Write);
+        .grant("contractor", CATALOG, paved_sandbox::Permission::Write);
     let platform = stage.sandbox.branch_sha(PLATFORM, "main").await;
     // The writer's request is invalid (a reserved name) and waits for an edit.
     let body = |name: &str| form_body(name, "node-express", "Edited.", "@acme/payments", "");

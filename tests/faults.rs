@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::TempDir;
 use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions};
-use paved::sandbox::{FaultKind, FaultRule};
+use paved_sandbox::{FaultKind, FaultRule};
 
 const LIMIT: Duration = Duration::from_secs(90);
 

@@ -16,7 +16,7 @@ use paved::git::{Author, FileChange};
 use paved::github::{GitHub, GitHubOptions, RepoName, RetryPolicy};
 use paved::metrics::Metrics;
 use paved::platform::{PlatformWriter, WriteMode, WriterConfig};
-use paved::sandbox::{FaultKind, FaultRule};
+use paved_sandbox::{FaultKind, FaultRule};
 
 /// A client of its own, with no token cached yet, that waits at most 1 s
 /// for a rate limit inline.

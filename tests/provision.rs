@@ -101,7 +101,7 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
     );
     let issue = sb.issue(CATALOG, number).unwrap();
     assert_eq!(issue.labels, ["paved:request", "paved:ready"]);
-    assert_eq!(issue.state, paved::sandbox::IssueState::Closed);
+    assert_eq!(issue.state, paved_sandbox::IssueState::Closed);
 
     // The REST calls paved made for it, from the sandbox's log.
     let calls = paved_calls(&stage);
@@ -338,7 +338,7 @@ async fn fifty_requests_at_once_make_fifty_services_in_a_few_platform_commits() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stopped_mid_way_and_restarted_the_resync_completes_once() {
-    use paved::sandbox::{FaultKind, FaultRule};
+    use paved_sandbox::{FaultKind, FaultRule};
     let work = TempDir::new("e2e-crash");
     let mut stage = stage(&work).await;
     // Hold the call after the repository is made, then stop paved during it.
@@ -376,7 +376,7 @@ async fn stopped_mid_way_and_restarted_the_resync_completes_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failure_at_any_github_call_heals_by_retry() {
-    use paved::sandbox::{FaultKind, FaultRule};
+    use paved_sandbox::{FaultKind, FaultRule};
     let work = TempDir::new("e2e-faults");
     let stage = stage(&work).await;
     let calls = [
@@ -495,7 +495,7 @@ async fn hostile_issue_bodies_get_clear_replies_and_create_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_platform_push_that_loses_a_race_is_reapplied_and_nobodys_commit_is_lost() {
-    use paved::sandbox::{FaultKind, FaultRule};
+    use paved_sandbox::{FaultKind, FaultRule};
     let work = TempDir::new("e2e-push-race");
     let stage = stage(&work).await;
     // Hold paved's push to the platform repository long enough for someone else to push first.

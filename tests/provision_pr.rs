@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::TempDir;
 use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions};
-use paved::sandbox::CheckRun;
+use paved_sandbox::CheckRun;
 
 const LIMIT: Duration = Duration::from_secs(60);
 

@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TempDir;
-use paved::sandbox::{Sandbox, SandboxConfig};
 use paved::setup::{SetupOptions, start};
+use paved_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
 const DRIVER: &str = "/usr/bin/chromedriver";

@@ -5,8 +5,8 @@ mod common;
 
 use common::TempDir;
 use paved::config::{Config, Source};
-use paved::sandbox::{Sandbox, SandboxConfig};
 use paved::setup::{SetupOptions, start};
+use paved_sandbox::{Sandbox, SandboxConfig};
 
 fn browser() -> reqwest::Client {
     reqwest::Client::builder()
@@ -122,10 +122,8 @@ async fn the_manifest_flow_writes_a_working_env_file() {
     .unwrap();
     let config = Config::load(&source).unwrap();
     assert_eq!(config.app_id, sb.app().id);
-    assert_eq!(
-        config.webhook_secrets,
-        vec![sb.app().webhook_secret.clone()]
-    );
+    let secrets: Vec<&str> = config.webhook_secrets.iter().map(|s| s.expose()).collect();
+    assert_eq!(secrets, [sb.app().webhook_secret.expose()]);
     assert_eq!(config.github_api_url, sb.url());
 }
 

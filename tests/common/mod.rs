@@ -285,7 +285,7 @@ pub fn bump(dir: &Path, version: &str) {
 /// Comments `body` as `actor` on the request and returns paved's answer.
 pub async fn ask(
     stage: &paved::demo::Stage,
-    actor: &paved::sandbox::Actor,
+    actor: &paved_sandbox::Actor,
     number: u64,
     body: &str,
 ) -> String {
@@ -295,7 +295,7 @@ pub async fn ask(
 /// [`ask`] on `repo#number`, wherever it is.
 pub async fn ask_in(
     stage: &paved::demo::Stage,
-    actor: &paved::sandbox::Actor,
+    actor: &paved_sandbox::Actor,
     repo: &str,
     number: u64,
     body: &str,

@@ -1,12 +1,12 @@
 //! Contents (read, create, update) and repositories made from a template.
 
-mod sandbox_support;
+mod support;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use paved::sandbox::{Permission, SandboxConfig};
-use sandbox_support::{client, world};
+use paved_sandbox::{Permission, SandboxConfig};
 use serde_json::json;
+use support::{client, world};
 
 #[tokio::test]
 async fn files_are_read_created_and_updated_as_commits() {

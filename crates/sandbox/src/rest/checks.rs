@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::issues::writable;
 use super::{Api, Body, created, repo_for};
-use crate::sandbox::Shared;
-use crate::sandbox::auth::Caller;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::state::{CheckAnnotation, CheckOutput, CheckRun, Permission};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::{CheckAnnotation, CheckOutput, CheckRun, Permission};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()

@@ -1,13 +1,13 @@
 //! App authentication: JWTs, installation tokens and their expiry, personal
 //! tokens, the manifest conversion.
 
-mod sandbox_support;
+mod support;
 
 use std::time::Duration;
 
 use octocrab::models::{App, Installation, InstallationToken, Repository};
-use paved::sandbox::SandboxConfig;
-use sandbox_support::{app_client, client, world};
+use paved_sandbox::SandboxConfig;
+use support::{app_client, client, world};
 
 #[tokio::test]
 async fn the_app_authenticates_with_a_jwt_and_gets_installation_tokens() {
@@ -56,7 +56,7 @@ async fn the_app_authenticates_with_a_jwt_and_gets_installation_tokens() {
     assert_eq!(reachable["repositories"][0]["full_name"], "acme/catalog");
 
     // An installation token cannot call /app; a JWT cannot act on repositories.
-    let with_token = client(&w.sb, &paved::secret::Secret::new(token.token));
+    let with_token = client(&w.sb, &paved_sandbox::secret::Secret::new(token.token));
     let refused = with_token.get::<App, _, _>("/app", None::<&()>).await;
     assert!(refused.is_err());
 }
@@ -190,7 +190,7 @@ async fn manifest_codes_convert_once_into_the_apps_credentials() {
 async fn users_act_with_personal_tokens_and_have_permissions() {
     let w = world(SandboxConfig::default()).await;
     let alice = w.sb.create_user("alice");
-    w.sb.set_org_role("alice", "acme", paved::sandbox::Permission::Admin);
+    w.sb.set_org_role("alice", "acme", paved_sandbox::Permission::Admin);
     let bob = w.sb.create_user("bob");
     assert!(alice.token().expose().starts_with("ghp_"));
     assert!(!format!("{alice:?}").contains(alice.token().expose()));
@@ -216,7 +216,7 @@ async fn users_act_with_personal_tokens_and_have_permissions() {
     assert_eq!(admin["role_name"], "admin");
     assert_eq!(admin["user"]["login"], "alice");
     assert_eq!(permission("bob").await["permission"], "read");
-    w.sb.grant("bob", "acme/catalog", paved::sandbox::Permission::Write);
+    w.sb.grant("bob", "acme/catalog", paved_sandbox::Permission::Write);
     assert_eq!(permission("bob").await["permission"], "write");
 
     // A user repository, then the same name again: 422 like GitHub.

@@ -1,7 +1,7 @@
 //! GitHub's operation names for the routes the sandbox serves: the request
 //! log and fault injection speak in these (`issues/create-comment`).
 
-use crate::sandbox::faults::path_matches;
+use crate::faults::path_matches;
 
 /// (method, route, operation). More specific routes come first.
 #[rustfmt::skip]

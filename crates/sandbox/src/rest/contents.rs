@@ -15,12 +15,12 @@ use serde_json::{Value, json};
 
 use super::issues::writable;
 use super::{Api, Body, actor, query_param, repo_for};
-use crate::sandbox::Shared;
-use crate::sandbox::auth::Caller;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::events::after_push;
-use crate::sandbox::git::Entry;
-use crate::sandbox::state::{Permission, RepoKey};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::events::after_push;
+use crate::git::Entry;
+use crate::state::{Permission, RepoKey};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()

@@ -1,12 +1,12 @@
 //! Issues, comments, labels and reactions through octocrab, with the webhooks
 //! they fire.
 
-mod sandbox_support;
+mod support;
 
 use octocrab::models::issues::{Comment, Issue};
 use octocrab::params::State;
-use paved::sandbox::{Permission, SandboxConfig};
-use sandbox_support::{client, world};
+use paved_sandbox::{Permission, SandboxConfig};
+use support::{client, world};
 
 #[tokio::test]
 async fn pagination_over_250_issues_follows_link_headers() {

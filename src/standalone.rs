@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use super::error::SandboxError;
-use super::{Permission, Sandbox, SandboxConfig};
+use paved_sandbox::SandboxError;
+use paved_sandbox::{Permission, Sandbox, SandboxConfig};
 
 /// Where `paved sandbox` listens unless told otherwise: a fixed port, so the
 /// env file stays valid across restarts.

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Api, Body, Paging, actor, created, permission_of, repo_for};
-use crate::sandbox::Shared;
-use crate::sandbox::auth::Caller;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::render::permission_flags;
-use crate::sandbox::state::{AccountKind, Permission, RepoKey, World};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::render::permission_flags;
+use crate::state::{AccountKind, Permission, RepoKey, World};
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Shared>> {

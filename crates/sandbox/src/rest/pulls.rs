@@ -15,13 +15,13 @@ use serde_json::json;
 
 use super::issues::{IssueUpdate, apply_update, issue_event, issue_of, open_issue, writable};
 use super::{Api, Body, Paging, actor, created, query_param, repo_for};
-use crate::sandbox::Shared;
-use crate::sandbox::auth::Caller;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::events::after_push;
-use crate::sandbox::git::{MergeMethod, MergeOutcome};
-use crate::sandbox::render::DiffStats;
-use crate::sandbox::state::{IssueState, Merged, Permission, Pull, RepoKey, World};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::events::after_push;
+use crate::git::{MergeMethod, MergeOutcome};
+use crate::render::DiffStats;
+use crate::state::{IssueState, Merged, Permission, Pull, RepoKey, World};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()

@@ -1,18 +1,18 @@
 //! `paved sandbox` (run_standalone): the env file, the key beside it, the
 //! seeded repositories and users.
 
-mod sandbox_support;
+mod common;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use base64::Engine;
-use paved::sandbox::{StandaloneOptions, run_standalone};
-use sandbox_support::scratch;
+use paved::standalone::{StandaloneOptions, run_standalone};
 
 #[tokio::test]
 async fn standalone_writes_a_working_env_file_and_seeds_the_catalog() {
-    let dir = scratch("standalone");
+    let work = common::TempDir::new("standalone");
+    let dir = work.path().to_owned();
     let catalog = dir.join("catalog");
     std::fs::create_dir_all(catalog.join(".github/ISSUE_TEMPLATE")).unwrap();
     std::fs::write(catalog.join("paved.yaml"), "organization: acme\n").unwrap();

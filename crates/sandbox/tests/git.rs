@@ -1,9 +1,9 @@
 //! Git over smart HTTP: clone and push with tokens, push webhooks, refusals.
 
-mod sandbox_support;
+mod support;
 
-use paved::sandbox::{Permission, SandboxConfig};
-use sandbox_support::{client, git, remote, scratch, world};
+use paved_sandbox::{Permission, SandboxConfig};
+use support::{client, git, remote, scratch, world};
 
 #[tokio::test]
 async fn create_clone_push_and_receive_a_signed_push_webhook() {

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use super::comments;
 use super::{Api, Body, Paging, actor, created, permission_of, query_param, repo_for};
-use crate::sandbox::Shared;
-use crate::sandbox::auth::Caller;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::state::{Issue, IssueState, Label, Permission, Repo, RepoKey, World};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::{Issue, IssueState, Label, Permission, Repo, RepoKey, World};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -364,7 +364,7 @@ pub(crate) fn open_issue(
     title: String,
     body: Option<String>,
     login: &str,
-    pull: Option<crate::sandbox::state::Pull>,
+    pull: Option<crate::state::Pull>,
 ) -> u64 {
     let id = world.next_id();
     let now = Utc::now();

@@ -14,10 +14,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Api, Body, created};
-use crate::sandbox::Shared;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::events::complete_workflow_run;
-use crate::sandbox::faults::FaultRule;
+use crate::Shared;
+use crate::error::ApiError;
+use crate::events::complete_workflow_run;
+use crate::faults::FaultRule;
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()

@@ -13,10 +13,10 @@ use serde_json::json;
 
 use super::issues::{issue_of, writable};
 use super::{Api, Body, Paging, actor, created, permission_of, repo_for};
-use crate::sandbox::Shared;
-use crate::sandbox::auth::Caller;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::state::{Comment, Permission, Reaction, RepoKey, World};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::{Comment, Permission, Reaction, RepoKey, World};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()

@@ -1,5 +1,6 @@
 //! The sandbox: a local GitHub that behaves like the real one for everything
-//! paved uses. `paved demo` and the end-to-end tests run on it.
+//! a GitHub App such as paved uses, for anyone testing one. `paved demo` and
+//! paved's end-to-end tests run on it; it knows nothing of paved.
 //!
 //! - **REST** on loopback, same paths, status codes, headers and JSON shapes
 //!   as GitHub (checked against GitHub's OpenAPI description in the tests):
@@ -40,7 +41,7 @@
 //!
 //! ```no_run
 //! # async fn story() -> Result<(), Box<dyn std::error::Error>> {
-//! use paved::sandbox::{Permission, Sandbox, SandboxConfig};
+//! use paved_sandbox::{Permission, Sandbox, SandboxConfig};
 //! let sb = Sandbox::start(SandboxConfig::default()).await?;
 //! sb.create_org("acme");
 //! let installation = sb.install_app("acme");
@@ -65,7 +66,7 @@ mod ratelimit;
 mod render;
 mod requests;
 mod rest;
-mod standalone;
+pub mod secret;
 mod state;
 
 use std::net::SocketAddr;
@@ -81,7 +82,6 @@ pub use error::{ApiError, SandboxError};
 pub use faults::{Endpoint, FaultKind, FaultRule};
 pub use hooks::Delivery;
 pub use requests::{RequestRecord, Requests};
-pub use standalone::{DEFAULT_LISTEN, DEFAULT_WEBHOOK_URL, StandaloneOptions, run_standalone};
 pub use state::{CheckAnnotation, CheckRun, Comment, Issue, IssueState, Permission, RepoKey};
 
 use auth::AppKey;
@@ -124,7 +124,7 @@ impl Default for SandboxConfig {
     }
 }
 
-/// What paved needs to act as the sandbox's App.
+/// What a GitHub App under test needs to act as the sandbox's App.
 #[derive(Debug, Clone)]
 pub struct AppCredentials {
     pub id: u64,
@@ -391,7 +391,7 @@ impl Sandbox {
         .0
     }
 
-    /// Every installation token issued so far (the ones paved was given, too).
+    /// Every installation token issued so far (the ones the App under test was given, too).
     pub fn installation_tokens(&self) -> Vec<Secret> {
         let world = self.shared.world();
         world

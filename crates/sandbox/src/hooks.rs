@@ -11,7 +11,6 @@ use tokio::sync::{mpsc, watch};
 use super::ids;
 use super::state::Time;
 use crate::secret::Secret;
-use crate::webhook::signature::sign;
 
 /// One delivery attempt as recorded by the sandbox.
 #[derive(Debug, Clone, Serialize)]
@@ -172,4 +171,14 @@ impl Hooks {
             }
         }
     }
+}
+
+/// `X-Hub-Signature-256` as GitHub computes it: `sha256=` and the lowercase
+/// hex HMAC-SHA256 of the body under the webhook secret.
+fn sign(secret: &Secret, body: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }

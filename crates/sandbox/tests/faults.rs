@@ -1,12 +1,12 @@
 //! Fault injection, rate limits, the request log and delivery bookkeeping.
 
-mod sandbox_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use paved::sandbox::{FaultKind, FaultRule, Sandbox, SandboxConfig};
+use paved_sandbox::{FaultKind, FaultRule, Sandbox, SandboxConfig};
 use reqwest::StatusCode;
-use sandbox_support::world;
+use support::world;
 
 async fn get_repo(sb: &Sandbox, token: &str) -> reqwest::Response {
     reqwest::Client::new()
@@ -176,7 +176,7 @@ async fn the_primary_rate_limit_is_a_budget_per_installation() {
     }
     assert_eq!(remaining, ["2", "1", "0"]);
     // GET /rate_limit reports the budget without spending it.
-    let gh = sandbox_support::client(&w.sb, &token);
+    let gh = support::client(&w.sb, &token);
     let limits = gh.ratelimit().get().await.unwrap();
     assert_eq!((limits.rate.limit, limits.rate.remaining), (3, 0));
     assert_eq!(limits.resources.core.used, 3);

@@ -2,15 +2,15 @@
 //! OpenAPI description (`../shared/github/rest-openapi-subset.json`), when it
 //! is present: required fields and JSON types, following `$ref`s.
 
-mod sandbox_support;
+mod support;
 
-use paved::sandbox::{Permission, SandboxConfig};
-use sandbox_support::{app_client, world};
+use paved_sandbox::{Permission, SandboxConfig};
 use serde_json::{Value, json};
+use support::{app_client, world};
 
 fn spec() -> Option<Value> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/github/rest-openapi-subset.json");
+        .join("../../../shared/github/rest-openapi-subset.json");
     match std::fs::read(&path) {
         Ok(bytes) => Some(serde_json::from_slice(&bytes).unwrap()),
         Err(_) => {

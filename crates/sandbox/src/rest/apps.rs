@@ -10,10 +10,10 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::{Api, Paging, created, form_param, percent_encode};
-use crate::sandbox::auth::{self, Caller};
-use crate::sandbox::error::ApiError;
-use crate::sandbox::render::app_permissions;
-use crate::sandbox::state::{Grant, Permission, RepoKey};
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::render::app_permissions;
+use crate::state::{Grant, Permission, RepoKey};
 
 fn require_app(caller: &Caller) -> Result<(), ApiError> {
     match caller {
@@ -185,7 +185,7 @@ pub async fn convert_manifest(
     let mut app = shared.render(&world).app(&world.app);
     app["pem"] = json!(world.app.private_key_pem.expose());
     app["webhook_secret"] = json!(world.app.webhook_secret.expose());
-    app["client_secret"] = json!(crate::sandbox::ids::random_hex(40));
+    app["client_secret"] = json!(crate::ids::random_hex(40));
     Ok(created(app))
 }
 

@@ -1,11 +1,11 @@
 //! Pull requests (merge moves the branch for real), changed files, check runs.
 
-mod sandbox_support;
+mod support;
 
 use octocrab::models::checks::CheckRun;
 use octocrab::models::pulls::PullRequest;
-use paved::sandbox::{Permission, SandboxConfig};
-use sandbox_support::{client, world};
+use paved_sandbox::{Permission, SandboxConfig};
+use support::{client, world};
 
 #[tokio::test]
 async fn open_list_merge_and_the_base_branch_moves() {
