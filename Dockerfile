@@ -7,7 +7,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends libssl-dev=3.0.* pkg-config=1.8.* \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock app-manifest.json ./
 COPY src ./src
 COPY crates ./crates
 COPY catalog ./catalog

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{SECRET, fixture};
-use paved::secret::Secret;
-use paved::webhook::signature::sign;
+use paved_app::secret::Secret;
+use paved_app::webhook::signature::sign;
 use support::{memory, serve};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use paved::scaffold::{Templates, render, resolve};
+use paved_app::scaffold::{Templates, render, resolve};
 
 const RUNS: usize = 500;
 const PROCESS_RUNS: usize = 20;

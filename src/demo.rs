@@ -6,9 +6,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, DEFAULT_BODY_TIMEOUT, DEFAULT_QUEUE_CAPACITY, DEFAULT_SHUTDOWN_GRACE};
-use crate::github::{AppKey, RepoName};
-use crate::server::{Paved, StartError};
+use paved_app::config::{
+    Config, DEFAULT_BODY_TIMEOUT, DEFAULT_QUEUE_CAPACITY, DEFAULT_SHUTDOWN_GRACE,
+};
+use paved_app::github::{AppKey, RepoName};
+use paved_app::server::{Paved, StartError};
 use paved_sandbox::{Actor, Permission, Sandbox, SandboxConfig, SandboxError};
 
 pub const ORG: &str = "acme";
@@ -52,8 +54,8 @@ impl StageOptions {
             templates_dir: root.join("templates"),
             work_dir,
             resync: Duration::from_secs(3600),
-            github_timeout: crate::config::DEFAULT_GITHUB_TIMEOUT,
-            github_max_wait: crate::config::DEFAULT_GITHUB_MAX_WAIT,
+            github_timeout: paved_app::config::DEFAULT_GITHUB_TIMEOUT,
+            github_max_wait: paved_app::config::DEFAULT_GITHUB_MAX_WAIT,
         }
     }
 }
@@ -186,7 +188,7 @@ impl Stage {
             app_id: app.id,
             private_key: AppKey::from_pem(app.private_key_pem.expose())
                 .expect("the sandbox makes valid keys"),
-            webhook_secrets: vec![crate::secret::Secret::new(app.webhook_secret.expose())],
+            webhook_secrets: vec![paved_app::secret::Secret::new(app.webhook_secret.expose())],
             github_api_url: self.sandbox.url(),
             catalog_repo: CATALOG.parse::<RepoName>().expect("valid"),
             platform_repo: PLATFORM.parse::<RepoName>().expect("valid"),
@@ -206,7 +208,7 @@ impl Stage {
 
     /// Starts paved (again, after [`Stage::stop_paved`]).
     pub async fn start_paved(&mut self) -> Result<(), DemoError> {
-        self.paved = Some(crate::server::start(self.config()).await?);
+        self.paved = Some(paved_app::server::start(self.config()).await?);
         Ok(())
     }
 
@@ -356,7 +358,7 @@ pub async fn run(dir: Option<PathBuf>) -> Result<(), DemoError> {
         .sandbox
         .comments(CATALOG, number)
         .into_iter()
-        .find(|c| c.body.starts_with(crate::status::MARKER));
+        .find(|c| c.body.starts_with(paved_app::status::MARKER));
     let comment = comment.map(|c| c.body).unwrap_or_default();
     if !labels.iter().any(|l| l == "paved:ready") {
         return Err(DemoError::Failed(format!(
@@ -377,7 +379,7 @@ pub async fn run(dir: Option<PathBuf>) -> Result<(), DemoError> {
     for f in &files {
         println!("  {f}");
     }
-    let app_path = crate::platform::path(name, "dev");
+    let app_path = paved_app::platform::path(name, "dev");
     let app = stage
         .sandbox
         .file(PLATFORM, "main", &app_path)

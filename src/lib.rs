@@ -1,24 +1,6 @@
-//! paved: a GitOps-native Internal Developer Platform that lives inside GitHub.
+//! paved, the binary's library: the wiring of paved's GitHub App
+//! (`paved-app`) to its sandbox (`paved-sandbox`) for `paved demo` and
+//! `paved sandbox`, and the stage the end-to-end stories play on.
 
-pub mod catalog;
-pub mod clock;
-pub mod commands;
-pub mod config;
 pub mod demo;
-pub mod error;
-pub mod git;
-pub mod github;
-pub mod listener;
-pub mod metrics;
-pub mod platform;
-pub mod queue;
-pub mod reconcile;
-pub mod scaffold;
-pub mod secret;
-pub mod server;
-pub mod setup;
 pub mod standalone;
-pub mod status;
-pub mod upgrade;
-pub mod webhook;
-pub mod yaml;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use paved::config::{Config, Source};
-use paved::scaffold::Templates;
+use paved_app::config::{Config, Source};
+use paved_app::scaffold::Templates;
 
 #[derive(Parser)]
 #[command(
@@ -81,7 +81,7 @@ enum Command {
         #[arg(long, value_name = "URL", default_value = "https://github.com")]
         github_url: String,
         /// GitHub's REST API address.
-        #[arg(long, value_name = "URL", default_value = paved::config::DEFAULT_API_URL)]
+        #[arg(long, value_name = "URL", default_value = paved_app::config::DEFAULT_API_URL)]
         api_url: String,
         /// Where GitHub should deliver webhooks (paved's public /webhook).
         #[arg(
@@ -140,7 +140,7 @@ impl TemplatesDir {
         let dir = self
             .path
             .clone()
-            .unwrap_or_else(paved::scaffold::default_dir);
+            .unwrap_or_else(paved_app::scaffold::default_dir);
         Templates::load(&dir).map_err(|errors| {
             for e in errors {
                 eprintln!("paved: {e}");
@@ -158,7 +158,10 @@ fn parse_set(s: &str) -> Result<(String, String), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    if let Err(e) = init_logging() {
+        eprintln!("paved: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Serve { env_file } => serve(env_file),
         Command::Demo { dir } => block_on(paved::demo::run(dir)),
@@ -183,7 +186,7 @@ fn main() -> ExitCode {
             api_url,
             webhook_url,
         } => {
-            let options = paved::setup::SetupOptions {
+            let options = paved_app::setup::SetupOptions {
                 listen,
                 env_file,
                 org,
@@ -192,7 +195,7 @@ fn main() -> ExitCode {
                 webhook_url,
             };
             block_on(async move {
-                let server = paved::setup::start(options).await?;
+                let server = paved_app::setup::start(options).await?;
                 println!(
                     "open http://{} in a browser and press the button",
                     server.addr
@@ -208,7 +211,7 @@ fn main() -> ExitCode {
                     "next: install the App on your organisation, set PAVED_CATALOG_REPO and PAVED_PLATFORM_REPO in that file, then run paved serve --env-file {}",
                     created.env_file.display()
                 );
-                Ok::<(), paved::setup::SetupError>(())
+                Ok::<(), paved_app::setup::SetupError>(())
             })
         }
         Command::Upgrade { repo, dir } => {
@@ -239,7 +242,7 @@ fn check(templates: &Templates, catalog: Option<&Path>) -> ExitCode {
     let Some(dir) = catalog else {
         return ExitCode::SUCCESS;
     };
-    let problems = paved::catalog::check::check_dir(dir, templates);
+    let problems = paved_app::catalog::check::check_dir(dir, templates);
     if problems.is_empty() {
         println!("ok: catalog {}", dir.display());
         return ExitCode::SUCCESS;
@@ -251,8 +254,8 @@ fn check(templates: &Templates, catalog: Option<&Path>) -> ExitCode {
 }
 
 fn upgrade(templates: &Templates, repo: &Path) -> ExitCode {
-    use paved::upgrade::Local;
-    match paved::upgrade::upgrade_checkout(repo, templates) {
+    use paved_app::upgrade::Local;
+    match paved_app::upgrade::upgrade_checkout(repo, templates) {
         Ok(Local::AlreadyOn(version)) => {
             println!("already on {version}");
             ExitCode::SUCCESS
@@ -311,7 +314,7 @@ fn render(
         return ExitCode::from(2);
     };
     let given: BTreeMap<String, String> = values.into_iter().collect();
-    let values = match paved::scaffold::resolve(template, &given) {
+    let values = match paved_app::scaffold::resolve(template, &given) {
         Ok(v) => v,
         Err(errors) => {
             for e in errors {
@@ -320,8 +323,8 @@ fn render(
             return ExitCode::from(2);
         }
     };
-    let result =
-        paved::scaffold::render(template, &values).and_then(|r| r.write_to(out, force).map(|()| r));
+    let result = paved_app::scaffold::render(template, &values)
+        .and_then(|r| r.write_to(out, force).map(|()| r));
     match result {
         Ok(r) => {
             println!(
@@ -348,7 +351,14 @@ fn serve(env_file: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    block_on(paved::server::serve(config))
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(paved_app::server::serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("paved: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }
 
 /// Runs `future` on a fresh runtime; an error is printed and exits 1.
@@ -365,7 +375,7 @@ fn block_on<E: std::fmt::Display>(
     }
 }
 
-fn load_config(env_file: Option<PathBuf>) -> Result<Config, paved::config::ConfigError> {
+fn load_config(env_file: Option<PathBuf>) -> Result<Config, paved_app::config::ConfigError> {
     let mut source = Source::from_process();
     if let Some(path) = env_file {
         source = source.with_env_file(&path)?;
@@ -373,17 +383,29 @@ fn load_config(env_file: Option<PathBuf>) -> Result<Config, paved::config::Confi
     Config::load(&source)
 }
 
-/// Human-readable logs by default, JSON with `PAVED_LOG_FORMAT=json`;
-/// the level comes from `RUST_LOG` (default `info`).
-fn init_logging() {
+/// Human-readable logs by default (`PAVED_LOG_FORMAT=text`), JSON with
+/// `PAVED_LOG_FORMAT=json`; the level comes from `RUST_LOG` (default
+/// `info`). Colour only on a terminal, and never with `NO_COLOR` set.
+fn init_logging() -> Result<(), String> {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
+    let json = match std::env::var("PAVED_LOG_FORMAT").as_deref() {
+        Err(_) => false,
+        Ok(f) if f.eq_ignore_ascii_case("text") => false,
+        Ok(f) if f.eq_ignore_ascii_case("json") => true,
+        Ok(other) => return Err(format!("PAVED_LOG_FORMAT={other:?}: expected text or json")),
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var("PAVED_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
+    if json {
         builder.json().init();
     } else {
         builder.init();
     }
+    Ok(())
 }

@@ -121,7 +121,7 @@ pub(crate) async fn seed(sb: &Sandbox, opts: &StandaloneOptions) -> Result<Strin
     let key_path = env_dir.join(format!("{}-sandbox.private-key.pem", app.slug));
     write_private(&key_path, app.private_key_pem.expose()).await?;
     let key_path = std::path::absolute(&key_path)?;
-    let head = format!(
+    let mut head = format!(
         "GITHUB_API_URL={}\nAPP_ID={}\nPRIVATE_KEY_PATH={}\nWEBHOOK_SECRET={}\n\
          PAVED_CATALOG_REPO={catalog}\nPAVED_PLATFORM_REPO={platform}\n",
         sb.url(),
@@ -129,15 +129,37 @@ pub(crate) async fn seed(sb: &Sandbox, opts: &StandaloneOptions) -> Result<Strin
         key_path.display(),
         app.webhook_secret.expose(),
     );
+    // `paved serve` listens where the webhooks go, when that is an address
+    // it can bind (a tunnel's host name is not).
+    let serve_at = listen_for(&opts.webhook_url);
+    if let Some((addr, path)) = &serve_at {
+        let _ = writeln!(head, "PAVED_LISTEN={addr}\nPAVED_WEBHOOK_PATH={path}");
+    }
     write_private(&opts.env_file, &(head + &env)).await?;
     Ok(format!(
         "sandbox: {url}\n  org {org}, repos {catalog} and {platform}, App id {id}\n  \
-         users admin, writer, reader and outsider (not a member)\n  settings written to {env}\n  webhooks go to {hook}",
+         users admin, writer, reader and outsider (not a member)\n  settings written to {env}\n  webhooks go to {hook}{note}",
         url = sb.url(),
         id = app.id,
         env = opts.env_file.display(),
         hook = opts.webhook_url,
+        note = if serve_at.is_some() {
+            ""
+        } else {
+            "; set PAVED_LISTEN for paved serve to receive them"
+        },
     ))
+}
+
+/// The address and path `paved serve` takes webhooks at for `url`, when
+/// its host is an IP address: `http://127.0.0.1:3000/webhook` gives
+/// `127.0.0.1:3000` and `/webhook`.
+fn listen_for(url: &str) -> Option<(SocketAddr, String)> {
+    let rest = url.strip_prefix("http://")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let addr = authority.parse().ok()?;
+    let path = if path.is_empty() { "/" } else { path };
+    Some((addr, path.to_owned()))
 }
 
 async fn commit(
@@ -198,4 +220,22 @@ async fn write_private(path: &Path, content: &str) -> Result<(), SandboxError> {
     drop(file);
     tokio::fs::rename(&staging, path).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paved_serve_listens_where_an_ip_webhook_url_points() {
+        let at = |url| super::listen_for(url).map(|(a, p)| (a.to_string(), p));
+        assert_eq!(
+            at("http://127.0.0.1:3000/webhook"),
+            Some(("127.0.0.1:3000".into(), "/webhook".into()))
+        );
+        assert_eq!(
+            at("http://[::1]:8080"),
+            Some(("[::1]:8080".into(), "/".into()))
+        );
+        assert_eq!(at("https://hooks.example.dev/paved"), None);
+        assert_eq!(at("http://localhost:3000/webhook"), None);
+    }
 }

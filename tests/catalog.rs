@@ -3,8 +3,8 @@
 
 mod common;
 
-use paved::catalog::form::{self, FieldKind, Form, REQUIRED_IDS};
-use paved::catalog::{CatalogSettings, Problem, ServiceRequest, service_file, validate};
+use paved_app::catalog::form::{self, FieldKind, Form, REQUIRED_IDS};
+use paved_app::catalog::{CatalogSettings, Problem, ServiceRequest, service_file, validate};
 
 /// A body as GitHub renders a submitted new-service form (CRLF, as browsers send).
 fn body(
@@ -296,7 +296,7 @@ fn paved_yaml_is_checked() {
 #[test]
 fn paved_check_reports_a_broken_catalog_with_paths_and_lines() {
     let dir = common::TempDir::new("catalog-check");
-    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+    let catalog = common::workspace().join("catalog");
     dir.write(
         "paved.yaml",
         &std::fs::read_to_string(catalog.join("paved.yaml")).unwrap(),

@@ -161,6 +161,48 @@ async fn serve_reads_an_env_file_answers_webhooks_and_stops_on_sigterm() {
         !logs.contains(&key().pem[40..100]),
         "the private key leaked into logs"
     );
+    // Not a terminal: no colour codes; fields read as values, not Rust.
+    assert!(!logs.contains('\x1b'), "ANSI codes in {logs}");
+    assert!(
+        logs.contains("repo=acme/catalog") && !logs.contains("Some("),
+        "{logs}"
+    );
+}
+
+/// `paved serve` with complete settings and `overrides`, to its end.
+fn serve_with(overrides: &[(&str, &str)]) -> (Option<i32>, String) {
+    let out = paved()
+        .arg("serve")
+        .envs(common::settings(overrides))
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn settings_that_cannot_work_stop_startup_naming_what_is_wrong() {
+    let (code, err) = serve_with(&[("PAVED_LOG_FORMAT", "xml")]);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err,
+        "paved: PAVED_LOG_FORMAT=\"xml\": expected text or json\n"
+    );
+
+    let broken = common::TempDir::new("cli-broken-templates");
+    broken.write("api/template.yaml", "name: api\nversion: [\n");
+    let dir = broken.path().display().to_string();
+    let (code, err) = serve_with(&[("PAVED_TEMPLATES", &dir)]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.starts_with("paved: the templates are broken:"), "{err}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, err) = serve_with(&[("PAVED_LISTEN", &addr)]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("paved: cannot listen on {addr}: ")),
+        "{err}"
+    );
 }
 
 #[tokio::test]

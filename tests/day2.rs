@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{TempDir, ask};
 use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions};
-use paved::platform::AppSpec;
+use paved_app::platform::AppSpec;
 
 const LIMIT: Duration = Duration::from_secs(60);
 

@@ -183,7 +183,7 @@ async fn a_spent_rate_limit_parks_the_request_until_the_reset() {
 async fn a_limit_running_low_is_kept_for_reporting_and_work_resumes_after_the_reset() {
     let (_work, stage) = warmed("faults-reserve").await;
     // Fewer calls left than paved keeps in reserve, for 6 s.
-    let left = paved::github::RATE_LIMIT_RESERVE as u32 - 10;
+    let left = paved_app::github::RATE_LIMIT_RESERVE as u32 - 10;
     stage.sandbox.drain_rate_limit(left, Duration::from_secs(6));
     let n = stage
         .request(&stage.writer, "frugal", "node-express", "Waits its turn.")
@@ -256,7 +256,7 @@ async fn a_platform_push_failing_past_gits_retries_is_tried_again_not_failed() {
     let (_work, stage) = warmed("faults-platform-push").await;
     // git tries each push TRANSIENT_ATTEMPTS times: one write fails whole,
     // and the next run's write fails once more before it lands.
-    let failures = paved::git::TRANSIENT_ATTEMPTS + 1;
+    let failures = paved_app::git::TRANSIENT_ATTEMPTS + 1;
     stage.sandbox.inject(FaultRule::next(
         "POST /acme/platform.git/git-receive-pack",
         FaultKind::ServerError,

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::TempDir;
-use paved::clock::SystemClock;
 use paved::demo::{PLATFORM, Stage, StageOptions};
-use paved::error::StepError;
-use paved::git::{Author, FileChange};
-use paved::github::{GitHub, GitHubOptions, RepoName, RetryPolicy};
-use paved::metrics::Metrics;
-use paved::platform::{PlatformWriter, WriteMode, WriterConfig};
+use paved_app::clock::SystemClock;
+use paved_app::error::StepError;
+use paved_app::git::{Author, FileChange};
+use paved_app::github::{GitHub, GitHubOptions, RepoName, RetryPolicy};
+use paved_app::metrics::Metrics;
+use paved_app::platform::{PlatformWriter, WriteMode, WriterConfig};
 use paved_sandbox::{FaultKind, FaultRule};
 
 /// A client of its own, with no token cached yet, that waits at most 1 s
@@ -119,7 +119,7 @@ async fn a_push_that_keeps_failing_is_transient_and_a_later_write_lands_once() {
     let writer = writer(&stage, &work).await;
     let before = main_head(&stage);
     // More failures than git's own attempts.
-    let attempts = paved::git::TRANSIENT_ATTEMPTS;
+    let attempts = paved_app::git::TRANSIENT_ATTEMPTS;
     stage.sandbox.inject(FaultRule::next(
         "POST /acme/platform.git/git-receive-pack",
         FaultKind::BadGateway,

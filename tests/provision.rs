@@ -564,7 +564,7 @@ async fn two_replicas_working_at_once_leave_one_repo_comment_and_commit_per_requ
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.resync = Duration::from_millis(100);
     config.work_dir = work.path().join("replica-2");
-    let replica = paved::server::start(config).await.unwrap();
+    let replica = paved_app::server::start(config).await.unwrap();
     let mut numbers = Vec::new();
     for i in 0..10 {
         numbers.push(

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use common::{TempDir, shipped_templates};
-use paved::scaffold::{Rendered, Templates, render, resolve};
+use paved_app::scaffold::{Rendered, Templates, render, resolve};
 use proptest::prelude::*;
 
 fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -259,7 +259,7 @@ proptest! {
             // The value lands only as a literal its parser reads back exactly
             // (the literals themselves are proven in tests/scaffold_escape.rs).
             if name == "python-fastapi" {
-                let literal = paved::scaffold::escape::py(&description);
+                let literal = paved_app::scaffold::escape::py(&description);
                 let line = format!("SERVICE_DESCRIPTION = {literal}\n");
                 prop_assert!(text(&r, "app/__init__.py").contains(&line));
             }

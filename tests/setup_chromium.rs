@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TempDir;
-use paved::setup::{SetupOptions, start};
+use paved_app::setup::{SetupOptions, start};
 use paved_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 

@@ -4,8 +4,8 @@
 mod common;
 
 use common::TempDir;
-use paved::config::{Config, Source};
-use paved::setup::{SetupOptions, start};
+use paved_app::config::{Config, Source};
+use paved_app::setup::{SetupOptions, start};
 use paved_sandbox::{Sandbox, SandboxConfig};
 
 fn browser() -> reqwest::Client {

@@ -58,6 +58,9 @@ async fn standalone_writes_a_working_env_file_and_seeds_the_catalog() {
     }
     assert_eq!(env["PAVED_CATALOG_REPO"], "acme/catalog");
     assert_eq!(env["PAVED_PLATFORM_REPO"], "acme/platform");
+    // paved serve --env-file listens where the sandbox sends webhooks.
+    assert_eq!(env["PAVED_LISTEN"], "127.0.0.1:3000");
+    assert_eq!(env["PAVED_WEBHOOK_PATH"], "/webhook");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -122,4 +125,25 @@ async fn standalone_writes_a_working_env_file_and_seeds_the_catalog() {
     server.abort();
     let _ = server.await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_sandbox_that_cannot_listen_names_the_address_and_leaves_no_folder() {
+    let work = common::TempDir::new("standalone-busy");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let repos = work.path().join("repos");
+    let options = StandaloneOptions {
+        listen: addr,
+        catalog_dir: work.path().join("catalog"),
+        dir: Some(repos.clone()),
+        ..StandaloneOptions::new(work.path().join("sandbox.env"))
+    };
+    let error = run_standalone(options).await.unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!("cannot listen on {addr}: ")),
+        "{error}"
+    );
+    assert!(!repos.exists(), "--dir was made");
+    assert!(!work.path().join("sandbox.env").exists());
 }

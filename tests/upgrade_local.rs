@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{TempDir, bump, template_copy};
-use paved::scaffold::publish::{answers_file, scaffold_files};
-use paved::scaffold::{Templates, render, resolve};
+use paved_app::scaffold::publish::{answers_file, scaffold_files};
+use paved_app::scaffold::{Templates, render, resolve};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paved::commands;
+use paved_app::commands;
 
 fuzz_target!(|comment: &str| {
     let _ = commands::parse(comment);

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paved::scaffold::escape;
+use paved_app::scaffold::escape;
 
 fuzz_target!(|text: &str| {
     let yaml: String = serde_yaml::from_str(&escape::yaml(text)).expect("YAML literal parses");

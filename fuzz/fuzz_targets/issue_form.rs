@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paved::catalog::form::{self, Form};
+use paved_app::catalog::form::{self, Form};
 
 fuzz_target!(|body: &str| {
     let _ = form::request(Form::new_service(), body);

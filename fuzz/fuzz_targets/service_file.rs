@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paved::catalog::service_file;
+use paved_app::catalog::service_file;
 
 fuzz_target!(|text: &str| {
     let _ = service_file::parse("services/fuzz.yaml", text);

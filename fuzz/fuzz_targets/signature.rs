@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paved::secret::Secret;
-use paved::webhook::signature::{sign, verify};
+use paved_app::secret::Secret;
+use paved_app::webhook::signature::{sign, verify};
 
 fuzz_target!(|data: &[u8]| {
     let split = data.len() / 2;

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paved::webhook::event::{EVENTS, parse};
+use paved_app::webhook::event::{EVENTS, parse};
 
 fuzz_target!(|data: &[u8]| {
     if let Some((first, body)) = data.split_first() {

@@ -141,6 +141,11 @@ pub enum SandboxError {
     Git { command: String, stderr: String },
     #[error("could not generate the App's key: {0}")]
     Key(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(String),
 }

@@ -233,9 +233,15 @@ impl Sandbox {
                 (dir.clone(), Some(dir))
             }
         };
-        tokio::fs::create_dir_all(&root).await?;
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        // Bound first: a start that fails leaves no folder behind.
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| SandboxError::Listen {
+                addr: config.listen,
+                source,
+            })?;
         let addr = listener.local_addr()?;
+        tokio::fs::create_dir_all(&root).await?;
         let key = tokio::task::spawn_blocking(AppKey::generate)
             .await
             .map_err(|e| SandboxError::Key(e.to_string()))??;

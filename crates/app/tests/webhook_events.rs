@@ -4,7 +4,7 @@
 mod common;
 
 use common::fixture;
-use paved::webhook::event::*;
+use paved_app::webhook::event::*;
 
 fn event(name: &str, file: &str) -> Event {
     match parse(name, &fixture(file)).unwrap() {

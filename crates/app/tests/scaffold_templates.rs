@@ -4,7 +4,7 @@
 mod common;
 
 use common::TempDir;
-use paved::scaffold::{ParamType, Templates};
+use paved_app::scaffold::{ParamType, Templates};
 
 const SPEC: &str = r#"name: demo
 title: Demo
@@ -47,7 +47,7 @@ fn the_shipped_templates_load_with_the_common_parameters() {
     let names: Vec<&str> = t.names().collect();
     assert_eq!(names, ["node-express", "python-fastapi"]);
     for tpl in t.iter() {
-        for p in paved::scaffold::COMMON_PARAMS {
+        for p in paved_app::scaffold::COMMON_PARAMS {
             assert!(tpl.param(p).is_some(), "{} lacks {p}", tpl.name);
         }
         assert_eq!(tpl.param("port").unwrap().kind, ParamType::Integer);

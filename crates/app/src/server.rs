@@ -80,10 +80,26 @@ async fn metrics_text(State(intake): State<Arc<Intake>>) -> impl IntoResponse {
 pub enum StartError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the templates are broken:\n{}", .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
     Templates(Vec<crate::scaffold::TemplateError>),
     #[error("{0}")]
     GitHub(#[from] crate::github::GitHubError),
+}
+
+impl StartError {
+    /// The exit code: 2 for settings that cannot work (as for a bad
+    /// variable), 1 for the rest.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Templates(_) => 2,
+            Self::Io(_) | Self::Listen { .. } | Self::GitHub(_) => 1,
+        }
+    }
 }
 
 /// A running paved: the server, its workers and the resync loop.
@@ -202,7 +218,12 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
         jobs: deliveries,
         intake,
     } = app(&config, metrics.clone());
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
     let addr = listener.local_addr()?;
     tracing::info!(
         listen = %addr,
@@ -258,7 +279,7 @@ async fn work(mut deliveries: mpsc::Receiver<Job>, intake: Arc<Intake>, jobs: Ar
         tracing::info!(
             delivery = %job.delivery,
             event = job.event.kind.name(),
-            repo = ?job.event.repo.as_ref().map(|r| r.full_name()),
+            repo = job.event.repo.as_ref().map(|r| tracing::field::display(r.full_name())),
             sender = %job.event.sender.login,
             waited_us = job.received.elapsed().as_micros() as u64,
             "took a delivery"

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use paved::scaffold::escape;
+use paved_app::scaffold::escape;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};

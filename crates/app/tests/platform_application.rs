@@ -3,7 +3,7 @@
 
 mod common;
 
-use paved::platform::AppSpec;
+use paved_app::platform::AppSpec;
 
 fn spec() -> AppSpec {
     AppSpec {

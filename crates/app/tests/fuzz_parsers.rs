@@ -4,12 +4,12 @@
 
 mod common;
 
-use paved::catalog::form::{self, Form};
-use paved::catalog::service_file;
-use paved::commands;
-use paved::secret::Secret;
-use paved::webhook::event::{EVENTS, parse};
-use paved::webhook::signature::{sign, verify};
+use paved_app::catalog::form::{self, Form};
+use paved_app::catalog::service_file;
+use paved_app::commands;
+use paved_app::secret::Secret;
+use paved_app::webhook::event::{EVENTS, parse};
+use paved_app::webhook::signature::{sign, verify};
 use proptest::prelude::*;
 
 fn config(cases: u32) -> ProptestConfig {
@@ -111,11 +111,11 @@ proptest! {
         repeat in 1usize..1_500,
         problems in 1usize..60,
     ) {
-        use paved::github::limits::{BODY_MAX, fit};
+        use paved_app::github::limits::{BODY_MAX, fit};
         let value = piece.repeat(repeat);
-        let status = paved::status::Status::Invalid {
+        let status = paved_app::status::Status::Invalid {
             problems: (0..problems)
-                .map(|i| paved::catalog::Problem::new("name", format!("{value:?} #{i}")))
+                .map(|i| paved_app::catalog::Problem::new("name", format!("{value:?} #{i}")))
                 .collect(),
         };
         let body = status.render();

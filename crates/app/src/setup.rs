@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use crate::config::DEFAULT_API_URL;
 
 /// The manifest shipped with paved.
-pub const MANIFEST: &str = include_str!("../app-manifest.json");
+pub const MANIFEST: &str = include_str!("../../../app-manifest.json");
 
 #[derive(Debug, Clone)]
 pub struct SetupOptions {

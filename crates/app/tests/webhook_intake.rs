@@ -6,10 +6,10 @@ mod common;
 use std::sync::Arc;
 
 use common::{SECRET, config, deliver, fixture, spawn};
-use paved::metrics::Metrics;
-use paved::queue::Job;
-use paved::server::app;
-use paved::webhook::event::{EventKind, IssueAction};
+use paved_app::metrics::Metrics;
+use paved_app::queue::Job;
+use paved_app::server::app;
+use paved_app::webhook::event::{EventKind, IssueAction};
 use reqwest::StatusCode;
 use tokio::sync::mpsc::Receiver;
 
@@ -94,7 +94,8 @@ async fn bad_signatures_are_refused_and_nothing_is_queued() {
     );
 
     // A valid signature over a different body.
-    let signature = paved::webhook::signature::sign(&paved::secret::Secret::new(SECRET), b"{}");
+    let signature =
+        paved_app::webhook::signature::sign(&paved_app::secret::Secret::new(SECRET), b"{}");
     let tampered = h
         .http
         .post(&h.url)
@@ -312,7 +313,8 @@ async fn malformed_json_and_missing_headers_are_bad_requests() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
 
     let body = fixture("issues.opened.json");
-    let signature = paved::webhook::signature::sign(&paved::secret::Secret::new(SECRET), &body);
+    let signature =
+        paved_app::webhook::signature::sign(&paved_app::secret::Secret::new(SECRET), &body);
     for (event, delivery, expected) in [
         (None, Some("d-1"), "missing X-GitHub-Event header"),
         (Some("issues"), None, "missing X-GitHub-Delivery header"),

@@ -14,9 +14,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use paved::clock::{Clock, ManualClock};
-use paved::github::{AppKey, Auth, GitHub, GitHubError, GitHubOptions, RetryPolicy};
-use paved::metrics::Metrics;
+use paved_app::clock::{Clock, ManualClock};
+use paved_app::github::{AppKey, Auth, GitHub, GitHubError, GitHubOptions, RetryPolicy};
+use paved_app::metrics::Metrics;
 use serde_json::json;
 
 const APP_ID: u64 = 77;
@@ -36,7 +36,7 @@ struct Fake {
 }
 
 fn unix(t: SystemTime) -> u64 {
-    paved::clock::unix_seconds(t)
+    paved_app::clock::unix_seconds(t)
 }
 
 async fn create_token(

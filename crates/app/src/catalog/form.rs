@@ -17,7 +17,7 @@ use crate::yaml;
 
 /// The form paved ships in `catalog/`, which it reads requests with.
 pub const NEW_SERVICE_FORM: &str =
-    include_str!("../../catalog/.github/ISSUE_TEMPLATE/new-service.yml");
+    include_str!("../../../../catalog/.github/ISSUE_TEMPLATE/new-service.yml");
 
 /// The label that marks an issue as a paved request.
 pub const REQUEST_LABEL: &str = "paved:request";

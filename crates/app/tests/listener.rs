@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use paved::listener::{Limits, serve};
+use paved_app::listener::{Limits, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -77,8 +77,8 @@ async fn connections_over_the_cap_get_503_and_headers_must_arrive_in_time() {
 #[tokio::test]
 async fn bodies_held_at_once_are_bounded_and_honest_deliveries_go_through() {
     let config = common::config(&[]);
-    let metrics = std::sync::Arc::new(paved::metrics::Metrics::new());
-    let app = paved::server::app(&config, metrics);
+    let metrics = std::sync::Arc::new(paved_app::metrics::Metrics::new());
+    let app = paved_app::server::app(&config, metrics);
     let _queue = app.jobs;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

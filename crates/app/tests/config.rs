@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 
 use common::{key, settings};
-use paved::config::{Config, Source};
+use paved_app::config::{Config, Source};
 
 fn load(overrides: &[(&str, &str)]) -> Result<Config, String> {
     Config::load(&Source::from_pairs(settings(overrides))).map_err(|e| e.to_string())

@@ -9,11 +9,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+
 use std::process::Command;
 
 use common::{TempDir, shipped_templates};
-use paved::scaffold::{render, resolve};
+use paved_app::scaffold::{render, resolve};
 
 const HOSTILE: &str = "Quotes \" ' and \\ backslashes\nnew line\r\n{{ name }} {% if x %} {# c #} {% raw %}\
  # not a comment: --- ... ${{ github.token }} <script>alert(1)</script> &amp; `code` *em* [l](u) @acme/all \
@@ -63,7 +63,7 @@ fn validate(template: &str, description: &str) {
     let rendered = render(t, &resolve(t, &given).unwrap()).unwrap();
     let dir = TempDir::new(&format!("validate-{template}"));
     rendered.write_to(dir.path(), false).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/validate-scaffold.sh");
+    let script = common::workspace().join("scripts/validate-scaffold.sh");
     let out = Command::new("bash")
         .arg(script)
         .arg(dir.path())

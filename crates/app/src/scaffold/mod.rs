@@ -82,7 +82,7 @@ pub fn default_dir() -> PathBuf {
     if local.is_dir() {
         local
     } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates")
     }
 }
 
