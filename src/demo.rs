@@ -11,11 +11,13 @@ use paved_app::config::{
 };
 use paved_app::github::{AppKey, RepoName};
 use paved_app::server::{Paved, StartError};
-use paved_sandbox::{Actor, Permission, Sandbox, SandboxConfig, SandboxError};
+use paved_sandbox::{Actor, Sandbox, SandboxConfig, SandboxError};
 
 pub const ORG: &str = "acme";
 pub const CATALOG: &str = "acme/catalog";
 pub const PLATFORM: &str = "acme/platform";
+/// Who paved's comments are by: the sandbox App's bot.
+pub const BOT: &str = "paved[bot]";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -118,52 +120,25 @@ impl Stage {
         Ok(stage)
     }
 
-    /// Seeds a sandbox whose webhooks go to [`Stage::webhook_addr`], where
-    /// nothing listens yet: start paved in process, or as a process of its own.
+    /// Seeds a sandbox whose webhooks then go to [`Stage::webhook_addr`],
+    /// where nothing listens yet: start paved in process, or as a process of
+    /// its own. Seeding itself sends none, as the App is set up after it.
     pub async fn seeded(options: StageOptions) -> Result<Self, DemoError> {
         watch_background_panics();
-        // The sandbox needs paved's webhook URL before paved exists: take a free port first.
+        // paved's address is known before paved exists: take a free port.
         let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let sandbox = Sandbox::start(SandboxConfig {
             dir: options.dir.clone(),
-            webhook_url: Some(format!("http://{addr}/webhook")),
+            webhook_url: None,
             ..SandboxConfig::default()
         })
         .await?;
         sandbox.create_org(ORG);
         sandbox.install_app(ORG);
-        let user = |login: &str, permission| {
-            let actor = sandbox.create_user(login);
-            sandbox.set_org_role(login, ORG, permission);
-            actor
-        };
-        let admin = user("admin", Permission::Admin);
-        let writer = user("writer", Permission::Write);
-        let reader = user("reader", Permission::Read);
-        let outsider = sandbox.create_user("outsider");
-        sandbox.create_repo(ORG, "catalog").await?;
-        sandbox.create_repo(ORG, "platform").await?;
-        let files = read_tree(&options.catalog_dir)?;
-        let borrowed: Vec<(&str, &[u8])> = files
-            .iter()
-            .map(|(p, c)| (p.as_str(), c.as_slice()))
-            .collect();
-        sandbox
-            .push_files(CATALOG, "main", &borrowed, "Set up the catalog", "admin")
+        let [admin, writer, reader, outsider] = crate::standalone::seed_users(&sandbox, ORG);
+        crate::standalone::seed_repositories(&sandbox, ORG, &options.catalog_dir, admin.login())
             .await?;
-        let readme: &[(&str, &[u8])] = &[(
-            "README.md",
-            b"# Platform\n\nArgo CD Applications live under `apps/`.\n",
-        )];
-        sandbox
-            .push_files(
-                PLATFORM,
-                "main",
-                readme,
-                "Start the platform repository",
-                "admin",
-            )
-            .await?;
+        sandbox.set_webhook_url(Some(format!("http://{addr}/webhook")));
         Ok(Self {
             sandbox,
             paved: None,
@@ -239,6 +214,38 @@ impl Stage {
             .map_err(|e| DemoError::Failed(format!("opening the request: {}", e.message)))
     }
 
+    /// Comments `body` as `actor` on `repo#number` and waits (bounded) for
+    /// paved's answer; the answer, and whether paved reacted 👀 to the comment.
+    pub async fn ask(
+        &self,
+        actor: &Actor,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<(String, bool), DemoError> {
+        let before = self.sandbox.comments(repo, number).len();
+        actor
+            .comment(repo, number, body)
+            .await
+            .map_err(|e| DemoError::Failed(format!("commenting {body:?}: {}", e.message)))?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            assert_no_background_panic();
+            let comments = self.sandbox.comments(repo, number);
+            if let Some(answer) = comments.iter().skip(before + 1).find(|c| c.user == BOT) {
+                let reacted = comments[before]
+                    .reactions
+                    .iter()
+                    .any(|r| r.content == "eyes" && r.user == BOT);
+                return Ok((answer.body.clone(), reacted));
+            }
+            if Instant::now() > deadline {
+                return Err(DemoError::Failed(format!("no answer to {body:?}")));
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
     /// Waits (bounded) until paved has no job running or waiting.
     pub async fn settled_jobs(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -292,29 +299,6 @@ pub fn form_body(
          ### Owning team\n\n{owner}\n\n### Extra parameters\n\n{extras}\n\n### Before you submit\n\n\
          - [X] The name is not taken by another service or repository.\n"
     )
-}
-
-/// Every file under `dir`, relative paths with `/`.
-fn read_tree(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let mut out = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let rel = path
-                    .strip_prefix(dir)
-                    .expect("under dir")
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.push((rel, std::fs::read(&path)?));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// `paved demo`: a request opened as a developer, carried to ready, and
@@ -389,12 +373,116 @@ pub async fn run(dir: Option<PathBuf>) -> Result<(), DemoError> {
         "\n── {PLATFORM}: {app_path} ──\n{}",
         String::from_utf8_lossy(&app)
     );
+    day_two(&stage, number, &repo).await?;
     let bare = stage.sandbox.dir().display().to_string();
-    println!("the repositories are bare git repositories under {bare}/<owner>/<repo>.git, e.g.");
+    println!("\nthe repositories are bare git repositories under {bare}/<owner>/<repo>.git, e.g.");
     println!("  git clone {bare}/{repo}.git && git -C {name} log --stat");
     let mut stage = stage;
     stage.stop_paved().await;
     Ok(())
+}
+
+/// The rest of a service's life: a promotion, a deployment by CI and a
+/// rollback, each with its answer and what it changed in the platform repository.
+async fn day_two(stage: &Stage, number: u64, repo: &str) -> Result<(), DemoError> {
+    println!("── day 2 ──");
+    let (answer, _) = stage
+        .ask(&stage.writer, CATALOG, number, "/paved promote staging")
+        .await?;
+    println!("writer: /paved promote staging\n  {}", result_line(&answer));
+    println!("{}", last_change(&stage.sandbox)?);
+
+    let commit = stage
+        .writer
+        .push_files(
+            repo,
+            "main",
+            &[("CHANGES.md", b"- Bills in euros.\n")],
+            "Bill in euros",
+        )
+        .await?;
+    stage
+        .sandbox
+        .complete_workflow_run(repo, "main", "CI", "success")
+        .await
+        .map_err(|e| DemoError::Failed(format!("completing CI: {}", e.message)))?;
+    let path = paved_app::platform::path(&repo[ORG.len() + 1..], "dev");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = stage.sandbox.file(PLATFORM, "main", &path).await;
+        if now.is_some_and(|f| String::from_utf8_lossy(&f).contains(&commit)) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(DemoError::Failed(format!(
+                "CI's image never reached {path}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    println!(
+        "writer pushed {} to {repo}; CI passed, so paved deployed it to dev",
+        &commit[..7]
+    );
+    println!("{}", last_change(&stage.sandbox)?);
+
+    let (answer, _) = stage
+        .ask(&stage.writer, CATALOG, number, "/paved rollback dev")
+        .await?;
+    println!("writer: /paved rollback dev\n  {}", result_line(&answer));
+    println!("{}", last_change(&stage.sandbox)?);
+    Ok(())
+}
+
+/// The line of an answer that says what happened.
+fn result_line(answer: &str) -> &str {
+    answer
+        .lines()
+        .find(|l| l.starts_with('✅') || l.starts_with('❌'))
+        .unwrap_or(answer)
+}
+
+/// The platform repository's newest commit: its subject and changed lines.
+fn last_change(sandbox: &Sandbox) -> Result<String, DemoError> {
+    let failed = |e: git2::Error| DemoError::Failed(e.to_string());
+    let path = sandbox
+        .repo_path(PLATFORM)
+        .ok_or_else(|| DemoError::Failed(format!("{PLATFORM} is missing")))?;
+    let git = git2::Repository::open_bare(path).map_err(failed)?;
+    let head = git
+        .revparse_single("refs/heads/main")
+        .and_then(|o| o.peel_to_commit())
+        .map_err(failed)?;
+    let parent = head.parent(0).and_then(|p| p.tree()).ok();
+    let diff = git
+        .diff_tree_to_tree(parent.as_ref(), Some(&head.tree().map_err(failed)?), None)
+        .map_err(failed)?;
+    let mut out = format!(
+        "  {PLATFORM} {}: {}",
+        &head.id().to_string()[..7],
+        head.summary().ok().flatten().unwrap_or("")
+    );
+    // A changed file shows its changed lines; a new Application, the lines
+    // day 2 changes (its image and replica count).
+    diff.print(git2::DiffFormat::Patch, |delta, _, line| {
+        let text = String::from_utf8_lossy(line.content());
+        let added = delta.status() == git2::Delta::Added;
+        let shown = matches!(line.origin(), '+' | '-')
+            && (!added || text.contains("- ghcr.io/") || text.contains("count:"));
+        if shown {
+            let file = delta.new_file().path().map(|p| p.display().to_string());
+            let what = if added { " (new)" } else { "" };
+            out.push_str(&format!(
+                "\n    {}{what} {}{}",
+                file.unwrap_or_default(),
+                line.origin(),
+                text.trim_end()
+            ));
+        }
+        true
+    })
+    .map_err(failed)?;
+    Ok(out)
 }
 
 /// The files on `main` of a sandbox repository.

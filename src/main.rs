@@ -33,7 +33,8 @@ enum Command {
         env_file: Option<PathBuf>,
     },
     /// See paved work end to end: a local GitHub (the sandbox) and paved in one
-    /// process; a developer asks for a service and paved provisions it.
+    /// process; a developer asks for a service, paved provisions it, then
+    /// promotes it, deploys CI's next commit and rolls it back.
     Demo {
         /// Keep the sandbox's bare repositories here [default: a temp folder]
         #[arg(long, value_name = "DIR")]
@@ -158,7 +159,13 @@ fn parse_set(s: &str) -> Result<(String, String), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = init_logging() {
+    // The demo tells its own story: paved's logs show only what went wrong.
+    let level = if matches!(cli.command, Command::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    if let Err(e) = init_logging(level) {
         eprintln!("paved: {e}");
         return ExitCode::from(2);
     }
@@ -385,8 +392,8 @@ fn load_config(env_file: Option<PathBuf>) -> Result<Config, paved_app::config::C
 
 /// Human-readable logs by default (`PAVED_LOG_FORMAT=text`), JSON with
 /// `PAVED_LOG_FORMAT=json`; the level comes from `RUST_LOG` (default
-/// `info`). Colour only on a terminal, and never with `NO_COLOR` set.
-fn init_logging() -> Result<(), String> {
+/// `level`). Colour only on a terminal, and never with `NO_COLOR` set.
+fn init_logging(level: &str) -> Result<(), String> {
     use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
     let json = match std::env::var("PAVED_LOG_FORMAT").as_deref() {
@@ -395,7 +402,7 @@ fn init_logging() -> Result<(), String> {
         Ok(f) if f.eq_ignore_ascii_case("json") => true,
         Ok(other) => return Err(format!("PAVED_LOG_FORMAT={other:?}: expected text or json")),
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use paved_sandbox::SandboxError;
-use paved_sandbox::{Permission, Sandbox, SandboxConfig};
+use paved_sandbox::{Actor, Permission, Sandbox, SandboxConfig};
 
 /// Where `paved sandbox` listens unless told otherwise: a fixed port, so the
 /// env file stays valid across restarts.
@@ -52,16 +52,31 @@ const ROLES: [(&str, Option<Permission>); 4] = [
     ("outsider", None),
 ];
 
+/// Creates the seeded users in `org`: admin, writer, reader and outsider, in
+/// that order. The demo's stage and `paved sandbox` have the same people.
+pub fn seed_users(sb: &Sandbox, org: &str) -> [Actor; 4] {
+    ROLES.map(|(login, permission)| {
+        let user = sb.create_user(login);
+        if let Some(permission) = permission {
+            sb.set_org_role(login, org, permission);
+        }
+        user
+    })
+}
+
 /// Starts a seeded sandbox, writes the env file and serves until Ctrl-C.
 pub async fn run_standalone(opts: StandaloneOptions) -> Result<(), SandboxError> {
+    // Webhooks start after seeding: `paved serve` is not up yet, and a
+    // catalog seeded before the App's webhook is set sends none, as on GitHub.
     let sb = Sandbox::start(SandboxConfig {
         listen: opts.listen,
         dir: opts.dir.clone(),
-        webhook_url: Some(opts.webhook_url.clone()),
+        webhook_url: None,
         ..SandboxConfig::default()
     })
     .await?;
     let summary = seed(&sb, &opts).await?;
+    sb.set_webhook_url(Some(opts.webhook_url.clone()));
     println!("{summary}");
     println!("sandbox running at {}; Ctrl-C to stop", sb.url());
     tokio::signal::ctrl_c().await?;
@@ -75,42 +90,14 @@ pub(crate) async fn seed(sb: &Sandbox, opts: &StandaloneOptions) -> Result<Strin
     sb.create_org(org);
     sb.install_app(org);
     let mut env = String::new();
-    let mut users = Vec::new();
-    for (role, permission) in ROLES {
-        let user = sb.create_user(role);
-        if let Some(permission) = permission {
-            sb.set_org_role(role, org, permission);
-        }
-        let upper = role.to_uppercase();
-        let _ = writeln!(env, "SANDBOX_{upper}_USER={role}");
+    let users = seed_users(sb, org);
+    for user in &users {
+        let (login, upper) = (user.login(), user.login().to_uppercase());
+        let _ = writeln!(env, "SANDBOX_{upper}_USER={login}");
         let _ = writeln!(env, "SANDBOX_{upper}_TOKEN={}", user.token().expose());
-        users.push(user);
     }
-    let catalog = format!("{org}/catalog");
-    let platform = format!("{org}/platform");
-    sb.create_repo(org, "catalog").await?;
-    sb.create_repo(org, "platform").await?;
-    let mut files = read_tree(&opts.catalog_dir).await?;
-    if files.is_empty() {
-        files.push(("README.md".into(), b"# Service catalog\n".to_vec()));
-    }
-    let admin = users[0].login();
-    commit(sb, &catalog, &files, "Seed the catalog", admin).await?;
-    let platform_files = vec![
-        (
-            "README.md".to_string(),
-            b"# Platform\n\nArgo CD Applications live under `apps/`.\n".to_vec(),
-        ),
-        ("apps/.gitkeep".to_string(), Vec::new()),
-    ];
-    commit(
-        sb,
-        &platform,
-        &platform_files,
-        "Start the platform repository",
-        admin,
-    )
-    .await?;
+    let (catalog, platform) =
+        seed_repositories(sb, org, &opts.catalog_dir, users[0].login()).await?;
 
     let app = sb.app();
     let env_dir = match opts.env_file.parent() {
@@ -160,6 +147,42 @@ fn listen_for(url: &str) -> Option<(SocketAddr, String)> {
     let addr = authority.parse().ok()?;
     let path = if path.is_empty() { "/" } else { path };
     Some((addr, path.to_owned()))
+}
+
+/// Creates `<org>/catalog`, seeded from `catalog_dir` (a README when that is
+/// empty or missing), and `<org>/platform`, both pushed by `admin`; their
+/// full names.
+pub async fn seed_repositories(
+    sb: &Sandbox,
+    org: &str,
+    catalog_dir: &Path,
+    admin: &str,
+) -> Result<(String, String), SandboxError> {
+    let catalog = format!("{org}/catalog");
+    let platform = format!("{org}/platform");
+    sb.create_repo(org, "catalog").await?;
+    sb.create_repo(org, "platform").await?;
+    let mut files = read_tree(catalog_dir).await?;
+    if files.is_empty() {
+        files.push(("README.md".into(), b"# Service catalog\n".to_vec()));
+    }
+    commit(sb, &catalog, &files, "Seed the catalog", admin).await?;
+    let platform_files = vec![
+        (
+            "README.md".to_string(),
+            b"# Platform\n\nArgo CD Applications live under `apps/`.\n".to_vec(),
+        ),
+        ("apps/.gitkeep".to_string(), Vec::new()),
+    ];
+    commit(
+        sb,
+        &platform,
+        &platform_files,
+        "Start the platform repository",
+        admin,
+    )
+    .await?;
+    Ok((catalog, platform))
 }
 
 async fn commit(

@@ -24,33 +24,9 @@ pub async fn ask_in(
     number: u64,
     body: &str,
 ) -> String {
-    let before = stage.sandbox.comments(repo, number).len();
-    actor.comment(repo, number, body).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let comments = stage.sandbox.comments(repo, number);
-        if let Some(answer) = comments
-            .iter()
-            .skip(before + 1)
-            .find(|c| c.user == "paved[bot]")
-        {
-            let reacted = comments[before]
-                .reactions
-                .iter()
-                .any(|r| r.content == "eyes" && r.user == "paved[bot]");
-            assert!(reacted, "paved reacts 👀 to {body:?}");
-            return answer.body.clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no answer to {body:?}"
-        );
-        assert!(
-            !paved::demo::background_panicked(),
-            "a background task panicked"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-    }
+    let (answer, reacted) = stage.ask(actor, repo, number, body).await.unwrap();
+    assert!(reacted, "paved reacts 👀 to {body:?}");
+    answer
 }
 
 /// Waits (bounded) until nothing moves: webhooks delivered, paved idle, and

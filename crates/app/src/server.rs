@@ -278,7 +278,7 @@ async fn work(mut deliveries: mpsc::Receiver<Job>, intake: Arc<Intake>, jobs: Ar
         intake.metrics.queue_depth.set(intake.queue.depth() as i64);
         tracing::info!(
             delivery = %job.delivery,
-            event = job.event.kind.name(),
+            event = %job.event.kind.name(),
             repo = job.event.repo.as_ref().map(|r| tracing::field::display(r.full_name())),
             sender = %job.event.sender.login,
             waited_us = job.received.elapsed().as_micros() as u64,

@@ -42,7 +42,9 @@ impl Delivery {
 }
 
 pub struct Hooks {
-    url: Option<String>,
+    /// Where deliveries go; with none, as for an App without a webhook URL
+    /// on GitHub, events make no deliveries.
+    url: Mutex<Option<String>>,
     secret: Secret,
     log: Mutex<Vec<Delivery>>,
     queue: mpsc::UnboundedSender<u64>,
@@ -59,7 +61,7 @@ impl Hooks {
     pub fn start(url: Option<String>, secret: Secret) -> Arc<Self> {
         let (queue, mut rx) = mpsc::unbounded_channel::<u64>();
         let hooks = Arc::new(Self {
-            url,
+            url: Mutex::new(url),
             secret,
             log: Mutex::new(Vec::new()),
             queue,
@@ -81,8 +83,17 @@ impl Hooks {
         hooks
     }
 
-    /// Queues `payload` as event `event`.
+    /// Points deliveries at `url` from now on (GitHub's "Update a webhook
+    /// configuration for an app").
+    pub fn set_url(&self, url: Option<String>) {
+        *self.url.lock().unwrap() = url;
+    }
+
+    /// Queues `payload` as event `event`, when there is a URL to deliver to.
     pub fn enqueue(&self, event: &str, payload: &serde_json::Value) {
+        if self.url.lock().unwrap().is_none() {
+            return;
+        }
         let action = payload["action"].as_str().map(str::to_string);
         let body = Bytes::from(serde_json::to_vec(payload).expect("JSON values serialize"));
         self.new_delivery(event.to_string(), action, body);
@@ -141,12 +152,12 @@ impl Hooks {
     }
 
     async fn send(&self, client: &reqwest::Client, id: u64) -> Result<u16, String> {
-        let Some(url) = &self.url else {
+        let Some(url) = self.url.lock().unwrap().clone() else {
             return Err("no webhook URL configured".into());
         };
         let delivery = self.log.lock().unwrap()[id as usize].clone();
         let response = client
-            .post(url)
+            .post(&url)
             .header("content-type", "application/json")
             .header("user-agent", USER_AGENT)
             .header("x-github-event", &delivery.event)

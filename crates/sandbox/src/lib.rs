@@ -521,6 +521,12 @@ impl Sandbox {
         self.shared.hooks.list()
     }
 
+    /// Sends webhooks to `url` from now on; `None` stops them (events then
+    /// make no deliveries, as for an App with no webhook URL).
+    pub fn set_webhook_url(&self, url: Option<String>) {
+        self.shared.hooks.set_url(url);
+    }
+
     /// Queues delivery `id` again (same GUID); returns the new delivery's id.
     pub fn redeliver(&self, id: u64) -> Option<u64> {
         self.shared.hooks.redeliver(id)

@@ -279,3 +279,41 @@ async fn deliveries_are_recorded_redelivered_and_survive_a_dead_receiver() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn without_a_webhook_url_events_make_no_deliveries_until_one_is_set() {
+    let w = world(SandboxConfig::default()).await;
+    let url = w.hooks.url.clone();
+    assert!(w.sb.settle(Duration::from_secs(5)).await);
+    let before = w.sb.deliveries().len();
+    w.sb.set_webhook_url(None);
+    let alice = w.sb.create_user("alice");
+    alice
+        .open_issue("acme/catalog", "unheard", "", &[])
+        .await
+        .unwrap();
+    assert!(w.sb.settle(Duration::from_secs(5)).await);
+    assert_eq!(w.sb.deliveries().len(), before, "no delivery without a URL");
+
+    w.sb.set_webhook_url(Some(url));
+    alice
+        .open_issue("acme/catalog", "heard", "", &[])
+        .await
+        .unwrap();
+    let heard = w.hooks.wait_for("issues", Some("opened")).await;
+    assert_eq!(heard.payload["issue"]["title"], "heard");
+    assert!(w.sb.settle(Duration::from_secs(5)).await);
+    let titles: Vec<String> = w
+        .hooks
+        .all()
+        .iter()
+        .filter(|r| r.event == "issues")
+        .map(|r| {
+            r.payload["issue"]["title"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(titles, ["heard"]);
+}
