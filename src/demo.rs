@@ -303,13 +303,21 @@ pub fn form_body(
 
 /// `paved demo`: a request opened as a developer, carried to ready, and
 /// what paved did, printed. Errors name the step that failed.
-pub async fn run(dir: Option<PathBuf>) -> Result<(), DemoError> {
+pub async fn run(
+    dir: Option<PathBuf>,
+    templates_dir: PathBuf,
+    catalog_dir: PathBuf,
+) -> Result<(), DemoError> {
     let dir = dir.unwrap_or_else(|| std::env::temp_dir().join("paved-demo"));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
-    let mut options = StageOptions::shipped(dir.join("paved-work"));
-    options.dir = Some(dir.join("github"));
+    let options = StageOptions {
+        dir: Some(dir.join("github")),
+        templates_dir,
+        catalog_dir,
+        ..StageOptions::shipped(dir.join("paved-work"))
+    };
     let started = Instant::now();
     let stage = Stage::start(options).await?;
     let paved_addr = stage.paved.as_ref().map(|p| p.addr);

@@ -39,6 +39,10 @@ enum Command {
         /// Keep the sandbox's bare repositories here [default: a temp folder]
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        #[command(flatten)]
+        templates: TemplatesDir,
+        #[command(flatten)]
+        catalog: CatalogDir,
     },
     /// Run the sandbox, a local GitHub, for a person: seeded with an
     /// organisation, catalog and platform repositories, the App and three
@@ -56,6 +60,8 @@ enum Command {
         /// Keep the bare repositories under DIR/<owner>/<repo>.git.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        #[command(flatten)]
+        catalog: CatalogDir,
     },
     /// Upgrade a local checkout of a service to its template's current
     /// version: the same three-way merge `/paved upgrade` proposes, done here.
@@ -132,16 +138,35 @@ enum Command {
 #[derive(clap::Args)]
 struct TemplatesDir {
     /// The templates directory [default: $PAVED_TEMPLATES, else ./templates]
-    #[arg(long = "templates", value_name = "DIR")]
+    #[arg(long = "templates", id = "templates", value_name = "DIR")]
     path: Option<PathBuf>,
 }
 
-impl TemplatesDir {
-    fn load(&self) -> Result<Templates, ExitCode> {
-        let dir = self
-            .path
+/// The files the sandbox's catalog repository is seeded with.
+#[derive(clap::Args)]
+struct CatalogDir {
+    /// The catalog to seed acme/catalog with [default: ./catalog, else the sample catalog]
+    #[arg(long = "catalog", id = "catalog", value_name = "DIR")]
+    path: Option<PathBuf>,
+}
+
+impl CatalogDir {
+    fn path(&self) -> PathBuf {
+        self.path
             .clone()
-            .unwrap_or_else(paved_app::scaffold::default_dir);
+            .unwrap_or_else(paved::standalone::default_catalog_dir)
+    }
+}
+
+impl TemplatesDir {
+    fn path(&self) -> PathBuf {
+        self.path
+            .clone()
+            .unwrap_or_else(paved_app::scaffold::default_dir)
+    }
+
+    fn load(&self) -> Result<Templates, ExitCode> {
+        let dir = self.path();
         Templates::load(&dir).map_err(|errors| {
             for e in errors {
                 eprintln!("paved: {e}");
@@ -171,18 +196,23 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Serve { env_file } => serve(env_file),
-        Command::Demo { dir } => block_on(paved::demo::run(dir)),
+        Command::Demo {
+            dir,
+            templates,
+            catalog,
+        } => block_on(paved::demo::run(dir, templates.path(), catalog.path())),
         Command::Sandbox {
             env_file,
             webhook_url,
             listen,
             dir,
+            catalog,
         } => {
             let mut opts = paved::standalone::StandaloneOptions::new(env_file);
             opts.webhook_url = webhook_url;
             opts.listen = listen;
             opts.dir = dir;
-            opts.catalog_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+            opts.catalog_dir = catalog.path();
             block_on(paved::standalone::run_standalone(opts))
         }
         Command::Setup {
@@ -415,4 +445,15 @@ fn init_logging(level: &str) -> Result<(), String> {
         builder.init();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks a command line's definition only when it is parsed:
+    /// every subcommand's, here, at once.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -29,6 +29,17 @@ pub struct StandaloneOptions {
     pub org: String,
 }
 
+/// The catalog to seed with when none is named: `./catalog`, else the
+/// sample catalog of this source tree.
+pub fn default_catalog_dir() -> PathBuf {
+    let local = PathBuf::from("catalog");
+    if local.is_dir() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog")
+    }
+}
+
 impl StandaloneOptions {
     /// Defaults for everything but the env file.
     pub fn new(env_file: impl Into<PathBuf>) -> Self {

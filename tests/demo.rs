@@ -6,14 +6,12 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[test]
-fn the_demo_tells_a_services_life_and_warns_of_nothing() {
-    let work = common::TempDir::new("demo");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_paved"))
-        .args(["demo", "--dir"])
-        .arg(work.path().join("demo"))
+/// Runs `paved demo` with `args`; its output, once it ends (at most 3 minutes).
+fn demo(args: &mut Command) -> std::process::Output {
+    let mut child = args
         .env_remove("RUST_LOG")
         .env_remove("PAVED_LOG_FORMAT")
+        .env_remove("PAVED_TEMPLATES")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -26,7 +24,19 @@ fn the_demo_tells_a_services_life_and_warns_of_nothing() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn paved_demo(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_paved"));
+    command.args(["demo", "--dir"]).arg(dir);
+    command
+}
+
+#[test]
+fn the_demo_tells_a_services_life_and_warns_of_nothing() {
+    let work = common::TempDir::new("demo");
+    let out = demo(&mut paved_demo(&work.path().join("demo")));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -49,4 +59,35 @@ fn the_demo_tells_a_services_life_and_warns_of_nothing() {
             .unwrap_or_else(|| panic!("{part:?} missing, or out of order, in:\n{stdout}"));
         at += found + part.len();
     }
+}
+
+#[test]
+fn the_demo_runs_the_templates_and_catalog_it_is_given_from_any_folder() {
+    let work = common::TempDir::new("demo-flags");
+    let catalog = work.path().join("my-catalog");
+    common::copy_dir(&common::workspace().join("catalog"), &catalog);
+    let settings = std::fs::read_to_string(catalog.join("paved.yaml")).unwrap();
+    let ours = settings.replace("domain: apps.example.com", "domain: apps.flags.test");
+    assert_ne!(ours, settings);
+    std::fs::write(catalog.join("paved.yaml"), ours).unwrap();
+    let elsewhere = work.path().join("empty");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out = demo(
+        paved_demo(&work.path().join("demo"))
+            .current_dir(&elsewhere)
+            .arg("--templates")
+            .arg(common::workspace().join("templates"))
+            .arg("--catalog")
+            .arg(&catalog),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("https://billing-api.apps.flags.test"),
+        "the catalog given was used: {stdout}"
+    );
 }
