@@ -16,14 +16,14 @@ COPY benches ./benches
 RUN cargo build --release --locked --bin paved
 
 FROM debian:bookworm-slim AS runtime
-# CA certificates for GitHub's TLS; libssl for libgit2's HTTPS.
+# CA certificates for GitHub's TLS; libssl for libgit2's HTTPS; git for the
+# sandbox behind `paved demo` and `paved sandbox` (the templates and the
+# sample catalog are inside the binary).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates=20230311* libssl3=3.0.* \
+    && apt-get install -y --no-install-recommends ca-certificates=20230311* libssl3=3.0.* git=1:2.39.* \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/paved /app/paved
-COPY templates /app/templates
-ENV PAVED_TEMPLATES=/app/templates \
-    PAVED_WORK_DIR=/tmp/paved \
+ENV PAVED_WORK_DIR=/tmp/paved \
     PAVED_LOG_FORMAT=json
 USER 65532:65532
 EXPOSE 3000

@@ -10,6 +10,7 @@ use paved_app::config::{
     Config, DEFAULT_BODY_TIMEOUT, DEFAULT_QUEUE_CAPACITY, DEFAULT_SHUTDOWN_GRACE,
 };
 use paved_app::github::{AppKey, RepoName};
+use paved_app::scaffold::TemplateSource;
 use paved_app::server::{Paved, StartError};
 use paved_sandbox::{Actor, Sandbox, SandboxConfig, SandboxError};
 
@@ -37,8 +38,10 @@ pub struct StageOptions {
     /// Keep the bare repositories under `DIR/<owner>/<repo>.git`.
     pub dir: Option<PathBuf>,
     /// The catalog repository's initial files (the project's `catalog/`).
-    pub catalog_dir: PathBuf,
-    pub templates_dir: PathBuf,
+    /// The catalog repository's initial files; `None`: the sample catalog
+    /// built into paved.
+    pub catalog_dir: Option<PathBuf>,
+    pub templates: TemplateSource,
     /// paved's local git caches.
     pub work_dir: PathBuf,
     pub resync: Duration,
@@ -47,13 +50,21 @@ pub struct StageOptions {
 }
 
 impl StageOptions {
-    /// The catalog and templates shipped with this source tree, a fresh work dir.
+    /// The catalog and templates of this source tree's folders, a fresh work
+    /// dir: what the tests play with.
     pub fn shipped(work_dir: PathBuf) -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let templates = TemplateSource::Folder(root.join("templates"));
+        Self::new(work_dir, templates, Some(root.join("catalog")))
+    }
+
+    /// `templates` and the catalog in `catalog_dir` (the sample one when
+    /// `None`), a fresh work dir.
+    pub fn new(work_dir: PathBuf, templates: TemplateSource, catalog_dir: Option<PathBuf>) -> Self {
         Self {
             dir: None,
-            catalog_dir: root.join("catalog"),
-            templates_dir: root.join("templates"),
+            catalog_dir,
+            templates,
             work_dir,
             resync: Duration::from_secs(3600),
             github_timeout: paved_app::config::DEFAULT_GITHUB_TIMEOUT,
@@ -136,8 +147,8 @@ impl Stage {
         sandbox.create_org(ORG);
         sandbox.install_app(ORG);
         let [admin, writer, reader, outsider] = crate::standalone::seed_users(&sandbox, ORG);
-        crate::standalone::seed_repositories(&sandbox, ORG, &options.catalog_dir, admin.login())
-            .await?;
+        let catalog = options.catalog_dir.as_deref();
+        crate::standalone::seed_repositories(&sandbox, ORG, catalog, admin.login()).await?;
         sandbox.set_webhook_url(Some(format!("http://{addr}/webhook")));
         Ok(Self {
             sandbox,
@@ -175,7 +186,7 @@ impl Stage {
             github_max_wait: self.options.github_max_wait,
             workers: 8,
             work_dir: self.options.work_dir.clone(),
-            templates_dir: self.options.templates_dir.clone(),
+            templates: self.options.templates.clone(),
             body_timeout: DEFAULT_BODY_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
@@ -305,8 +316,8 @@ pub fn form_body(
 /// what paved did, printed. Errors name the step that failed.
 pub async fn run(
     dir: Option<PathBuf>,
-    templates_dir: PathBuf,
-    catalog_dir: PathBuf,
+    templates: TemplateSource,
+    catalog_dir: Option<PathBuf>,
 ) -> Result<(), DemoError> {
     let dir = dir.unwrap_or_else(|| std::env::temp_dir().join("paved-demo"));
     if dir.exists() {
@@ -314,9 +325,7 @@ pub async fn run(
     }
     let options = StageOptions {
         dir: Some(dir.join("github")),
-        templates_dir,
-        catalog_dir,
-        ..StageOptions::shipped(dir.join("paved-work"))
+        ..StageOptions::new(dir.join("paved-work"), templates, catalog_dir)
     };
     let started = Instant::now();
     let stage = Stage::start(options).await?;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use paved_app::config::{Config, Source};
-use paved_app::scaffold::Templates;
+use paved_app::scaffold::{TemplateSource, Templates};
 
 #[derive(Parser)]
 #[command(
@@ -137,7 +137,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct TemplatesDir {
-    /// The templates directory [default: $PAVED_TEMPLATES, else ./templates]
+    /// The templates directory [default: $PAVED_TEMPLATES, else ./templates, else the built-in templates]
     #[arg(long = "templates", id = "templates", value_name = "DIR")]
     path: Option<PathBuf>,
 }
@@ -151,23 +151,24 @@ struct CatalogDir {
 }
 
 impl CatalogDir {
-    fn path(&self) -> PathBuf {
+    /// The folder named, or `./catalog`; `None`: the built-in sample catalog.
+    fn path(&self) -> Option<PathBuf> {
         self.path
             .clone()
-            .unwrap_or_else(paved::standalone::default_catalog_dir)
+            .or_else(paved::standalone::default_catalog_dir)
     }
 }
 
 impl TemplatesDir {
-    fn path(&self) -> PathBuf {
-        self.path
-            .clone()
-            .unwrap_or_else(paved_app::scaffold::default_dir)
+    fn source(&self) -> TemplateSource {
+        let named = self.path.clone();
+        TemplateSource::named(
+            named.or_else(|| std::env::var_os("PAVED_TEMPLATES").map(PathBuf::from)),
+        )
     }
 
     fn load(&self) -> Result<Templates, ExitCode> {
-        let dir = self.path();
-        Templates::load(&dir).map_err(|errors| {
+        self.source().load().map_err(|errors| {
             for e in errors {
                 eprintln!("paved: {e}");
             }
@@ -200,7 +201,7 @@ fn main() -> ExitCode {
             dir,
             templates,
             catalog,
-        } => block_on(paved::demo::run(dir, templates.path(), catalog.path())),
+        } => block_on(paved::demo::run(dir, templates.source(), catalog.path())),
         Command::Sandbox {
             env_file,
             webhook_url,

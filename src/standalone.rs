@@ -25,19 +25,16 @@ pub struct StandaloneOptions {
     pub webhook_url: String,
     pub listen: SocketAddr,
     /// Files to seed the catalog repository with (the project's `catalog/`).
-    pub catalog_dir: PathBuf,
+    /// `None`: the sample catalog built into paved.
+    pub catalog_dir: Option<PathBuf>,
     pub org: String,
 }
 
-/// The catalog to seed with when none is named: `./catalog`, else the
-/// sample catalog of this source tree.
-pub fn default_catalog_dir() -> PathBuf {
+/// The catalog to seed with when none is named: `./catalog` when there is
+/// such a folder, else (`None`) the sample catalog built into paved.
+pub fn default_catalog_dir() -> Option<PathBuf> {
     let local = PathBuf::from("catalog");
-    if local.is_dir() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog")
-    }
+    local.is_dir().then_some(local)
 }
 
 impl StandaloneOptions {
@@ -48,7 +45,7 @@ impl StandaloneOptions {
             env_file: env_file.into(),
             webhook_url: DEFAULT_WEBHOOK_URL.into(),
             listen: DEFAULT_LISTEN.parse().expect("a valid socket address"),
-            catalog_dir: PathBuf::from("catalog"),
+            catalog_dir: default_catalog_dir(),
             org: "acme".into(),
         }
     }
@@ -108,7 +105,7 @@ pub(crate) async fn seed(sb: &Sandbox, opts: &StandaloneOptions) -> Result<Strin
         let _ = writeln!(env, "SANDBOX_{upper}_TOKEN={}", user.token().expose());
     }
     let (catalog, platform) =
-        seed_repositories(sb, org, &opts.catalog_dir, users[0].login()).await?;
+        seed_repositories(sb, org, opts.catalog_dir.as_deref(), users[0].login()).await?;
 
     let app = sb.app();
     let env_dir = match opts.env_file.parent() {
@@ -160,20 +157,23 @@ fn listen_for(url: &str) -> Option<(SocketAddr, String)> {
     Some((addr, path.to_owned()))
 }
 
-/// Creates `<org>/catalog`, seeded from `catalog_dir` (a README when that is
-/// empty or missing), and `<org>/platform`, both pushed by `admin`; their
-/// full names.
+/// Creates `<org>/catalog`, seeded from `catalog_dir` (the sample catalog
+/// when `None`, a README when the folder is empty or missing), and
+/// `<org>/platform`, both pushed by `admin`; their full names.
 pub async fn seed_repositories(
     sb: &Sandbox,
     org: &str,
-    catalog_dir: &Path,
+    catalog_dir: Option<&Path>,
     admin: &str,
 ) -> Result<(String, String), SandboxError> {
     let catalog = format!("{org}/catalog");
     let platform = format!("{org}/platform");
     sb.create_repo(org, "catalog").await?;
     sb.create_repo(org, "platform").await?;
-    let mut files = read_tree(catalog_dir).await?;
+    let mut files = match catalog_dir {
+        Some(dir) => read_tree(dir).await?,
+        None => paved_app::builtin::sample_catalog(),
+    };
     if files.is_empty() {
         files.push(("README.md".into(), b"# Service catalog\n".to_vec()));
     }

@@ -36,7 +36,7 @@ async fn has_app(stage: &Stage, name: &str) -> bool {
 /// The admin sets `policy.requesters` to `rule` (one YAML line) in the
 /// catalog's paved.yaml; returns once paved has heard of the push.
 async fn set_requesters(stage: &Stage, rule: &str) {
-    let settings = std::fs::read_to_string(stage.options.catalog_dir.join("paved.yaml"))
+    let settings = std::fs::read_to_string(common::workspace().join("catalog/paved.yaml"))
         .unwrap()
         .replace(
             "  private_repositories: true",

@@ -45,7 +45,7 @@ async fn killed_at_random_points_and_restarted_every_request_completes_once() {
         config.github_api_url,
         config.listen,
         config.work_dir.display(),
-        config.templates_dir.display(),
+        templates_folder(&config.templates).display(),
     );
     std::fs::write(&env_file, env).unwrap();
 
@@ -161,5 +161,15 @@ async fn killed_at_random_points_and_restarted_every_request_completes_once() {
             tree.get_path(std::path::Path::new(&format!("apps/crash-{i:02}/dev.yaml")))
                 .is_ok()
         );
+    }
+}
+
+/// The folder of a stage's templates (the shipped ones, in a folder).
+fn templates_folder(source: &paved_app::scaffold::TemplateSource) -> &std::path::Path {
+    match source {
+        paved_app::scaffold::TemplateSource::Folder(dir) => dir,
+        paved_app::scaffold::TemplateSource::BuiltIn => {
+            panic!("the stage's templates are a folder")
+        }
     }
 }

@@ -91,3 +91,34 @@ fn the_demo_runs_the_templates_and_catalog_it_is_given_from_any_folder() {
         "the catalog given was used: {stdout}"
     );
 }
+
+#[test]
+fn a_copied_binary_runs_the_demo_from_an_empty_folder_with_what_is_built_in() {
+    let work = common::TempDir::new("demo-relocated");
+    let bin = work.path().join("paved");
+    std::fs::copy(env!("CARGO_BIN_EXE_paved"), &bin).unwrap();
+    let out = demo(
+        Command::new(&bin)
+            .current_dir(work.path())
+            .args(["demo", "--dir"])
+            .arg(work.path().join("demo")),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("**Ready.** billing-api"), "{stdout}");
+    let entries: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let mut entries = entries;
+    entries.sort();
+    assert_eq!(
+        entries,
+        ["demo", "paved"],
+        "nothing else was needed or written here"
+    );
+}

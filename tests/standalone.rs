@@ -24,7 +24,7 @@ async fn standalone_writes_a_working_env_file_and_seeds_the_catalog() {
     let env_file = dir.join("env/sandbox.env");
     let options = StandaloneOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
-        catalog_dir: catalog,
+        catalog_dir: Some(catalog),
         dir: Some(dir.join("repos")),
         ..StandaloneOptions::new(&env_file)
     };
@@ -135,7 +135,7 @@ async fn a_sandbox_that_cannot_listen_names_the_address_and_leaves_no_folder() {
     let repos = work.path().join("repos");
     let options = StandaloneOptions {
         listen: addr,
-        catalog_dir: work.path().join("catalog"),
+        catalog_dir: Some(work.path().join("catalog")),
         dir: Some(repos.clone()),
         ..StandaloneOptions::new(work.path().join("sandbox.env"))
     };

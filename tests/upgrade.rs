@@ -16,7 +16,7 @@ async fn start(work: &TempDir) -> Stage {
     let templates = work.path().join("templates");
     template_copy(&templates);
     let mut options = StageOptions::shipped(work.path().join("paved"));
-    options.templates_dir = templates;
+    options.templates = paved_app::scaffold::TemplateSource::Folder(templates);
     Stage::start(options).await.unwrap()
 }
 
@@ -223,8 +223,8 @@ async fn with_upgrades_auto_a_restart_with_a_newer_template_opens_the_pull_reque
     )
     .unwrap();
     let mut options = StageOptions::shipped(work.path().join("paved"));
-    options.templates_dir = templates.clone();
-    options.catalog_dir = catalog;
+    options.templates = paved_app::scaffold::TemplateSource::Folder(templates.clone());
+    options.catalog_dir = Some(catalog);
     let mut stage = Stage::start(options).await.unwrap();
     let n = stage
         .request(&stage.writer, "auto-shop", "node-express", "Sells.")

@@ -69,8 +69,8 @@ pub struct Config {
     pub workers: usize,
     /// Local git caches (scaffolds, the platform clone).
     pub work_dir: PathBuf,
-    /// Service templates.
-    pub templates_dir: PathBuf,
+    /// Service templates: `PAVED_TEMPLATES`, else `./templates`, else the built-in ones.
+    pub templates: crate::scaffold::TemplateSource,
     /// How long a delivery's body may take to arrive.
     pub body_timeout: Duration,
     /// How long running jobs get to finish when paved stops.
@@ -182,9 +182,9 @@ impl Config {
             work_dir: src
                 .get("PAVED_WORK_DIR")
                 .map_or_else(|| std::env::temp_dir().join("paved"), PathBuf::from),
-            templates_dir: src
-                .get("PAVED_TEMPLATES")
-                .map_or_else(crate::scaffold::default_dir, PathBuf::from),
+            templates: crate::scaffold::TemplateSource::named(
+                src.get("PAVED_TEMPLATES").map(PathBuf::from),
+            ),
             body_timeout: duration(src, "PAVED_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)?,
             shutdown_grace: duration(src, "PAVED_SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE)?,
         })

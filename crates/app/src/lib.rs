@@ -1,6 +1,7 @@
 //! paved's GitHub App: a GitOps-native Internal Developer Platform that
 //! lives inside GitHub. It knows GitHub only through its REST API and git.
 
+pub mod builtin;
 pub mod catalog;
 pub mod clock;
 pub mod commands;

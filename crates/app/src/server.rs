@@ -18,7 +18,6 @@ use crate::github::{GitHub, GitHubOptions, RetryPolicy};
 use crate::metrics::Metrics;
 use crate::queue::{Job, Queue};
 use crate::reconcile::{self, Deps, Jobs, Reconciler};
-use crate::scaffold::Templates;
 use crate::webhook::dedupe::RecentDeliveries;
 use crate::webhook::handler::{Intake, receive};
 use crate::webhook::inflight::{BODY_BYTES_IN_FLIGHT, InFlight};
@@ -181,7 +180,7 @@ const CONNECTION_CLOSE: Duration = Duration::from_secs(1);
 pub async fn start(config: Config) -> Result<Paved, StartError> {
     let metrics = Arc::new(Metrics::new());
     crate::git::set_timeouts(config.github_timeout);
-    let templates = Templates::load(&config.templates_dir).map_err(StartError::Templates)?;
+    let templates = config.templates.load().map_err(StartError::Templates)?;
     let github = GitHub::new(GitHubOptions {
         api_url: config.github_api_url.clone(),
         app_id: config.app_id,

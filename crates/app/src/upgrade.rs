@@ -126,7 +126,7 @@ pub fn conflicts(repo: &Repository, ours: Oid, theirs: Oid) -> Result<Vec<String
 /// The template's `CHANGELOG.md` sections for versions after `since`
 /// (`## <version>` headings, newest first as written).
 pub fn changelog_since(template: &Template, since: &str) -> Option<String> {
-    let text = std::fs::read_to_string(template.dir.join("CHANGELOG.md")).ok()?;
+    let text = template.changelog.as_deref()?;
     let mut out = String::new();
     let mut keep = false;
     for line in text.lines() {

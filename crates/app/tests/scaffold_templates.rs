@@ -168,3 +168,28 @@ fn file_names_may_hold_variables_but_not_free_text() {
     let bad = template(SPEC, &[("docs/{{ description }}.md", "x")]);
     assert_eq!(errors(&bad).len(), 1);
 }
+
+#[test]
+fn the_built_in_templates_are_the_shipped_folder_byte_for_byte() {
+    let builtin = paved_app::scaffold::Templates::builtin().unwrap();
+    let shipped = common::shipped_templates();
+    let names: Vec<&str> = builtin.names().collect();
+    assert_eq!(names, shipped.names().collect::<Vec<_>>());
+    for t in shipped.iter() {
+        let b = builtin.get(&t.name).unwrap();
+        // Same digest: services made from either upgrade the same way.
+        assert_eq!(
+            (&b.version, &b.digest),
+            (&t.version, &t.digest),
+            "{}",
+            t.name
+        );
+        assert_eq!(b.changelog, t.changelog, "{}", t.name);
+    }
+    let sample = paved_app::builtin::sample_catalog();
+    let paths: Vec<&str> = sample.iter().map(|(p, _)| p.as_str()).collect();
+    assert!(
+        paths.contains(&"paved.yaml") && paths.contains(&".github/ISSUE_TEMPLATE/new-service.yml"),
+        "{paths:?}"
+    );
+}

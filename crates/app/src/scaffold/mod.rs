@@ -14,6 +14,45 @@ pub use params::{MAX_VALUE_BYTES, ParamError, Values, is_dns_label, resolve};
 pub use render::{RenderError, Rendered, RenderedFile, render};
 pub use template::{COMMON_PARAMS, Param, ParamType, Template, TemplateError};
 
+/// Where the templates come from: a folder, or the ones built into paved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateSource {
+    Folder(PathBuf),
+    BuiltIn,
+}
+
+impl TemplateSource {
+    /// The folder `dir` if one is named, else `./templates` when there is
+    /// such a folder, else the built-in templates.
+    pub fn named(dir: Option<PathBuf>) -> Self {
+        if let Some(dir) = dir {
+            return Self::Folder(dir);
+        }
+        let local = PathBuf::from("templates");
+        if local.is_dir() {
+            Self::Folder(local)
+        } else {
+            Self::BuiltIn
+        }
+    }
+
+    pub fn load(&self) -> Result<Templates, Vec<TemplateError>> {
+        match self {
+            Self::Folder(dir) => Templates::load(dir),
+            Self::BuiltIn => Templates::builtin(),
+        }
+    }
+}
+
+impl std::fmt::Display for TemplateSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Folder(dir) => write!(f, "{}", dir.display()),
+            Self::BuiltIn => f.write_str("the built-in templates"),
+        }
+    }
+}
+
 /// Every template in a directory, by name.
 #[derive(Debug)]
 pub struct Templates {
@@ -39,23 +78,50 @@ impl Templates {
             .filter(|p| p.join("template.yaml").is_file())
             .collect();
         dirs.sort();
+        let loaded: Vec<_> = dirs.iter().map(|d| template::load(d)).collect();
+        Self::gather(loaded).map_err(|e| {
+            e.unwrap_or_else(|| {
+                fail("no templates here (each is a folder with a template.yaml)".into())
+            })
+        })
+    }
+
+    /// The templates built into paved (the workspace's `templates/`).
+    pub fn builtin() -> Result<Self, Vec<TemplateError>> {
+        let mut folders: BTreeMap<&str, template::Files> = BTreeMap::new();
+        for (path, bytes, executable) in crate::builtin::TEMPLATES {
+            if let Some((folder, rel)) = path.split_once('/') {
+                let files = folders.entry(folder).or_default();
+                files.insert(rel.to_owned(), (bytes.to_vec(), *executable));
+            }
+        }
+        let origin = Path::new("<built-in>");
+        let loaded: Vec<_> = folders
+            .iter()
+            .map(|(folder, files)| template::from_files(folder, &origin.join(folder), files))
+            .collect();
+        Self::gather(loaded).map_err(Option::unwrap_or_default)
+    }
+
+    /// The templates loaded, or every problem found (`None` when there were
+    /// no templates at all).
+    fn gather(
+        loaded: Vec<Result<Template, Vec<TemplateError>>>,
+    ) -> Result<Self, Option<Vec<TemplateError>>> {
         let mut by_name = BTreeMap::new();
         let mut errors = Vec::new();
-        for d in dirs {
-            match template::load(&d) {
+        for result in loaded {
+            match result {
                 Ok(t) => {
                     by_name.insert(t.name.clone(), t);
                 }
                 Err(mut e) => errors.append(&mut e),
             }
         }
-        if by_name.is_empty() && errors.is_empty() {
-            errors = fail("no templates here (each is a folder with a template.yaml)".into());
-        }
-        if errors.is_empty() {
-            Ok(Self { by_name })
-        } else {
-            Err(errors)
+        match (by_name.is_empty(), errors.is_empty()) {
+            (true, true) => Err(None),
+            (_, true) => Ok(Self { by_name }),
+            _ => Err(Some(errors)),
         }
     }
 
@@ -69,20 +135,6 @@ impl Templates {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
-    }
-}
-
-/// Where templates are read from when no `--templates` is given:
-/// `PAVED_TEMPLATES`, else `./templates`, else the ones shipped with the source.
-pub fn default_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PAVED_TEMPLATES") {
-        return dir.into();
-    }
-    let local = PathBuf::from("templates");
-    if local.is_dir() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates")
     }
 }
 

@@ -3,6 +3,7 @@
 //! Loading checks everything a render could trip on, so a broken template
 //! fails at startup or in `paved check`, never halfway through a request.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -95,7 +96,8 @@ pub struct Template {
     /// version bump still show.
     pub digest: String,
     pub params: Vec<Param>,
-    pub dir: PathBuf,
+    /// `CHANGELOG.md`, if the template has one: upgrade pull requests quote it.
+    pub changelog: Option<String>,
     pub(super) files: Vec<SkeletonFile>,
     pub(super) tera: Tera,
 }
@@ -154,9 +156,31 @@ struct ParamFile {
     max_length: Option<usize>,
 }
 
+/// A template's files by path inside its folder, with their executable bit.
+pub type Files = BTreeMap<String, (Vec<u8>, bool)>;
+
 /// Loads and checks the template in `dir`, reporting every problem found.
 pub fn load(dir: &Path) -> Result<Template, Vec<TemplateError>> {
-    let spec_path = dir.join("template.yaml");
+    let files = read_folder(dir).map_err(|e| {
+        vec![TemplateError {
+            file: dir.to_owned(),
+            line: None,
+            message: e.to_string(),
+        }]
+    })?;
+    let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    from_files(folder, dir, &files)
+}
+
+/// Loads and checks the template held in `files`, whose folder is named
+/// `folder`; `origin` stands for that folder in errors (a path on disk, or
+/// `<built-in>/<name>`).
+pub fn from_files(
+    folder: &str,
+    origin: &Path,
+    files: &Files,
+) -> Result<Template, Vec<TemplateError>> {
+    let spec_path = origin.join("template.yaml");
     let err = |line, message: String| {
         vec![TemplateError {
             file: spec_path.clone(),
@@ -164,14 +188,18 @@ pub fn load(dir: &Path) -> Result<Template, Vec<TemplateError>> {
             message,
         }]
     };
-    let text = std::fs::read_to_string(&spec_path).map_err(|e| err(None, e.to_string()))?;
+    let text = files
+        .get("template.yaml")
+        .ok_or_else(|| err(None, "there is no template.yaml".into()))
+        .and_then(|(bytes, _)| {
+            String::from_utf8(bytes.clone()).map_err(|e| err(None, e.to_string()))
+        })?;
     let spec: SpecFile = yaml::from_str(&text).map_err(|e| {
         err(
             e.location().map(|l| l.line()),
             format!("not a valid template.yaml: {e}"),
         )
     })?;
-    let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if spec.name != folder {
         return Err(err(
             None,
@@ -180,26 +208,20 @@ pub fn load(dir: &Path) -> Result<Template, Vec<TemplateError>> {
     }
     let mut errors = Vec::new();
     let params = params(&spec.parameters, &text, &spec_path, &mut errors);
-    let (tera, files) = skeleton(&dir.join("skeleton"), &mut errors);
-    for file in &files {
+    let skeleton_root = origin.join("skeleton");
+    let (tera, skeleton) = skeleton(&skeleton_root, files, &mut errors);
+    for file in &skeleton {
+        let at = skeleton_root.join(&file.path);
         if let FileBody::Text(name) = &file.body {
-            lint(
-                &tera,
-                name,
-                &params,
-                &dir.join("skeleton").join(name),
-                &mut errors,
-            );
+            let source = files
+                .get(&format!("{SKELETON}{name}"))
+                .map(|(bytes, _)| String::from_utf8_lossy(bytes).into_owned())
+                .unwrap_or_default();
+            lint(&tera, name, &params, &at, &source, &mut errors);
         }
         if is_templated(&file.path) {
             let name = path_template_name(&file.path);
-            lint(
-                &tera,
-                &name,
-                &params,
-                &dir.join("skeleton").join(&file.path),
-                &mut errors,
-            );
+            lint(&tera, &name, &params, &at, &file.path, &mut errors);
         }
     }
     if !errors.is_empty() {
@@ -211,16 +233,12 @@ pub fn load(dir: &Path) -> Result<Template, Vec<TemplateError>> {
         description: spec.description,
         language: spec.language,
         version: spec.version,
-        digest: digest(dir).map_err(|e| {
-            vec![TemplateError {
-                file: dir.to_owned(),
-                line: None,
-                message: e.to_string(),
-            }]
-        })?,
+        digest: digest(files),
         params,
-        dir: dir.to_owned(),
-        files,
+        changelog: files
+            .get("CHANGELOG.md")
+            .map(|(bytes, _)| String::from_utf8_lossy(bytes).into_owned()),
+        files: skeleton,
         tera,
     })
 }
@@ -340,39 +358,28 @@ fn scalar_text(v: &serde_json::Value) -> String {
     }
 }
 
-/// Reads every file under `skeleton/` into one Tera instance.
-fn skeleton(root: &Path, errors: &mut Vec<TemplateError>) -> (Tera, Vec<SkeletonFile>) {
+/// Where a template's skeleton is inside its folder.
+const SKELETON: &str = "skeleton/";
+
+/// Reads every file under `skeleton/` into one Tera instance; `root` names
+/// that folder in errors.
+fn skeleton(
+    root: &Path,
+    all: &Files,
+    errors: &mut Vec<TemplateError>,
+) -> (Tera, Vec<SkeletonFile>) {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![]);
     super::render::register_filters(&mut tera);
     let mut files = Vec::new();
-    let mut paths = Vec::new();
-    if let Err(e) = walk(root, root, &mut paths) {
-        errors.push(TemplateError {
-            file: root.to_owned(),
-            line: None,
-            message: e.to_string(),
-        });
-    }
-    paths.sort();
-    for rel in paths {
-        let full = root.join(&rel);
-        let fail = |message: String| TemplateError {
-            file: full.clone(),
-            line: None,
-            message,
+    for (path, (bytes, executable)) in all {
+        let Some(rel) = path.strip_prefix(SKELETON) else {
+            continue;
         };
-        let bytes = match std::fs::read(&full) {
-            Ok(b) => b,
-            Err(e) => {
-                errors.push(fail(e.to_string()));
-                continue;
-            }
-        };
-        let executable = is_executable(&full);
-        let body = match String::from_utf8(bytes) {
-            Ok(text) => match tera.add_raw_template(&rel, &text) {
-                Ok(()) => FileBody::Text(rel.clone()),
+        let full = root.join(rel);
+        let body = match String::from_utf8(bytes.clone()) {
+            Ok(text) => match tera.add_raw_template(rel, &text) {
+                Ok(()) => FileBody::Text(rel.to_owned()),
                 Err(e) => {
                     errors.push(tera_error(&full, &e));
                     continue;
@@ -380,15 +387,15 @@ fn skeleton(root: &Path, errors: &mut Vec<TemplateError>) -> (Tera, Vec<Skeleton
             },
             Err(e) => FileBody::Binary(e.into_bytes()),
         };
-        if is_templated(&rel)
-            && let Err(e) = tera.add_raw_template(&path_template_name(&rel), &rel)
+        if is_templated(rel)
+            && let Err(e) = tera.add_raw_template(&path_template_name(rel), rel)
         {
             errors.push(tera_error(&full, &e));
         }
         files.push(SkeletonFile {
-            path: rel,
+            path: rel.to_owned(),
             body,
-            executable,
+            executable: *executable,
         });
     }
     if files.is_empty() && errors.is_empty() {
@@ -402,33 +409,36 @@ fn skeleton(root: &Path, errors: &mut Vec<TemplateError>) -> (Tera, Vec<Skeleton
 }
 
 /// SHA-256 of the folder's files, in path order, each as path, NUL, contents, NUL.
-fn digest(dir: &Path) -> std::io::Result<String> {
+fn digest(files: &Files) -> String {
     use sha2::{Digest, Sha256};
-    let mut paths = Vec::new();
-    walk(dir, dir, &mut paths)?;
-    paths.sort();
     let mut hash = Sha256::new();
-    for rel in paths {
-        hash.update(rel.as_bytes());
+    for (path, (bytes, _)) in files {
+        hash.update(path.as_bytes());
         hash.update([0]);
-        hash.update(std::fs::read(dir.join(&rel))?);
+        hash.update(bytes);
         hash.update([0]);
     }
-    Ok(hex::encode(hash.finalize()))
+    hex::encode(hash.finalize())
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            walk(root, &path, out)?;
-        } else {
-            let rel = path.strip_prefix(root).expect("under root");
-            out.push(rel.to_string_lossy().replace('\\', "/"));
+/// Every file under `dir`, by its path inside `dir` (`/`-separated).
+fn read_folder(dir: &Path) -> std::io::Result<Files> {
+    let mut files = Files::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current)? {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                pending.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).expect("under dir");
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                files.insert(rel, (std::fs::read(&path)?, is_executable(&path)));
+            }
         }
     }
-    Ok(())
+    Ok(files)
 }
 
 #[cfg(unix)]
@@ -481,16 +491,21 @@ fn located(file: &Path, text: &str, needle: &str, message: String) -> TemplateEr
 /// Checks what a skeleton file does with its values: only declared
 /// variables, only `{{ }}`, `{% if %}` and `{% raw %}`, only known filters,
 /// and free text always through an escaping filter.
-fn lint(tera: &Tera, name: &str, params: &[Param], file: &Path, errors: &mut Vec<TemplateError>) {
+fn lint(
+    tera: &Tera,
+    name: &str,
+    params: &[Param],
+    file: &Path,
+    source: &str,
+    errors: &mut Vec<TemplateError>,
+) {
     let Ok(template) = tera.get_template(name) else {
         return;
     };
-    let source = std::fs::read_to_string(file)
-        .unwrap_or_else(|_| name.trim_start_matches("path:").to_owned());
     let mut lint = Lint {
         params,
         file,
-        source: &source,
+        source,
         errors,
     };
     lint.nodes(&template.ast);
