@@ -80,3 +80,48 @@ async fn a_demo_sized_run_moves_the_counters() {
     );
     assert!(get("process_resident_memory_bytes") > 0.0);
 }
+
+/// Every `paved_*` name the shipped dashboards and alert rules read.
+fn names_read_by_deploy() -> Vec<String> {
+    let named = regex::Regex::new(r"paved_[a-z_]+").unwrap();
+    let mut names = Vec::new();
+    for dir in ["deploy/grafana", "deploy/prometheus"] {
+        for entry in std::fs::read_dir(common::workspace().join(dir)).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            names.extend(named.find_iter(&text).map(|m| m.as_str().to_owned()));
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_paved_exports_every_metric_its_dashboards_and_alerts_read() {
+    let work = TempDir::new("metrics-fresh");
+    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    // Nothing requested, nothing delivered: only the start-up resync ran.
+    common::quiescent(&stage).await;
+    assert!(stage.sandbox.deliveries().is_empty());
+    let addr = stage.paved.as_ref().unwrap().addr;
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let names = names_read_by_deploy();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in names {
+        let exported = text.lines().any(|l| {
+            l.strip_prefix(name.as_str())
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        });
+        assert!(
+            exported,
+            "{name} is read by deploy/ but not exported:\n{text}"
+        );
+    }
+}

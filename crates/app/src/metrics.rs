@@ -6,6 +6,33 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+/// Label values known before anything happens. The call sites use the same
+/// values (each has a test that says so).
+pub mod labels {
+    /// What became of a webhook delivery.
+    pub const WEBHOOK_OUTCOMES: [&str; 11] = [
+        "queued",
+        "duplicate",
+        "pong",
+        "ignored",
+        "bad_signature",
+        "bad_request",
+        "too_large",
+        "slow_body",
+        "busy",
+        "queue_full",
+        "shutting_down",
+    ];
+    /// What became of a service request.
+    pub const PROVISIONING_OUTCOMES: [&str; 4] = ["ready", "failed", "invalid", "refused"];
+    /// What became of a command.
+    pub const COMMAND_OUTCOMES: [&str; 4] = ["done", "failed", "denied", "invalid"];
+    /// A request's template, or a command, that is not known.
+    pub const UNKNOWN: &str = "unknown";
+    /// The status of a GitHub call that got no answer.
+    pub const NO_ANSWER: &str = "error";
+}
+
 pub struct Metrics {
     registry: Registry,
     pub webhooks_received: IntCounterVec,
@@ -139,6 +166,38 @@ impl Metrics {
             .expect("process metrics register once");
     }
 
+    /// Creates every series of a labelled metric whose label values are
+    /// known at start at zero, so dashboards and alerts have data from the
+    /// first scrape, as Prometheus's instrumentation guidance asks. (The
+    /// rate-limit gauge waits for the first answer, which names the
+    /// installation: the start-up resync's.)
+    pub fn preset<'a>(&self, templates: impl IntoIterator<Item = &'a str>) {
+        use labels::*;
+        let events = crate::webhook::event::EVENTS.iter().copied();
+        for event in events.chain(["other"]) {
+            for outcome in WEBHOOK_OUTCOMES {
+                self.webhooks_received.with_label_values(&[event, outcome]);
+            }
+        }
+        for operation in crate::github::OPERATIONS {
+            self.github_call_seconds.with_label_values(&[operation]);
+            self.github_calls.with_label_values(&[operation, NO_ANSWER]);
+        }
+        for template in templates.into_iter().chain([UNKNOWN]) {
+            self.provisioning_seconds.with_label_values(&[template]);
+            for outcome in PROVISIONING_OUTCOMES {
+                self.provisioning_requests
+                    .with_label_values(&[template, outcome]);
+            }
+        }
+        let kinds = crate::commands::Kind::ALL.map(|k| k.name());
+        for command in kinds.into_iter().chain([UNKNOWN]) {
+            for outcome in COMMAND_OUTCOMES {
+                self.commands.with_label_values(&[command, outcome]);
+            }
+        }
+    }
+
     /// The registry in Prometheus' text exposition format.
     pub fn render(&self) -> String {
         let mut buf = Vec::with_capacity(8 * 1024);
@@ -152,5 +211,28 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn preset_series_exist_at_zero() {
+        let m = super::Metrics::new();
+        m.preset(["node-express"]);
+        let text = m.render();
+        for series in [
+            r#"paved_webhooks_received_total{event="issues",outcome="queued"} 0"#,
+            r#"paved_github_api_calls_total{operation="issues/get",status="error"} 0"#,
+            r#"paved_github_api_call_duration_seconds_count{operation="repos/create-in-org"} 0"#,
+            r#"paved_provisioning_requests_total{outcome="ready",template="node-express"} 0"#,
+            r#"paved_provisioning_duration_seconds_count{template="unknown"} 0"#,
+            r#"paved_commands_total{command="rollback",outcome="denied"} 0"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l == series),
+                "{series} missing from\n{text}"
+            );
+        }
     }
 }

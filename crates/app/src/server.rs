@@ -181,6 +181,7 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
     let metrics = Arc::new(Metrics::new());
     crate::git::set_timeouts(config.github_timeout);
     let templates = config.templates.load().map_err(StartError::Templates)?;
+    metrics.preset(templates.names());
     let github = GitHub::new(GitHubOptions {
         api_url: config.github_api_url.clone(),
         app_id: config.app_id,

@@ -85,9 +85,54 @@ fn valid_repo(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// Every operation the client names in its metrics (GitHub's operation ids
+/// where it has one), so each has its series from the start.
+pub const OPERATIONS: [&str; 25] = [
+    "apps/get-authenticated",
+    "apps/get-repo-installation",
+    "checks/create",
+    "create_installation_token",
+    "issues/create-comment",
+    "issues/delete-comment",
+    "issues/get",
+    "issues/list-comments",
+    "issues/list-for-repo",
+    "issues/update",
+    "issues/update-comment",
+    "orgs/get-membership-for-user",
+    "pulls/create",
+    "pulls/get",
+    "pulls/list",
+    "pulls/list-files",
+    "reactions/create-for-issue-comment",
+    "repos/create-in-org",
+    "repos/get",
+    "repos/get-collaborator-permission-level",
+    "repos/get-content",
+    "repos/list-for-org",
+    "repos/replace-all-topics",
+    "repos/update",
+    "teams/get-membership-for-user-in-org",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The list holds every operation name the client's source passes.
+    #[test]
+    fn operations_lists_every_operation_the_client_names() {
+        let source = [include_str!("api.rs"), include_str!("client.rs")].concat();
+        let named = regex::Regex::new(r#""([a-z]+/[a-z-]+|create_installation_token)""#).unwrap();
+        let mut seen: Vec<&str> = named
+            .captures_iter(&source)
+            .map(|c| c.get(1).unwrap().as_str())
+            .filter(|op| !op.starts_with("application/"))
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, OPERATIONS);
+    }
 
     #[test]
     fn repo_names() {

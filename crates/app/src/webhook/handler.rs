@@ -57,6 +57,7 @@ enum Outcome {
 }
 
 impl Outcome {
+    /// One of [`crate::metrics::labels::WEBHOOK_OUTCOMES`].
     fn label(&self) -> &'static str {
         match self {
             Self::Queued => "queued",
@@ -240,4 +241,30 @@ impl Intake {
 /// GitHub sends a UUID; accept anything of that alphabet and a sane length.
 fn valid_delivery_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+    use crate::metrics::labels::WEBHOOK_OUTCOMES;
+
+    /// Every outcome counts under a label preset at zero, and no two share one.
+    #[test]
+    fn every_outcome_has_a_preset_label() {
+        let all = [
+            Outcome::Queued,
+            Outcome::Duplicate,
+            Outcome::Pong,
+            Outcome::Ignored("x"),
+            Outcome::BadSignature(super::signature::SignatureError::Missing),
+            Outcome::BadRequest("x".into()),
+            Outcome::TooLarge,
+            Outcome::SlowBody,
+            Outcome::Busy,
+            Outcome::QueueFull,
+            Outcome::ShuttingDown,
+        ];
+        let labels: Vec<&str> = all.iter().map(Outcome::label).collect();
+        assert_eq!(labels, WEBHOOK_OUTCOMES);
+    }
 }
