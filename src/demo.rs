@@ -394,6 +394,8 @@ pub async fn run(
     let bare = stage.sandbox.dir().display().to_string();
     println!("\nthe repositories are bare git repositories under {bare}/<owner>/<repo>.git, e.g.");
     println!("  git clone {bare}/{repo}.git && git -C {name} log --stat");
+    // paved answers its own last webhooks before it stops.
+    stage.settled_jobs().await;
     let mut stage = stage;
     stage.stop_paved().await;
     Ok(())

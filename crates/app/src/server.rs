@@ -146,6 +146,10 @@ impl Paved {
             task.abort();
         }
         while !(self.intake.queue.depth() == 0 && self.jobs.running() == 0) {
+            // A halt drops what runs on purpose: only a grace run out is news.
+            if grace.is_zero() {
+                break;
+            }
             if Instant::now() >= deadline {
                 tracing::warn!(
                     jobs = self.jobs.running(),
