@@ -257,6 +257,30 @@ impl Stage {
         }
     }
 
+    /// Waits (at most a minute) until nothing moves: webhooks delivered,
+    /// paved idle, and the sandbox's request log unchanged across two looks.
+    /// Whether it got there.
+    pub async fn quiesce(&self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = usize::MAX;
+        loop {
+            if !self.sandbox.settle(Duration::from_secs(30)).await {
+                return false;
+            }
+            self.settled_jobs().await;
+            let now = self.sandbox.requests().len();
+            let idle = self.paved.as_ref().is_none_or(|p| p.jobs.idle());
+            if now == last && idle {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            last = now;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits (bounded) until paved has no job running or waiting.
     pub async fn settled_jobs(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -394,8 +418,9 @@ pub async fn run(
     let bare = stage.sandbox.dir().display().to_string();
     println!("\nthe repositories are bare git repositories under {bare}/<owner>/<repo>.git, e.g.");
     println!("  git clone {bare}/{repo}.git && git -C {name} log --stat");
-    // paved answers its own last webhooks before it stops.
-    stage.settled_jobs().await;
+    // paved takes its own last webhooks before it stops, so none is sent
+    // to a paved that is gone.
+    stage.quiesce().await;
     let mut stage = stage;
     stage.stop_paved().await;
     Ok(())

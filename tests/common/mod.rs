@@ -33,28 +33,10 @@ pub async fn ask_in(
 /// the sandbox's request log unchanged across two looks. A negative
 /// assertion after it checks a settled world, not a guess at timing.
 pub async fn quiescent(stage: &paved::demo::Stage) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut last = usize::MAX;
-    loop {
-        assert!(
-            stage
-                .sandbox
-                .settle(std::time::Duration::from_secs(30))
-                .await
-        );
-        stage.settled_jobs().await;
-        let now = stage.sandbox.requests().len();
-        let idle = stage.paved.as_ref().is_none_or(|p| p.jobs.idle());
-        if now == last && idle {
-            return;
-        }
-        last = now;
-        assert!(
-            std::time::Instant::now() < deadline,
-            "paved and the sandbox never went quiet"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    assert!(
+        stage.quiesce().await,
+        "paved and the sandbox never went quiet"
+    );
 }
 
 /// Waits (bounded) for a comment by paved on `repo#number` containing
