@@ -82,7 +82,8 @@ pub struct Jobs {
     ordered_pending: AtomicUsize,
     /// Ordered work parked until the rate limit resets, in its order.
     parked: Mutex<Vec<Queued>>,
-    /// Work of any kind waiting to be tried again (parked or backing off).
+    /// Timers for work waiting to be tried again: a backoff, or the reset
+    /// parked work waits for.
     waiting: AtomicUsize,
     /// Set when paved stops: running jobs are dropped where they stand, as
     /// in a crash; the next start's resync picks their requests up.
@@ -246,9 +247,9 @@ impl Jobs {
     }
 
     /// Holds `queued` until the rate limit resets at `until`. Everything
-    /// parked goes back in the order it came, on one timer.
+    /// parked goes back in the order it came, on one timer (which counts as
+    /// waiting work while anything is parked).
     fn park(self: &Arc<Self>, queued: Queued, until: SystemTime) {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
         let first = {
             let mut parked = self.parked.lock().expect("jobs lock");
             parked.push(queued);
@@ -264,26 +265,25 @@ impl Jobs {
         );
         self.later(wait, |jobs| {
             let parked = std::mem::take(&mut *jobs.parked.lock().expect("jobs lock"));
-            jobs.waiting.fetch_sub(parked.len(), Ordering::Relaxed);
             for queued in parked {
                 jobs.enqueue(queued);
             }
         });
     }
 
-    /// Runs `then` after `wait`, unless paved stops first; counted as waiting work.
+    /// Runs `then` after `wait`, unless paved stops first; counted as waiting
+    /// work until `then` has queued what it brings back, so the work is never
+    /// counted as gone in between.
     fn later(self: &Arc<Self>, wait: Duration, then: impl FnOnce(&Arc<Self>) + Send + 'static) {
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let jobs = self.clone();
         let mut stop = self.stop.subscribe();
         tokio::spawn(async move {
             tokio::select! {
-                () = tokio::time::sleep(wait) => {
-                    jobs.waiting.fetch_sub(1, Ordering::Relaxed);
-                    then(&jobs);
-                }
+                () = tokio::time::sleep(wait) => then(&jobs),
                 _ = stop.wait_for(|s| *s) => {}
             }
+            jobs.waiting.fetch_sub(1, Ordering::Relaxed);
         });
     }
 
@@ -303,7 +303,6 @@ impl Jobs {
         self.stop.send_replace(true);
         self.running.lock().expect("jobs lock").clear();
         self.parked.lock().expect("jobs lock").clear();
-        self.waiting.store(0, Ordering::Relaxed);
     }
 
     /// Whether no work is running, queued or waiting to be tried again.
