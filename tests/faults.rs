@@ -47,6 +47,46 @@ fn kinds() -> [(&'static str, FaultKind); 5] {
     ]
 }
 
+/// [`kinds`], and a 429 past the client's inline wait, which comes back to
+/// the job runner.
+fn kinds_with_long_waits() -> impl Iterator<Item = (&'static str, FaultKind)> {
+    let long = FaultKind::TooManyRequests { retry_after: 3 };
+    kinds()
+        .into_iter()
+        .chain([("429 past the inline wait", long)])
+}
+
+/// `kind` once at `call`, for paved's calls alone (git calls are not told
+/// apart by caller). `None` for a 403 to a git push: a refusal, not a fault,
+/// and not retried.
+fn once(call: &str, kind_name: &str, kind: FaultKind) -> Option<FaultRule> {
+    let rule = FaultRule::next(call, kind, 1);
+    match (call.contains(".git/"), kind_name) {
+        (true, "403 secondary") => None,
+        (true, _) => Some(rule),
+        (false, _) => Some(rule.by("installation")),
+    }
+}
+
+/// The work waited for a rate limit spent at `spent` to reset (4 s), and
+/// asked GitHub at most 3 times meanwhile.
+fn assert_waited_without_hammering(stage: &Stage, spent: Instant) {
+    assert!(
+        spent.elapsed() >= Duration::from_secs(3),
+        "it waited for the reset"
+    );
+    let refused = stage
+        .sandbox
+        .requests()
+        .by_installation()
+        .filter(|r| r.status == 403)
+        .count();
+    assert!(
+        refused <= 3,
+        "{refused} calls while the limit was spent: paved must not hammer"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_provisioning_call_failing_once_in_each_way_still_ends_ready_once() {
     let (_work, stage) = warmed("faults-provision").await;
@@ -63,13 +103,12 @@ async fn each_provisioning_call_failing_once_in_each_way_still_ends_ready_once()
     let mut made = 1;
     for call in calls {
         for (kind_name, kind) in kinds() {
-            // A 403 to a git push is a refusal, not a rate limit: not retried.
-            if call.contains(".git/") && kind_name == "403 secondary" {
+            let Some(rule) = once(call, kind_name, kind) else {
                 continue;
-            }
+            };
             made += 1;
             let name = format!("f{made:02}");
-            stage.sandbox.inject(FaultRule::next(call, kind, 1));
+            stage.sandbox.inject(rule);
             let n = stage
                 .request(&stage.writer, &name, "node-express", "Flaky.")
                 .await
@@ -120,20 +159,14 @@ async fn each_command_call_failing_once_in_each_way_still_answers_once() {
         "repos/get-content",
         "issues/create-comment",
     ];
-    // Past the inline wait: the rate limit comes back to the job runner.
-    let long = (
-        "429 past the inline wait",
-        FaultKind::TooManyRequests { retry_after: 3 },
-    );
     for (repo, number) in [(CATALOG, n), ("acme/orders", issue)] {
         for call in calls {
-            for (kind_name, kind) in kinds().into_iter().chain([long.clone()]) {
+            for (kind_name, kind) in kinds_with_long_waits() {
                 let before = stage.sandbox.comments(repo, number).len();
                 let context = format!("{kind_name} at {call} on {repo}#{number}");
                 // paved's calls alone: the reader's comment goes through.
-                stage
-                    .sandbox
-                    .inject(FaultRule::next(call, kind, 1).by("installation"));
+                let rule = once(call, kind_name, kind).expect("REST calls all");
+                stage.sandbox.inject(rule);
                 let answer =
                     common::ask_in(&stage, &stage.reader, repo, number, "/paved status").await;
                 assert!(answer.contains("[dev]("), "{context}: {answer}");
@@ -163,20 +196,7 @@ async fn a_spent_rate_limit_parks_the_request_until_the_reset() {
     let exhausted_at = Instant::now();
     let labels = stage.settled(n, LIMIT).await.unwrap();
     assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
-    assert!(
-        exhausted_at.elapsed() >= Duration::from_secs(3),
-        "it waited for the reset"
-    );
-    let refused = stage
-        .sandbox
-        .requests()
-        .by_installation()
-        .filter(|r| r.status == 403)
-        .count();
-    assert!(
-        refused <= 3,
-        "{refused} calls while the limit was spent: paved must not hammer"
-    );
+    assert_waited_without_hammering(&stage, exhausted_at);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -319,17 +339,7 @@ async fn a_ci_run_while_the_rate_limit_is_spent_is_deployed_after_the_reset() {
         a.as_ref().is_some_and(|a| a.tag == sha)
     })
     .await;
-    assert!(
-        exhausted_at.elapsed() >= Duration::from_secs(3),
-        "it waited for the reset"
-    );
-    let refused = stage
-        .sandbox
-        .requests()
-        .by_installation()
-        .filter(|r| r.status == 403)
-        .count();
-    assert!(refused <= 3, "{refused} calls while the limit was spent");
+    assert_waited_without_hammering(&stage, exhausted_at);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -382,25 +392,13 @@ async fn each_deployment_call_failing_once_in_each_way_still_deploys_once() {
         "repos/get-content",
         "POST /acme/platform.git/git-receive-pack",
     ];
-    let long = (
-        "429 past the inline wait",
-        FaultKind::TooManyRequests { retry_after: 3 },
-    );
     for call in calls {
-        for (kind_name, kind) in kinds().into_iter().chain([long.clone()]) {
-            // A 403 to a git push is a refusal, not a rate limit: not retried.
-            if call.contains(".git/") && kind_name == "403 secondary" {
+        for (kind_name, kind) in kinds_with_long_waits() {
+            let Some(rule) = once(call, kind_name, kind) else {
                 continue;
-            }
+            };
             let context = format!("{kind_name} at {call}");
             let before = platform_commits(&stage);
-            // The REST call by paved alone; git calls are not told apart by caller.
-            let rule = FaultRule::next(call, kind, 1);
-            let rule = if call.contains(".git/") {
-                rule
-            } else {
-                rule.by("installation")
-            };
             stage.sandbox.inject(rule);
             let sha = ci_passes(&stage, "acme/warm-up").await;
             common::wait_for_application(&stage, "warm-up", "dev", |a| {
