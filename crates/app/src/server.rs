@@ -284,7 +284,7 @@ async fn work(mut deliveries: mpsc::Receiver<Job>, intake: Arc<Intake>, jobs: Ar
             delivery = %job.delivery,
             event = %job.event.kind.name(),
             repo = job.event.repo.as_ref().map(|r| tracing::field::display(r.full_name())),
-            sender = %job.event.sender.login,
+            sender = %job.event.sender,
             waited_us = job.received.elapsed().as_micros() as u64,
             "took a delivery"
         );

@@ -66,6 +66,7 @@ async fn a_signed_issue_delivery_is_queued_as_our_event() {
     assert_eq!(*action, IssueAction::Opened);
     assert_eq!(issue.number, 12);
     assert_eq!(issue.labels, ["paved:request"]);
+    assert_eq!(issue.author, "alice");
     assert_eq!(jobs[0].event.installation, Some(4242));
     assert_eq!(
         jobs[0].event.repo.as_ref().unwrap().full_name(),

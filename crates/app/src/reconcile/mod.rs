@@ -228,9 +228,7 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
     let reconciler = jobs.reconciler();
     // paved's own changes (labels, edits, comments) come back as webhooks:
     // nothing to do. (CI runs its pushes trigger still deploy.)
-    let own = reconciler
-        .bot()
-        .is_some_and(|bot| event.sender.login == bot);
+    let own = reconciler.bot().is_some_and(|bot| event.sender == bot);
     if own && !matches!(event.kind, EventKind::WorkflowRun(_)) {
         return;
     }
@@ -252,22 +250,19 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
                     .iter()
                     .any(|l| l == crate::catalog::form::REQUEST_LABEL) =>
         {
-            if *action == IssueAction::Edited
-                && !event.sender.login.eq_ignore_ascii_case(&issue.author.login)
-            {
-                reconciler.edited_by(issue.number, &event.sender.login);
+            if *action == IssueAction::Edited && !event.sender.eq_ignore_ascii_case(&issue.author) {
+                reconciler.edited_by(issue.number, &event.sender);
             }
             jobs.submit(issue.number, Trigger::Event, delivery);
         }
-        EventKind::PullRequest {
-            action,
-            pull_request,
-        } if in_catalog && *action != PullRequestAction::Edited => {
-            jobs.submit(pull_request.number, Trigger::Event, delivery);
+        EventKind::PullRequest { action, number }
+            if in_catalog && *action != PullRequestAction::Edited =>
+        {
+            jobs.submit(*number, Trigger::Event, delivery);
         }
         EventKind::IssueComment {
             action,
-            issue,
+            number,
             comment,
             previous_body,
         } => {
@@ -280,10 +275,10 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
                 let job = CommandJob {
                     left_out,
                     repo: name,
-                    number: issue.number,
+                    number: *number,
                     comment: comment.id,
-                    actor: event.sender.login.clone(),
-                    author: comment.author.login.clone(),
+                    actor: event.sender.clone(),
+                    author: comment.author.clone(),
                     commands,
                     edited: *action == CommentAction::Edited,
                 };
@@ -300,7 +295,7 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
                 run: run.id,
             });
         }
-        EventKind::Push(_) if in_catalog => {
+        EventKind::Push if in_catalog => {
             let reconciler = reconciler.clone();
             tokio::spawn(async move { reconciler.catalog_pushed().await });
         }

@@ -1,24 +1,17 @@
-//! Our own event types. GitHub's JSON is read here, into the few fields paved
-//! uses, and nothing past `webhook/` sees it. Unknown fields are skipped, so
-//! GitHub adding fields never breaks intake; unknown actions are "not handled".
+//! Our own event types. GitHub's JSON is read here, into the fields routing
+//! uses (which request, which comment, which run), and nothing past
+//! `webhook/` sees it: the reconciler reads the world from GitHub itself.
+//! Unknown fields are skipped, so GitHub adding fields never breaks intake;
+//! unknown actions are "not handled".
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 
-/// Who did something. Bots (paved included) never trigger commands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    pub login: String,
-    pub id: u64,
-    pub is_bot: bool,
-}
-
+/// The repository an event happened in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repo {
     pub owner: String,
     pub name: String,
     pub default_branch: String,
-    pub private: bool,
 }
 
 impl Repo {
@@ -27,53 +20,26 @@ impl Repo {
     }
 }
 
+/// A request issue (or pull request, in comments) as routing sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issue {
     pub number: u64,
-    pub title: String,
-    pub body: String,
     pub labels: Vec<String>,
-    pub open: bool,
-    pub author: Actor,
-    /// Comments on pull requests arrive as issue comments.
-    pub is_pull_request: bool,
+    /// The author's login.
+    pub author: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Comment {
     pub id: u64,
     pub body: String,
-    pub author: Actor,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PullRequest {
-    pub number: u64,
-    pub title: String,
-    pub body: String,
-    pub open: bool,
-    pub merged: bool,
-    pub merge_commit_sha: Option<String>,
-    pub head_sha: String,
-    pub head_ref: String,
-    /// `owner/name` of the head repository; differs from the base for forks,
-    /// and is `None` when the fork was deleted.
-    pub head_repo: Option<String>,
-    pub base_ref: String,
-    pub author: Actor,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Push {
-    pub git_ref: String,
-    pub before: String,
-    pub after: String,
+    /// The author's login.
+    pub author: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkflowRun {
     pub id: u64,
-    pub name: String,
     pub head_branch: Option<String>,
     pub head_sha: String,
     /// `success`, `failure`, `cancelled`, ...
@@ -104,20 +70,6 @@ pub enum PullRequestAction {
     Closed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InstallationAction {
-    Created,
-    Deleted,
-    Suspend,
-    Unsuspend,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RepositoriesAction {
-    Added,
-    Removed,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
     Issue {
@@ -126,26 +78,19 @@ pub enum EventKind {
     },
     IssueComment {
         action: CommentAction,
-        issue: Issue,
+        /// The issue or pull request commented on.
+        number: u64,
         comment: Comment,
         previous_body: Option<String>,
     },
     PullRequest {
         action: PullRequestAction,
-        pull_request: PullRequest,
+        number: u64,
     },
-    Push(Push),
+    /// Only pushes to the catalog matter, and only that they happened.
+    Push,
     /// Only completed runs are handled.
     WorkflowRun(WorkflowRun),
-    Installation {
-        action: InstallationAction,
-        account: String,
-    },
-    InstallationRepositories {
-        action: RepositoriesAction,
-        added: Vec<String>,
-        removed: Vec<String>,
-    },
 }
 
 impl IssueAction {
@@ -184,28 +129,6 @@ impl PullRequestAction {
     }
 }
 
-impl InstallationAction {
-    fn from_name(action: &str) -> Option<Self> {
-        Some(match action {
-            "created" => Self::Created,
-            "deleted" => Self::Deleted,
-            "suspend" => Self::Suspend,
-            "unsuspend" => Self::Unsuspend,
-            _ => return None,
-        })
-    }
-}
-
-impl RepositoriesAction {
-    fn from_name(action: &str) -> Option<Self> {
-        Some(match action {
-            "added" => Self::Added,
-            "removed" => Self::Removed,
-            _ => return None,
-        })
-    }
-}
-
 impl EventKind {
     /// GitHub's name for the event.
     pub fn name(&self) -> &'static str {
@@ -213,10 +136,8 @@ impl EventKind {
             Self::Issue { .. } => "issues",
             Self::IssueComment { .. } => "issue_comment",
             Self::PullRequest { .. } => "pull_request",
-            Self::Push(_) => "push",
+            Self::Push => "push",
             Self::WorkflowRun(_) => "workflow_run",
-            Self::Installation { .. } => "installation",
-            Self::InstallationRepositories { .. } => "installation_repositories",
         }
     }
 }
@@ -225,9 +146,9 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub kind: EventKind,
-    /// Absent for installation events.
     pub repo: Option<Repo>,
-    pub sender: Actor,
+    /// The login of who acted; empty when GitHub named nobody.
+    pub sender: String,
     pub installation: Option<u64>,
 }
 
@@ -258,7 +179,9 @@ pub fn event_label(name: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-/// The events paved reads (`ping` included); others are ignored.
+/// The events paved knows by name (`ping` included); others are ignored.
+/// Installation events reach every App; paved needs nothing from them, since
+/// it looks its installation up when it first works.
 pub const EVENTS: [&str; 8] = [
     "ping",
     "issues",
@@ -279,202 +202,135 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Parsed, ParseError> {
         event: label,
         source,
     };
-    let envelope: wire::Envelope = serde_json::from_slice(body).map_err(err)?;
-    let action = envelope.action.as_deref().unwrap_or("");
-    let result = match label {
+    let action: wire::Action = serde_json::from_slice(body).map_err(err)?;
+    let action = action.action.as_deref().unwrap_or("");
+    let kind = match label {
         "ping" => return Ok(Parsed::Ping),
-        "issues" => when(IssueAction::from_name(action), |a| issues(a, body)),
-        "issue_comment" => when(CommentAction::from_name(action), |a| comment(a, body)),
-        "pull_request" => when(PullRequestAction::from_name(action), |a| pull(a, body)),
-        "push" => push(body),
-        "workflow_run" => when((action == "completed").then_some(()), |()| run(body)),
-        "installation" => when(InstallationAction::from_name(action), |a| {
-            installation(a, body)
-        }),
-        "installation_repositories" => when(RepositoriesAction::from_name(action), |a| {
-            repositories(a, body)
-        }),
+        "issues" => IssueAction::from_name(action).map(Handled::Issue),
+        "issue_comment" => CommentAction::from_name(action).map(Handled::Comment),
+        "pull_request" => PullRequestAction::from_name(action).map(Handled::Pull),
+        "push" => Some(Handled::Push),
+        "workflow_run" => (action == "completed").then_some(Handled::Run),
+        "installation" | "installation_repositories" => {
+            return Ok(Parsed::Ignored("installation changes need no work"));
+        }
         _ => return Ok(Parsed::Ignored("event not handled")),
     };
-    result.map_err(err)
-}
-
-/// Decodes with `decode` when the action is one paved handles.
-fn when<A>(
-    action: Option<A>,
-    decode: impl FnOnce(A) -> serde_json::Result<Parsed>,
-) -> serde_json::Result<Parsed> {
-    action.map_or(Ok(Parsed::Ignored("action not handled")), decode)
-}
-
-fn event(
-    kind: EventKind,
-    repository: Option<wire::Repository>,
-    sender: Option<wire::User>,
-    installation: Option<u64>,
-) -> Parsed {
-    Parsed::Event(Box::new(Event {
-        kind,
-        repo: repository.map(Into::into),
-        sender: sender.map_or_else(unknown_actor, Into::into),
-        installation,
-    }))
-}
-
-fn issues(action: IssueAction, body: &[u8]) -> serde_json::Result<Parsed> {
-    let w: wire::IssuesPayload = serde_json::from_slice(body)?;
-    let kind = EventKind::Issue {
-        action,
-        issue: w.issue.into(),
+    let Some(kind) = kind else {
+        return Ok(Parsed::Ignored("action not handled"));
     };
-    Ok(event(
-        kind,
-        w.repository,
-        w.sender,
-        w.installation.map(|i| i.id),
-    ))
+    let envelope: wire::Envelope = serde_json::from_slice(body).map_err(err)?;
+    envelope.into_parsed(kind).map_err(err)
 }
 
-fn comment(action: CommentAction, body: &[u8]) -> serde_json::Result<Parsed> {
-    let w: wire::CommentPayload = serde_json::from_slice(body)?;
-    let comment: Comment = w.comment.into();
-    if comment.author.is_bot || w.sender.as_ref().is_some_and(wire::User::is_bot) {
-        return Ok(Parsed::Ignored("comment by a bot"));
-    }
-    let previous_body = w.changes.and_then(|c| c.body).map(|b| b.from);
-    let kind = EventKind::IssueComment {
-        action,
-        issue: w.issue.into(),
-        comment,
-        previous_body,
-    };
-    Ok(event(
-        kind,
-        w.repository,
-        w.sender,
-        w.installation.map(|i| i.id),
-    ))
+/// An event and action paved acts on, before its payload is decoded.
+enum Handled {
+    Issue(IssueAction),
+    Comment(CommentAction),
+    Pull(PullRequestAction),
+    Push,
+    Run,
 }
 
-fn pull(action: PullRequestAction, body: &[u8]) -> serde_json::Result<Parsed> {
-    let w: wire::PullPayload = serde_json::from_slice(body)?;
-    let kind = EventKind::PullRequest {
-        action,
-        pull_request: w.pull_request.into(),
-    };
-    Ok(event(
-        kind,
-        w.repository,
-        w.sender,
-        w.installation.map(|i| i.id),
-    ))
-}
-
-fn push(body: &[u8]) -> serde_json::Result<Parsed> {
-    let w: wire::PushPayload = serde_json::from_slice(body)?;
-    let kind = EventKind::Push(Push {
-        git_ref: w.git_ref,
-        before: w.before,
-        after: w.after,
-    });
-    Ok(event(
-        kind,
-        w.repository,
-        w.sender,
-        w.installation.map(|i| i.id),
-    ))
-}
-
-fn run(body: &[u8]) -> serde_json::Result<Parsed> {
-    let w: wire::RunPayload = serde_json::from_slice(body)?;
-    let r = w.workflow_run;
-    let kind = EventKind::WorkflowRun(WorkflowRun {
-        id: r.id,
-        name: r.name.unwrap_or_default(),
-        head_branch: r.head_branch,
-        head_sha: r.head_sha,
-        conclusion: r.conclusion,
-    });
-    Ok(event(
-        kind,
-        w.repository,
-        w.sender,
-        w.installation.map(|i| i.id),
-    ))
-}
-
-fn installation(action: InstallationAction, body: &[u8]) -> serde_json::Result<Parsed> {
-    let w: wire::InstallationPayload = serde_json::from_slice(body)?;
-    let account = w.installation.account.map(|a| a.login).unwrap_or_default();
-    let kind = EventKind::Installation { action, account };
-    Ok(event(kind, w.repository, w.sender, Some(w.installation.id)))
-}
-
-fn repositories(action: RepositoriesAction, body: &[u8]) -> serde_json::Result<Parsed> {
-    let w: wire::RepositoriesPayload = serde_json::from_slice(body)?;
-    let names = |v: Vec<wire::RepoName>| v.into_iter().map(|r| r.full_name).collect();
-    let kind = EventKind::InstallationRepositories {
-        action,
-        added: names(w.repositories_added),
-        removed: names(w.repositories_removed),
-    };
-    Ok(event(kind, w.repository, w.sender, Some(w.installation.id)))
-}
-
-fn unknown_actor() -> Actor {
-    Actor {
-        login: String::new(),
-        id: 0,
-        is_bot: false,
-    }
-}
-
-/// GitHub's JSON, only the fields we read. Lenient by design: real
+/// GitHub's JSON, only the fields routing reads. Lenient by design: real
 /// deliveries do not always match the published schemas.
 mod wire {
+    use std::borrow::Cow;
+
+    use serde::de::Error as _;
+
     use super::*;
 
     /// Only the action; everything else is skipped without allocating.
     #[derive(Deserialize)]
-    pub struct Envelope<'a> {
+    pub struct Action<'a> {
         #[serde(default, borrow)]
-        pub action: Option<std::borrow::Cow<'a, str>>,
+        pub action: Option<Cow<'a, str>>,
+    }
+
+    /// Every delivery's shape: what all events carry, and the one object
+    /// each event is about.
+    #[derive(Deserialize)]
+    pub struct Envelope {
+        #[serde(default)]
+        repository: Option<Repository>,
+        #[serde(default)]
+        sender: Option<User>,
+        #[serde(default)]
+        installation: Option<Id>,
+        #[serde(default)]
+        issue: Option<IssueBody>,
+        #[serde(default)]
+        comment: Option<CommentBody>,
+        #[serde(default)]
+        changes: Option<Changes>,
+        #[serde(default)]
+        pull_request: Option<Numbered>,
+        #[serde(default)]
+        workflow_run: Option<RunBody>,
+    }
+
+    /// The object an event is about, or a malformed-payload error naming it.
+    fn required<T>(field: Option<T>, name: &'static str) -> serde_json::Result<T> {
+        field.ok_or_else(|| serde_json::Error::missing_field(name))
+    }
+
+    impl Envelope {
+        pub(super) fn into_parsed(self, handled: Handled) -> serde_json::Result<Parsed> {
+            let kind = match handled {
+                Handled::Issue(action) => EventKind::Issue {
+                    action,
+                    issue: required(self.issue, "issue")?.into(),
+                },
+                Handled::Comment(action) => {
+                    let comment = required(self.comment, "comment")?;
+                    if comment.user.is_bot() || self.sender.as_ref().is_some_and(User::is_bot) {
+                        return Ok(Parsed::Ignored("comment by a bot"));
+                    }
+                    EventKind::IssueComment {
+                        action,
+                        number: required(self.issue, "issue")?.number,
+                        comment: comment.into(),
+                        previous_body: self.changes.and_then(|c| c.body).map(|b| b.from),
+                    }
+                }
+                Handled::Pull(action) => EventKind::PullRequest {
+                    action,
+                    number: required(self.pull_request, "pull_request")?.number,
+                },
+                Handled::Push => EventKind::Push,
+                Handled::Run => {
+                    EventKind::WorkflowRun(required(self.workflow_run, "workflow_run")?.into())
+                }
+            };
+            Ok(Parsed::Event(Box::new(Event {
+                kind,
+                repo: self.repository.map(Into::into),
+                sender: self.sender.map(|s| s.login).unwrap_or_default(),
+                installation: self.installation.map(|i| i.id),
+            })))
+        }
     }
 
     #[derive(Deserialize)]
-    pub struct User {
-        pub login: String,
-        #[serde(default)]
-        pub id: u64,
+    struct User {
+        login: String,
         #[serde(default, rename = "type")]
-        pub kind: Option<String>,
+        kind: Option<String>,
     }
 
     impl User {
-        pub fn is_bot(&self) -> bool {
+        fn is_bot(&self) -> bool {
             self.kind.as_deref() == Some("Bot") || self.login.ends_with("[bot]")
         }
     }
 
-    impl From<User> for Actor {
-        fn from(u: User) -> Self {
-            let is_bot = u.is_bot();
-            Actor {
-                login: u.login,
-                id: u.id,
-                is_bot,
-            }
-        }
-    }
-
     #[derive(Deserialize)]
-    pub struct Repository {
-        pub name: String,
-        pub owner: User,
+    struct Repository {
+        name: String,
+        owner: User,
         #[serde(default)]
-        pub default_branch: Option<String>,
-        #[serde(default)]
-        pub private: bool,
+        default_branch: Option<String>,
     }
 
     impl From<Repository> for Repo {
@@ -483,68 +339,51 @@ mod wire {
                 owner: r.owner.login,
                 name: r.name,
                 default_branch: r.default_branch.unwrap_or_else(|| "main".into()),
-                private: r.private,
             }
         }
     }
 
+    /// An installation: routing reads only its id.
     #[derive(Deserialize)]
-    pub struct InstallationRef {
-        pub id: u64,
+    struct Id {
+        id: u64,
+    }
+
+    /// A pull request: routing reads only its number.
+    #[derive(Deserialize)]
+    struct Numbered {
+        number: u64,
     }
 
     #[derive(Deserialize)]
-    pub struct Label {
-        pub name: String,
+    struct Label {
+        name: String,
     }
 
     #[derive(Deserialize)]
-    pub struct IssueBody {
-        pub number: u64,
+    struct IssueBody {
+        number: u64,
         #[serde(default)]
-        pub title: String,
-        #[serde(default)]
-        pub body: Option<String>,
-        #[serde(default)]
-        pub labels: Vec<Label>,
-        #[serde(default)]
-        pub state: Option<String>,
-        pub user: User,
-        #[serde(default)]
-        pub pull_request: Option<IgnoredAny>,
+        labels: Vec<Label>,
+        user: User,
     }
 
     impl From<IssueBody> for Issue {
         fn from(i: IssueBody) -> Self {
             Issue {
                 number: i.number,
-                title: i.title,
-                body: i.body.unwrap_or_default(),
                 labels: i.labels.into_iter().map(|l| l.name).collect(),
-                open: i.state.as_deref() != Some("closed"),
-                author: i.user.into(),
-                is_pull_request: i.pull_request.is_some(),
+                author: i.user.login,
             }
         }
     }
 
     #[derive(Deserialize)]
-    pub struct IssuesPayload {
-        pub issue: IssueBody,
+    struct CommentBody {
+        id: u64,
         #[serde(default)]
-        pub repository: Option<Repository>,
-        #[serde(default)]
-        pub sender: Option<User>,
-        #[serde(default)]
-        pub installation: Option<InstallationRef>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct CommentBody {
-        pub id: u64,
-        #[serde(default)]
-        pub body: String,
-        pub user: User,
+        body: String,
+        user: User,
     }
 
     impl From<CommentBody> for Comment {
@@ -552,160 +391,40 @@ mod wire {
             Comment {
                 id: c.id,
                 body: c.body,
-                author: c.user.into(),
+                author: c.user.login,
             }
         }
     }
 
     #[derive(Deserialize)]
-    pub struct From_ {
-        pub from: String,
+    struct Previous {
+        from: String,
     }
 
     #[derive(Deserialize)]
-    pub struct Changes {
+    struct Changes {
         #[serde(default)]
-        pub body: Option<From_>,
+        body: Option<Previous>,
     }
 
     #[derive(Deserialize)]
-    pub struct CommentPayload {
-        pub issue: IssueBody,
-        pub comment: CommentBody,
+    struct RunBody {
+        id: u64,
         #[serde(default)]
-        pub changes: Option<Changes>,
+        head_branch: Option<String>,
+        head_sha: String,
         #[serde(default)]
-        pub repository: Option<Repository>,
-        #[serde(default)]
-        pub sender: Option<User>,
-        #[serde(default)]
-        pub installation: Option<InstallationRef>,
+        conclusion: Option<String>,
     }
 
-    #[derive(Deserialize)]
-    pub struct RepoName {
-        pub full_name: String,
-    }
-
-    #[derive(Deserialize)]
-    pub struct Branch {
-        #[serde(rename = "ref")]
-        pub git_ref: String,
-        pub sha: String,
-        #[serde(default)]
-        pub repo: Option<RepoName>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct PullBody {
-        pub number: u64,
-        #[serde(default)]
-        pub title: String,
-        #[serde(default)]
-        pub body: Option<String>,
-        #[serde(default)]
-        pub state: Option<String>,
-        #[serde(default)]
-        pub merged: Option<bool>,
-        #[serde(default)]
-        pub merge_commit_sha: Option<String>,
-        pub head: Branch,
-        pub base: Branch,
-        pub user: User,
-    }
-
-    impl From<PullBody> for PullRequest {
-        fn from(p: PullBody) -> Self {
-            PullRequest {
-                number: p.number,
-                title: p.title,
-                body: p.body.unwrap_or_default(),
-                open: p.state.as_deref() != Some("closed"),
-                merged: p.merged.unwrap_or(false),
-                merge_commit_sha: p.merge_commit_sha,
-                head_sha: p.head.sha,
-                head_ref: p.head.git_ref,
-                head_repo: p.head.repo.map(|r| r.full_name),
-                base_ref: p.base.git_ref,
-                author: p.user.into(),
+    impl From<RunBody> for WorkflowRun {
+        fn from(r: RunBody) -> Self {
+            WorkflowRun {
+                id: r.id,
+                head_branch: r.head_branch,
+                head_sha: r.head_sha,
+                conclusion: r.conclusion,
             }
         }
-    }
-
-    #[derive(Deserialize)]
-    pub struct PullPayload {
-        pub pull_request: PullBody,
-        #[serde(default)]
-        pub repository: Option<Repository>,
-        #[serde(default)]
-        pub sender: Option<User>,
-        #[serde(default)]
-        pub installation: Option<InstallationRef>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct PushPayload {
-        #[serde(rename = "ref")]
-        pub git_ref: String,
-        pub before: String,
-        pub after: String,
-        #[serde(default)]
-        pub repository: Option<Repository>,
-        #[serde(default)]
-        pub sender: Option<User>,
-        #[serde(default)]
-        pub installation: Option<InstallationRef>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct RunBody {
-        pub id: u64,
-        #[serde(default)]
-        pub name: Option<String>,
-        #[serde(default)]
-        pub head_branch: Option<String>,
-        pub head_sha: String,
-        #[serde(default)]
-        pub conclusion: Option<String>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct RunPayload {
-        pub workflow_run: RunBody,
-        #[serde(default)]
-        pub repository: Option<Repository>,
-        #[serde(default)]
-        pub sender: Option<User>,
-        #[serde(default)]
-        pub installation: Option<InstallationRef>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct InstallationBody {
-        pub id: u64,
-        #[serde(default)]
-        pub account: Option<User>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct InstallationPayload {
-        pub installation: InstallationBody,
-        #[serde(default)]
-        pub repository: Option<Repository>,
-        #[serde(default)]
-        pub sender: Option<User>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct RepositoriesPayload {
-        pub installation: InstallationBody,
-        #[serde(default)]
-        pub repositories_added: Vec<RepoName>,
-        #[serde(default)]
-        pub repositories_removed: Vec<RepoName>,
-        #[serde(default)]
-        pub repository: Option<Repository>,
-        #[serde(default)]
-        pub sender: Option<User>,
     }
 }
