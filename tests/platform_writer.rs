@@ -49,6 +49,7 @@ async fn writer(stage: &Stage, work: &TempDir) -> PlatformWriter {
         .unwrap();
     PlatformWriter::spawn(WriterConfig {
         github: client(stage),
+        branch: repo.default_branch,
         clone_url: repo.clone_url,
         installation,
         author: Author {

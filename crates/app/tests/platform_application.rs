@@ -11,6 +11,7 @@ fn spec() -> AppSpec {
         environment: "dev".into(),
         template: "python-fastapi@1.0.0".into(),
         repo_url: "https://github.com/acme/billing-api.git".into(),
+        revision: "main".into(),
         image: "ghcr.io/acme/billing-api".into(),
         tag: "3f786850e387550fdab836ed7e6dc881de23001b".into(),
         replicas: 1,

@@ -189,6 +189,9 @@ impl Shared {
                 return Err(ApiError::repository_name_taken());
             }
             let now = Utc::now();
+            let default_branch = world
+                .account(&key.owner)
+                .map_or_else(|| "main".into(), |a| a.new_repo_branch.clone());
             let repo = Repo {
                 id: world.next_id(),
                 key: key.clone(),
@@ -198,7 +201,7 @@ impl Shared {
                 archived: false,
                 is_template: false,
                 topics: Vec::new(),
-                default_branch: "main".into(),
+                default_branch,
                 delete_branch_on_merge: false,
                 parent: None,
                 created_at: now,
@@ -408,7 +411,16 @@ impl Sandbox {
             .collect()
     }
 
-    /// Creates `owner/name` with an empty `main`, as a person would on github.com.
+    /// New repositories of `org` start on `branch` instead of `main`, as
+    /// the organisation's "repository default branch" setting makes them.
+    pub fn set_new_repo_branch(&self, org: &str, branch: &str) {
+        let mut world = self.shared.world();
+        if let Some(account) = world.account_mut(org) {
+            account.new_repo_branch = branch.to_owned();
+        }
+    }
+
+    /// Creates `owner/name`, empty, as a person would on github.com.
     pub async fn create_repo(&self, owner: &str, name: &str) -> Result<RepoKey, SandboxError> {
         let key = RepoKey::new(owner, name);
         self.shared

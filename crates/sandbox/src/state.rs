@@ -54,6 +54,9 @@ pub struct Account {
     pub kind: AccountKind,
     /// For users: the permission they get on every repository of these organisations.
     pub org_roles: BTreeMap<String, Permission>,
+    /// The first branch of this account's new repositories (GitHub's
+    /// "repository default branch" setting).
+    pub new_repo_branch: String,
 }
 
 impl Account {
@@ -334,6 +337,7 @@ impl World {
                 login: login.to_string(),
                 kind,
                 org_roles: BTreeMap::new(),
+                new_repo_branch: "main".into(),
             })
     }
 

@@ -137,3 +137,65 @@ async fn repositories_are_generated_from_templates() {
     let repo = gh.repos("acme", "svc").get().await.unwrap();
     assert_eq!(repo.archived, Some(true));
 }
+
+/// A repository's default branch is data: an organisation names the first
+/// branch of its new repositories, and an admin may make any existing
+/// branch the default, but not one that does not exist.
+#[tokio::test]
+async fn default_branches_follow_the_organisation_and_must_exist() {
+    let w = world(SandboxConfig::default()).await;
+    let gh = client(&w.sb, &w.sb.installation_token(w.installation));
+    w.sb.set_new_repo_branch("acme", "trunk");
+    let created: serde_json::Value = gh
+        .post(
+            "/orgs/acme/repos",
+            Some(&json!({"name": "svc", "auto_init": true})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created["default_branch"], "trunk");
+    assert!(w.sb.branch_sha("acme/svc", "trunk").await.is_some());
+    assert!(w.sb.branch_sha("acme/svc", "main").await.is_none());
+
+    let missing = gh
+        .patch::<serde_json::Value, _, _>(
+            "/repos/acme/svc",
+            Some(&json!({"default_branch": "release"})),
+        )
+        .await;
+    match missing {
+        Err(octocrab::Error::GitHub { source, .. }) => {
+            assert_eq!(source.status_code.as_u16(), 422);
+        }
+        other => panic!("a missing branch was made the default: {other:?}"),
+    }
+    let unchanged: serde_json::Value = gh.get("/repos/acme/svc", None::<&()>).await.unwrap();
+    assert_eq!(unchanged["default_branch"], "trunk");
+
+    w.sb.push_files(
+        "acme/svc",
+        "release",
+        &[("x", b"1")],
+        "Release",
+        "paved[bot]",
+    )
+    .await
+    .unwrap();
+    let moved: serde_json::Value = gh
+        .patch(
+            "/repos/acme/svc",
+            Some(&json!({"default_branch": "release"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved["default_branch"], "release");
+    // Contents without a ref read the default branch.
+    let file = gh
+        .repos("acme", "svc")
+        .get_content()
+        .path("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.items[0].decoded_content().as_deref(), Some("1"));
+}

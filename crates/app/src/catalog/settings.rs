@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::Problem;
 use crate::commands::Role;
+use crate::github::Permission;
 use crate::scaffold::is_dns_label;
 use crate::yaml;
 
@@ -116,7 +117,10 @@ impl Requesters {
 
     /// The least catalog permission that may request, if one is set.
     pub fn min_role(&self) -> Option<Role> {
-        self.permission.as_deref().map(Role::from_github)
+        self.permission
+            .as_deref()
+            .and_then(Permission::named)
+            .map(Role::from)
     }
 
     /// Who may request, for the reply to someone who may not.
@@ -270,16 +274,15 @@ impl CatalogSettings {
                 );
             }
         }
-        let known = ["read", "triage", "write", "maintain", "admin"];
         let requesters = &self.policy.requesters;
         if let Some(p) = requesters
             .permission
             .as_deref()
-            .filter(|p| !known.contains(p))
+            .filter(|p| Permission::named(p).is_none())
         {
             problem(
                 "policy.requesters.permission",
-                format!("{p:?} is not one of {}", known.join(", ")),
+                format!("{p:?} is not one of {}", Permission::NAMES.join(", ")),
             );
         }
         for team in requesters.teams.iter().chain(&self.policy.admin_teams) {

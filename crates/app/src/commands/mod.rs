@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use crate::github::Permission;
 use crate::platform::is_tag;
 use crate::scaffold::is_dns_label;
 
@@ -113,17 +114,19 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
-    /// GitHub's collaborator permission (`admin`, `maintain`, `write`, `triage`, `read`, `none`).
-    pub fn from_github(permission: &str) -> Self {
+/// A maintainer acts as a writer, a triager as a reader.
+impl From<Permission> for Role {
+    fn from(permission: Permission) -> Self {
         match permission {
-            "admin" => Role::Admin,
-            "maintain" | "write" => Role::Write,
-            "triage" | "read" => Role::Read,
-            _ => Role::None,
+            Permission::Admin => Role::Admin,
+            Permission::Maintain | Permission::Write => Role::Write,
+            Permission::Triage | Permission::Read => Role::Read,
+            Permission::None => Role::None,
         }
     }
+}
 
+impl Role {
     pub fn name(self) -> &'static str {
         match self {
             Role::None => "none",
@@ -439,6 +442,7 @@ mod tests {
             assert!(help.contains(kind.help().0), "{kind:?}");
         }
         assert_eq!(Kind::Rollback.name(), "rollback");
-        assert_eq!(Role::from_github("maintain"), Role::Write);
+        assert_eq!(Role::from(Permission::Maintain), Role::Write);
+        assert_eq!(Role::from(Permission::Triage), Role::Read);
     }
 }

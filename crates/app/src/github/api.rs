@@ -13,19 +13,81 @@ use serde_json::json;
 use super::{Auth, GitHub, GitHubError, RepoName};
 
 /// A repository, as paved needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoInfo {
-    pub full_name: String,
+    pub name: RepoName,
     pub clone_url: String,
     pub html_url: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
+    /// Empty when GitHub has none.
+    pub description: String,
     pub archived: bool,
-    #[serde(default)]
     pub private: bool,
-    #[serde(default)]
     pub topics: Vec<String>,
+    /// The branch paved reads from, commits to and opens pull requests into.
+    pub default_branch: String,
+}
+
+#[derive(Deserialize)]
+struct RepoWire {
+    full_name: RepoName,
+    clone_url: String,
+    html_url: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    archived: bool,
+    #[serde(default)]
+    private: bool,
+    #[serde(default)]
+    topics: Vec<String>,
+    /// Absent on a repository created empty; GitHub's default then.
+    #[serde(default)]
+    default_branch: Option<String>,
+}
+
+impl From<RepoWire> for RepoInfo {
+    fn from(r: RepoWire) -> Self {
+        Self {
+            name: r.full_name,
+            clone_url: r.clone_url,
+            html_url: r.html_url,
+            description: r.description.unwrap_or_default(),
+            archived: r.archived,
+            private: r.private,
+            topics: r.topics,
+            default_branch: r
+                .default_branch
+                .unwrap_or_else(|| super::DEFAULT_BRANCH.into()),
+        }
+    }
+}
+
+/// What someone may do in a repository: GitHub's collaborator permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    None,
+    Read,
+    Triage,
+    Write,
+    Maintain,
+    Admin,
+}
+
+impl Permission {
+    /// GitHub's names of the permissions a collaborator can hold, least first.
+    pub const NAMES: [&str; 5] = ["read", "triage", "write", "maintain", "admin"];
+
+    /// The permission GitHub calls `name`, if it is one a person can hold.
+    pub fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "admin" => Self::Admin,
+            "maintain" => Self::Maintain,
+            "write" => Self::Write,
+            "triage" => Self::Triage,
+            "read" => Self::Read,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,13 +198,27 @@ struct InstallationWire {
     id: u64,
 }
 
-/// Changes to an issue in one call: GitHub's update takes labels and state together.
-#[derive(Debug, Default, Clone, serde::Serialize)]
+/// Changes to an issue in one call: GitHub's update takes labels and state
+/// together.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IssuePatch {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close: bool,
+    /// The whole new set, when it changes.
     pub labels: Option<Vec<String>>,
+}
+
+impl IssuePatch {
+    /// GitHub's update body: only what changes.
+    fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        if self.close {
+            body.insert("state".into(), "closed".into());
+        }
+        if let Some(labels) = &self.labels {
+            body.insert("labels".into(), json!(labels));
+        }
+        body.into()
+    }
 }
 
 impl GitHub {
@@ -184,14 +260,14 @@ impl GitHub {
         repo: &RepoName,
     ) -> Result<Option<RepoInfo>, GitHubError> {
         match self
-            .get(
+            .get::<RepoWire>(
                 "repos/get",
                 Auth::Installation(inst),
                 &format!("/repos/{repo}"),
             )
             .await
         {
-            Ok(r) => Ok(Some(r)),
+            Ok(r) => Ok(Some(r.into())),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -215,9 +291,11 @@ impl GitHub {
             "delete_branch_on_merge": true,
         });
         let path = format!("/orgs/{org}/repos");
-        self.act(OP, inst, Method::POST, &path, &body)
+        let created: RepoWire = self
+            .act(OP, inst, Method::POST, &path, &body)
             .await?
-            .json(OP)
+            .json(OP)?;
+        Ok(created.into())
     }
 
     pub async fn replace_topics(
@@ -342,7 +420,7 @@ impl GitHub {
         patch: &IssuePatch,
     ) -> Result<(), GitHubError> {
         let path = format!("/repos/{repo}/issues/{number}");
-        self.act("issues/update", inst, Method::PATCH, &path, patch)
+        self.act("issues/update", inst, Method::PATCH, &path, &patch.body())
             .await?;
         Ok(())
     }
@@ -465,11 +543,18 @@ struct PullWire {
 }
 
 /// A file a pull request touches.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullFile {
-    pub filename: String,
+    pub path: String,
+    /// The pull request deletes it.
+    pub removed: bool,
+}
+
+#[derive(Deserialize)]
+struct PullFileWire {
+    filename: String,
     /// `added`, `modified`, `removed`, `renamed`, ...
-    pub status: String,
+    status: String,
 }
 
 /// One line-level finding on a check run.
@@ -555,7 +640,14 @@ impl GitHub {
         number: u64,
     ) -> Result<Vec<PullFile>, GitHubError> {
         let path = format!("/repos/{repo}/pulls/{number}/files?per_page=100");
-        self.get_all("pulls/list-files", inst, path).await
+        let files: Vec<PullFileWire> = self.get_all("pulls/list-files", inst, path).await?;
+        Ok(files
+            .into_iter()
+            .map(|f| PullFile {
+                removed: f.status == "removed",
+                path: f.filename,
+            })
+            .collect())
     }
 
     /// Reports a completed check run on a commit. GitHub takes at most 50
@@ -624,13 +716,13 @@ impl GitHub {
         Ok(answer.status == StatusCode::CREATED)
     }
 
-    /// `admin`, `maintain`, `write`, `triage`, `read` or `none`.
+    /// What `user` may do in `repo`; `None` for a stranger.
     pub async fn permission(
         &self,
         inst: u64,
         repo: &RepoName,
         user: &str,
-    ) -> Result<String, GitHubError> {
+    ) -> Result<Permission, GitHubError> {
         #[derive(Deserialize)]
         struct Wire {
             permission: String,
@@ -638,8 +730,8 @@ impl GitHub {
         const OP: &str = "repos/get-collaborator-permission-level";
         let path = format!("/repos/{repo}/collaborators/{}/permission", encode(user));
         match self.get::<Wire>(OP, Auth::Installation(inst), &path).await {
-            Ok(w) => Ok(w.permission),
-            Err(e) if e.is_not_found() => Ok("none".into()),
+            Ok(w) => Ok(Permission::named(&w.permission).unwrap_or(Permission::None)),
+            Err(e) if e.is_not_found() => Ok(Permission::None),
             Err(e) => Err(e),
         }
     }
@@ -720,12 +812,14 @@ impl GitHub {
 impl GitHub {
     /// Every repository of `org`, all pages.
     pub async fn list_org_repos(&self, inst: u64, org: &str) -> Result<Vec<RepoInfo>, GitHubError> {
-        self.get_all(
-            "repos/list-for-org",
-            inst,
-            format!("/orgs/{}/repos?per_page=100", encode(org)),
-        )
-        .await
+        let repos: Vec<RepoWire> = self
+            .get_all(
+                "repos/list-for-org",
+                inst,
+                format!("/orgs/{}/repos?per_page=100", encode(org)),
+            )
+            .await?;
+        Ok(repos.into_iter().map(Into::into).collect())
     }
 
     /// The web URL of the open pull request from `branch` (of the same

@@ -11,8 +11,8 @@ pub mod limits;
 mod retry;
 
 pub use api::{
-    Annotation, AppInfo, CheckReport, CommentInfo, IssueInfo, IssuePatch, PullFile, PullInfo,
-    RepoInfo,
+    Annotation, AppInfo, CheckReport, CommentInfo, IssueInfo, IssuePatch, Permission, PullFile,
+    PullInfo, RepoInfo,
 };
 pub use auth::{AppKey, InstallationToken, TokenCache};
 pub use budget::RESERVE as RATE_LIMIT_RESERVE;
@@ -23,9 +23,14 @@ pub use retry::RetryPolicy;
 use std::fmt;
 use std::str::FromStr;
 
+/// What GitHub names a new repository's first branch unless its
+/// organisation says otherwise; assumed only where GitHub does not say.
+pub const DEFAULT_BRANCH: &str = "main";
+
 /// A repository as `owner/name`, checked against GitHub's naming rules so it
-/// is always safe to put in a URL path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// is always safe to put in a URL path. Read from GitHub's `full_name`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct RepoName {
     pub owner: String,
     pub name: String,
@@ -61,6 +66,21 @@ impl FromStr for RepoName {
             owner: owner.into(),
             name: name.into(),
         })
+    }
+}
+
+impl RepoName {
+    /// `owner__name`: one path component, for paved's per-repository caches.
+    pub fn file_name(&self) -> String {
+        format!("{}__{}", self.owner, self.name)
+    }
+}
+
+impl TryFrom<String> for RepoName {
+    type Error = RepoNameError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
     }
 }
 

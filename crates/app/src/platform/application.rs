@@ -27,6 +27,8 @@ pub struct AppSpec {
     pub template: String,
     /// The service repository's clone URL.
     pub repo_url: String,
+    /// Its branch Argo CD deploys the manifests from: the default branch.
+    pub revision: String,
     /// The image without a tag, e.g. `ghcr.io/acme/billing-api`.
     pub image: String,
     pub tag: String,
@@ -71,7 +73,7 @@ impl AppSpec {
                 project: self.project.clone(),
                 source: Source {
                     repo_url: self.repo_url.clone(),
-                    target_revision: "main".into(),
+                    target_revision: self.revision.clone(),
                     path: "k8s".into(),
                     kustomize: Kustomize {
                         images: vec![format!("{}:{}", self.image, self.tag)],
@@ -160,6 +162,7 @@ impl AppSpec {
             environment,
             template: annotation(TEMPLATE_ANNOTATION),
             repo_url: app.spec.source.repo_url,
+            revision: app.spec.source.target_revision,
             image: image.to_owned(),
             tag: tag.to_owned(),
             replicas,

@@ -1,5 +1,5 @@
 //! The platform repository's one writer. Changes from many requests are
-//! batched into one commit; a rejected push (someone else moved `main`)
+//! batched into one commit; a rejected push (someone else moved the branch)
 //! means fetch, re-apply, push again. Never a force-push, so history stays
 //! linear and nobody's commit is lost.
 
@@ -23,8 +23,8 @@ fn stopped() -> StepError {
     StepError::Transient("the platform writer has stopped".into())
 }
 
-/// What a write did: the commit that holds the change (the new one, or
-/// `main` as it was when nothing needed changing).
+/// What a write did: the commit that holds the change (the new one, or the
+/// default branch as it was when nothing needed changing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     pub commit: String,
@@ -43,7 +43,8 @@ pub enum WriteMode {
 struct Pending {
     changes: Vec<FileChange>,
     mode: WriteMode,
-    /// A new branch to commit to (for a pull request) instead of `main`.
+    /// A new branch to commit to (for a pull request) instead of the
+    /// default branch.
     branch: Option<String>,
     /// One line naming the request, e.g. `Add billing-api (catalog#12)`.
     reason: String,
@@ -55,6 +56,9 @@ pub struct WriterConfig {
     pub github: GitHub,
     /// The platform repository's clone URL.
     pub clone_url: String,
+    /// Its default branch: what Argo CD deploys from, and what pull
+    /// requests branch off.
+    pub branch: String,
     pub installation: u64,
     pub author: Author,
     /// A local bare clone kept between writes, so fetches are incremental.
@@ -86,8 +90,8 @@ impl PlatformWriter {
         self.send(changes, mode, None, reason).await
     }
 
-    /// Commits `changes` on top of `main` to a new `branch`, for a pull
-    /// request; `main` itself is not touched.
+    /// Commits `changes` on top of the default branch to a new `branch`,
+    /// for a pull request; the default branch itself is not touched.
     pub async fn write_branch(
         &self,
         changes: Vec<FileChange>,
@@ -125,7 +129,8 @@ async fn run(config: WriterConfig, mut rx: mpsc::Receiver<Pending>) {
         while let Ok(more) = rx.try_recv() {
             pending.push(more);
         }
-        // Changes to main share one commit; a branch gets a commit of its own.
+        // Changes to the default branch share one commit; a new branch gets
+        // a commit of its own.
         let (branches, main): (Vec<Pending>, Vec<Pending>) =
             pending.into_iter().partition(|p| p.branch.is_some());
         let mut groups: Vec<Vec<Pending>> = branches.into_iter().map(|p| vec![p]).collect();
@@ -178,10 +183,10 @@ fn push_changes(
     branch: Option<&str>,
 ) -> Result<Written, GitError> {
     let cache = git::open_cache(&config.cache_dir)?;
-    let branch_name = branch.unwrap_or("main");
+    let branch_name = branch.unwrap_or(&config.branch);
     let target = format!("refs/heads/{branch_name}");
     for attempt in 1..=MAX_PUSH_ATTEMPTS {
-        let head = git::fetch(&cache, &config.clone_url, token, "main")?;
+        let head = git::fetch(&cache, &config.clone_url, token, &config.branch)?;
         let base = head
             .map(|h| cache.find_commit(h).and_then(|c| c.tree()))
             .transpose()?;
@@ -213,7 +218,7 @@ fn push_changes(
                     changed: true,
                 });
             }
-            // A ref refused because main moved under us (git says "failed to
+            // A ref refused because the branch moved under us (git says "failed to
             // update ref" when its compare-and-swap loses) is a race, not a
             // refusal: fetch and re-apply.
             Err(GitError::Rejected(_))

@@ -52,9 +52,8 @@ impl Reconciler {
             return Ok(gh.org_member(inst, &settings.organization, user).await?);
         }
         if let Some(min) = requesters.min_role() {
-            let role = crate::commands::Role::from_github(
-                &gh.permission(inst, &self.deps.catalog, user).await?,
-            );
+            let role: crate::commands::Role =
+                gh.permission(inst, &self.deps.catalog, user).await?.into();
             if role >= min {
                 return Ok(true);
             }

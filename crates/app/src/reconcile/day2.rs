@@ -222,8 +222,7 @@ impl Reconciler {
         if !in_catalog && !self.is_ours(setup, &settings, &job.repo).await? {
             return Ok(None);
         }
-        let mut role =
-            Role::from_github(&gh.permission(inst, &self.deps.catalog, &job.actor).await?);
+        let mut role = Role::from(gh.permission(inst, &self.deps.catalog, &job.actor).await?);
         let needs_admin = job.commands.iter().any(
             |p| matches!(p, Parsed::Command(cmd) if required_role(cmd, &settings) == Role::Admin),
         );
@@ -356,8 +355,8 @@ impl Reconciler {
         let files = gh.list_pull_files(inst, catalog, number).await?;
         Ok(files
             .iter()
-            .filter(|f| f.status != "removed")
-            .find_map(|f| crate::catalog::service_file::service_of_path(&f.filename))
+            .filter(|f| !f.removed)
+            .find_map(|f| crate::catalog::service_file::service_of_path(&f.path))
             .map(str::to_owned))
     }
 
@@ -389,7 +388,12 @@ impl Reconciler {
         let file = self
             .deps
             .github
-            .get_file(setup.installation, &self.deps.platform, &file_path, "main")
+            .get_file(
+                setup.installation,
+                &self.deps.platform,
+                &file_path,
+                &setup.platform.default_branch,
+            )
             .await?;
         let Some(bytes) = file else {
             return Ok(None);
@@ -504,10 +508,12 @@ impl Reconciler {
             .await?;
         let cache = self.deps.work_dir.join(super::HISTORY_CACHE);
         let url = setup.platform.clone_url.clone();
+        let branch = setup.platform.default_branch.clone();
         let file = app.path();
-        let versions =
-            tokio::task::spawn_blocking(move || history::versions(&cache, &url, &token, &file))
-                .await??;
+        let versions = tokio::task::spawn_blocking(move || {
+            history::versions(&cache, &url, &token, &branch, &file)
+        })
+        .await??;
         Ok(versions
             .iter()
             .filter_map(|v| AppSpec::from_yaml(&String::from_utf8_lossy(v)).ok())
@@ -597,7 +603,8 @@ impl Reconciler {
         .await
     }
 
-    /// Writes `app`: a commit on main, or a pull request when `env` is under review.
+    /// Writes `app`: a commit on the platform's default branch, or a pull
+    /// request when `env` is under review.
     async fn change(
         &self,
         setup: &Setup,
@@ -640,7 +647,7 @@ impl Reconciler {
                     setup.installation,
                     &self.deps.platform,
                     &branch,
-                    "main",
+                    &setup.platform.default_branch,
                     &capitalise(what),
                     &body,
                 )

@@ -122,7 +122,7 @@ impl Reconciler {
         gh.create_comment(inst, catalog, ctx.issue.number, &reply)
             .await?;
         let close = IssuePatch {
-            state: Some("closed"),
+            close: true,
             labels: None,
         };
         gh.update_issue(inst, catalog, ctx.issue.number, &close)

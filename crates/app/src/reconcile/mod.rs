@@ -126,6 +126,7 @@ impl Reconciler {
                 let writer = PlatformWriter::spawn(WriterConfig {
                     github: gh.clone(),
                     clone_url: platform.clone_url.clone(),
+                    branch: platform.default_branch.clone(),
                     installation,
                     author: author.clone(),
                     cache_dir: self.deps.work_dir.join(PLATFORM_CACHE),

@@ -249,7 +249,7 @@ impl Reconciler {
             .ensure_repo(ctx, valid, settings)
             .await
             .map_err(at(0))?;
-        steps[0].state = StepState::Done(format!("[{}]({})", repo.full_name, repo.html_url));
+        steps[0].state = StepState::Done(format!("[{}]({})", repo.name, repo.html_url));
         let (commit, version) = self
             .ensure_scaffold(ctx, valid, &repo)
             .await
@@ -319,12 +319,7 @@ impl Reconciler {
                         ),
                     )]));
                 }
-                if !existing
-                    .description
-                    .as_deref()
-                    .unwrap_or("")
-                    .contains(&marker)
-                {
+                if !existing.description.contains(&marker) {
                     return Err(StepError::Invalid(vec![Problem::new(
                         "name",
                         format!(
@@ -374,15 +369,15 @@ impl Reconciler {
         // repository, and nothing half-written left behind for the next run.
         let scratch = self.deps.work_dir.join(super::SCAFFOLDS).join(format!(
             "{}-{}.git",
-            repo.full_name.replace('/', "__"),
+            repo.name.file_name(),
             ctx.issue.number
         ));
-        let url = repo.clone_url.clone();
+        let (url, branch) = (repo.clone_url.clone(), repo.default_branch.clone());
         let author = ctx.setup.author.clone();
         let commit = tokio::task::spawn_blocking(move || {
             let _ = std::fs::remove_dir_all(&scratch);
             let pushed = crate::git::with_retries(crate::git::TRANSIENT_ATTEMPTS, || {
-                publish::push_initial(&scratch, &url, &token, &files, &author, &message)
+                publish::push_initial(&scratch, &url, &token, &branch, &files, &author, &message)
             });
             let _ = std::fs::remove_dir_all(&scratch);
             pushed
@@ -407,6 +402,7 @@ impl Reconciler {
             environment: env.name.clone(),
             template: format!("{}@{version}", valid.request.template),
             repo_url: repo.clone_url.clone(),
+            revision: repo.default_branch.clone(),
             image: format!("ghcr.io/{}/{name}", settings.organization.to_lowercase()),
             tag: commit.to_owned(),
             replicas: env.replicas.default,
@@ -528,7 +524,7 @@ impl Reconciler {
     ) -> Result<(), StepError> {
         let labels = state.relabel(&ctx.issue.labels);
         let patch = IssuePatch {
-            state: close.then_some("closed"),
+            close,
             labels: Some(labels.clone()),
         };
         self.deps

@@ -29,7 +29,7 @@ impl Reconciler {
         let files = gh.list_pull_files(inst, catalog, issue.number).await?;
         let services: Vec<&PullFile> = files
             .iter()
-            .filter(|f| f.status != "removed" && service_of_path(&f.filename).is_some())
+            .filter(|f| !f.removed && service_of_path(&f.path).is_some())
             .collect();
         if services.is_empty() || !(pull.open || pull.merged) {
             if !pull.open {
@@ -48,7 +48,7 @@ impl Reconciler {
         let mut ctx = self.context(setup, issue).await?;
         let (outcome, annotations) = match services.as_slice() {
             [one] => {
-                self.read_service(inst, &one.filename, &git_ref, &settings)
+                self.read_service(inst, &one.path, &git_ref, &settings)
                     .await?
             }
             many => {
@@ -63,7 +63,7 @@ impl Reconciler {
             }
         };
         if pull.open {
-            let report = check_report(&pull.head_sha, &services[0].filename, &outcome, annotations);
+            let report = check_report(&pull.head_sha, &services[0].path, &outcome, annotations);
             gh.report_check(inst, catalog, &report).await?;
         }
         match outcome {
@@ -74,7 +74,7 @@ impl Reconciler {
                 if RequestState::from_labels(&ctx.issue.labels) == RequestState::Invalid {
                     let labels = RequestState::New.relabel(&ctx.issue.labels);
                     let patch = crate::github::IssuePatch {
-                        state: None,
+                        close: false,
                         labels: Some(labels),
                     };
                     gh.update_issue(inst, catalog, ctx.issue.number, &patch)
@@ -145,27 +145,32 @@ impl Reconciler {
         let rendered =
             render(template, &valid.values).map_err(|e| StepError::Refused(e.to_string()))?;
         let name = &valid.request.name;
-        let repo = format!("{}/{name}", settings.organization);
+        let repo = crate::github::RepoName {
+            owner: settings.organization.clone(),
+            name: name.clone(),
+        };
         let platform = &ctx.setup.platform;
         let web = platform
             .html_url
-            .strip_suffix(&format!("/{}", platform.full_name))
+            .strip_suffix(&format!("/{}", platform.name))
             .unwrap_or("https://github.com");
-        let clone_url = format!("{web}/{repo}.git");
-        let fake = crate::github::RepoInfo {
-            full_name: repo.clone(),
-            clone_url,
+        // The repository the merge will create, as the preview shows it.
+        let future = crate::github::RepoInfo {
+            clone_url: format!("{web}/{repo}.git"),
+            name: repo,
             html_url: String::new(),
-            description: None,
+            description: String::new(),
             archived: false,
             private: true,
             topics: vec![],
+            // GitHub's own choice, known once the repository exists.
+            default_branch: crate::github::DEFAULT_BRANCH.into(),
         };
         let app = self.app_spec(
             ctx,
             valid,
             settings,
-            &fake,
+            &future,
             "<commit of the scaffold>",
             &template.version,
         );
@@ -173,7 +178,7 @@ impl Reconciler {
         files.push(crate::scaffold::publish::ANSWERS_PATH.to_owned());
         Ok(Status::Preview {
             service: name.clone(),
-            repo,
+            repo: future.name.to_string(),
             template: format!("{} {}", template.name, template.version),
             files,
             application: app.to_yaml(),

@@ -50,15 +50,15 @@ impl Reconciler {
             .deps
             .work_dir
             .join(super::UPGRADES)
-            .join(format!("{}.git", repo.full_name.replace('/', "__")));
+            .join(format!("{}.git", repo.name.file_name()));
         let templates = self.deps.templates.clone();
         let author = setup.author.clone();
-        let url = repo.clone_url.clone();
+        let (url, branch) = (repo.clone_url.clone(), repo.default_branch.clone());
         let pushed = tokio::task::spawn_blocking(move || -> Result<Pushed, UpgradeError> {
             let git_repo = git::open_cache(&cache)?;
             let template_head = git::fetch(&git_repo, &url, &token, TEMPLATE_BRANCH)?
                 .ok_or(UpgradeError::NoAnswers)?;
-            let main = git::fetch(&git_repo, &url, &token, "main")?.unwrap_or(template_head);
+            let main = git::fetch(&git_repo, &url, &token, &branch)?.unwrap_or(template_head);
             let answers = up::recorded_answers(&git_repo, template_head)?;
             let template = templates.get(&answers.template).ok_or_else(|| {
                 UpgradeError::Render(format!("template {} no longer exists", answers.template))
@@ -117,7 +117,14 @@ impl Reconciler {
         let body = up::pull_body(tpl, &from, &changed, &conflicts);
         let title = format!("Upgrade {template} {from} → {to}");
         let url = gh
-            .create_pull(inst, &name, TEMPLATE_BRANCH, "main", &title, &body)
+            .create_pull(
+                inst,
+                &name,
+                TEMPLATE_BRANCH,
+                &repo.default_branch,
+                &title,
+                &body,
+            )
             .await?;
         Ok(format!("{service}: {title}: {url}{conflict_note}"))
     }
@@ -163,7 +170,7 @@ impl Reconciler {
                     && r.topics.iter().any(|t| t == "paved")
                     && r.topics.iter().any(|t| t == template)
             })
-            .filter_map(|r| r.full_name.split_once('/').map(|(_, n)| n.to_owned()))
+            .map(|r| r.name.name)
             .collect();
         if services.is_empty() {
             return Ok(format!("no service is made from {template}"));

@@ -1,5 +1,5 @@
 //! Pushing a scaffold: one commit holding the rendered files and paved's
-//! record of how they were made, on `main` and on `paved/template` (the
+//! record of how they were made, on the default branch and on `paved/template` (the
 //! branch that only ever receives pure renders, for template upgrades).
 
 use std::path::Path;
@@ -68,11 +68,12 @@ pub fn scaffold_files(rendered: &Rendered, answers: Vec<u8>) -> Vec<FileChange> 
 
 /// Pushes the initial commit to a new repository, unless it already holds
 /// paved's scaffold (the `paved/template` branch), which makes this
-/// idempotent. Returns the commit on `main`.
+/// idempotent. Returns the commit on `branch`, the repository's default.
 pub fn push_initial(
     cache_dir: &Path,
     url: &str,
     token: &Secret,
+    branch: &str,
     files: &[FileChange],
     author: &Author,
     message: &str,
@@ -80,7 +81,7 @@ pub fn push_initial(
     let repo = git::open_cache(cache_dir)?;
     let heads = git::remote_heads(&repo, url, token)?;
     if let Some(done) = heads.get(TEMPLATE_BRANCH) {
-        return Ok(heads.get("main").unwrap_or(done).to_string());
+        return Ok(heads.get(branch).unwrap_or(done).to_string());
     }
     let tree = git::write_tree(&repo, None, files)?
         .ok_or_else(|| git2::Error::from_str("empty scaffold"))?;
@@ -95,18 +96,20 @@ pub fn push_initial(
     let mut refspecs = vec![format!(
         "refs/heads/{TEMPLATE_BRANCH}:refs/heads/{TEMPLATE_BRANCH}"
     )];
-    // Someone pushed to main first: keep their work, only add the template branch.
-    if !heads.contains_key("main") {
-        repo.reference("refs/heads/main", commit, true, "paved")?;
-        refspecs.insert(0, "refs/heads/main:refs/heads/main".into());
+    // Someone pushed to the branch first: keep their work, only add the
+    // template branch.
+    if !heads.contains_key(branch) {
+        let target = format!("refs/heads/{branch}");
+        repo.reference(&target, commit, true, "paved")?;
+        refspecs.insert(0, format!("{target}:{target}"));
     }
     if let Err(e) = git::push(&repo, url, token, &refspecs) {
         // Another replica (or a retry racing a crash) may have pushed it first.
         let now = git::remote_heads(&repo, url, token)?;
-        return match (now.get(TEMPLATE_BRANCH), now.get("main")) {
-            (Some(_), Some(main)) => Ok(main.to_string()),
+        return match (now.get(TEMPLATE_BRANCH), now.get(branch)) {
+            (Some(_), Some(head)) => Ok(head.to_string()),
             _ => Err(e),
         };
     }
-    Ok(heads.get("main").copied().unwrap_or(commit).to_string())
+    Ok(heads.get(branch).copied().unwrap_or(commit).to_string())
 }

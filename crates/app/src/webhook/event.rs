@@ -338,7 +338,9 @@ mod wire {
             Repo {
                 owner: r.owner.login,
                 name: r.name,
-                default_branch: r.default_branch.unwrap_or_else(|| "main".into()),
+                default_branch: r
+                    .default_branch
+                    .unwrap_or_else(|| crate::github::DEFAULT_BRANCH.into()),
             }
         }
     }

@@ -141,7 +141,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     valid_name(&new.name)?;
     let private = new.private || matches!(new.visibility.as_deref(), Some("private" | "internal"));
-    shared
+    let repo = shared
         .create_repo(key.clone(), new.description, private)
         .await?;
     if new.auto_init {
@@ -150,7 +150,13 @@ async fn create(
         let author = shared.signature(login);
         shared
             .git
-            .write_commit(&key, "main", &files, "Initial commit", &author)
+            .write_commit(
+                &key,
+                &repo.default_branch,
+                &files,
+                "Initial commit",
+                &author,
+            )
             .await?;
     }
     let world = shared.world();
@@ -208,6 +214,10 @@ async fn generate(
     shared
         .create_repo(key.clone(), new.description, new.private)
         .await?;
+    // The new repository starts on the template's default branch.
+    if let Some(repo) = shared.world().repo_mut(&key) {
+        repo.default_branch = branch.clone();
+    }
     let author = shared.signature(&login);
     shared
         .git
@@ -262,8 +272,15 @@ async fn fork(
     shared
         .create_repo(key.clone(), description, private)
         .await?;
+    let source_branch = shared
+        .world()
+        .repo(&source)
+        .map(|r| r.default_branch.clone());
     if let Some(repo) = shared.world().repo_mut(&key) {
         repo.parent = Some(source.clone());
+        if let Some(branch) = source_branch {
+            repo.default_branch = branch;
+        }
     }
     shared.git.fork(&source, &key).await?;
     let world = shared.world();
@@ -323,10 +340,17 @@ async fn update_repo(
     Path((owner, name)): Path<(String, String)>,
     Body(update): Body<RepoUpdate>,
 ) -> Result<Response, ApiError> {
-    let mut world = shared.world();
-    let key = repo_for(&world, &caller, &owner, &name, Permission::Admin)?
+    let key = repo_for(&shared.world(), &caller, &owner, &name, Permission::Admin)?
         .key
         .clone();
+    // GitHub only makes a branch that exists the default.
+    if let Some(branch) = &update.default_branch {
+        let rev = format!("refs/heads/{branch}");
+        if shared.git.resolve(&key, &rev).await?.is_none() {
+            return Err(ApiError::invalid("Repository", "default_branch", "invalid"));
+        }
+    }
+    let mut world = shared.world();
     let repo = world.repo_mut(&key).ok_or_else(ApiError::not_found)?;
     if let Some(v) = update.description {
         repo.description = Some(v);
