@@ -2,7 +2,7 @@
 //! their catalog permission or a team in `policy.admin_teams`. Always asked
 //! of the person who acted, never of whoever wrote the text.
 
-use super::provision::Ctx;
+use super::provision::Request;
 use super::{Reconciler, Setup, StepError};
 use crate::catalog::CatalogSettings;
 use crate::catalog::settings::team_name;
@@ -60,13 +60,14 @@ impl Reconciler {
         }
         self.in_any_team(setup, &requesters.teams, user).await
     }
+}
 
+impl Request<'_> {
     /// Answers a request from (or edited by) `requester`, who may not
     /// request, once: the status comment says who may, and the request is
     /// marked invalid until someone who may edits it.
     pub(super) async fn refuse_requester(
-        &self,
-        ctx: &mut Ctx<'_>,
+        &mut self,
         settings: &CatalogSettings,
         requester: &str,
     ) -> Result<(), StepError> {
@@ -75,6 +76,6 @@ impl Reconciler {
             who: settings.policy.requesters.describe(&settings.organization),
         };
         tracing::info!(requester, "request refused: not a requester");
-        self.turn_down(ctx, &refused, "unknown", "refused").await
+        self.turn_down(&refused, "unknown", "refused").await
     }
 }

@@ -3,35 +3,30 @@
 //! `paved:deleted`, which is final: a reopen, an edit, a retry, a resync or
 //! a restart changes nothing after it.
 
-use super::day2::{CommandJob, Outcome, commit_link};
+use super::day2::{Day2, Outcome, commit_link};
 use super::state::RequestState;
 use super::{Reconciler, Setup, StepError};
-use crate::catalog::CatalogSettings;
 use crate::git::FileChange;
 use crate::github::{IssueInfo, IssuePatch, RepoName};
 use crate::platform::{WriteMode, path};
 use crate::status::{self, Status};
 
-impl Reconciler {
-    pub(super) async fn delete(
-        &self,
-        setup: &Setup,
-        settings: &CatalogSettings,
-        job: &CommandJob,
-        service: &str,
-        name: &str,
-    ) -> Outcome {
+impl Day2<'_> {
+    /// `/paved delete <name>`, where the name must be the service's own.
+    pub(super) async fn delete(&self, name: &str) -> Outcome {
+        let (paved, setup, settings, job) = (self.paved, self.setup, self.settings, self.job);
+        let service = self.service;
         if name != service {
             return Err(StepError::invalid(format!(
                 "this is the request for {service}; to delete it, write `/paved delete {service}`"
             )));
         }
         // The request is named by the Application, wherever the command was given.
-        let request = self
+        let request = paved
             .application(setup, service, &settings.first_environment().name)
             .await?
-            .and_then(|app| request_number(&app.request_url, &self.deps.catalog))
-            .or((job.repo == self.deps.catalog).then_some(job.number));
+            .and_then(|app| request_number(&app.request_url, &paved.deps.catalog))
+            .or((job.repo == paved.deps.catalog).then_some(job.number));
         let removals: Vec<FileChange> = settings
             .environments
             .iter()
@@ -53,12 +48,14 @@ impl Reconciler {
             owner: settings.organization.clone(),
             name: service.to_owned(),
         };
-        self.deps
+        paved
+            .deps
             .github
             .archive_repo(setup.installation, &repo)
             .await?;
         if let Some(number) = request {
-            self.mark_deleted(setup, number, service, &job.actor)
+            paved
+                .mark_deleted(setup, number, service, &job.actor)
                 .await?;
         }
         Ok(format!(
@@ -66,7 +63,9 @@ impl Reconciler {
             commit_link(setup, &written.commit)
         ))
     }
+}
 
+impl Reconciler {
     /// Marks request `number` deleted by `by` today: its status comment says
     /// so, its label is `paved:deleted`, and it is closed.
     async fn mark_deleted(
@@ -91,8 +90,8 @@ impl Reconciler {
             by: by.to_owned(),
             on,
         };
-        self.show(&mut ctx, &deleted).await?;
-        self.labels(&mut ctx, RequestState::Deleted, close).await
+        ctx.show(&deleted).await?;
+        ctx.labels(RequestState::Deleted, close).await
     }
 
     /// A deleted request that was reopened: one reply that says so, and

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use super::day2::Answer;
+use super::commands::Answer;
 use super::{CommandJob, Reconciler};
 use crate::error::StepError;
 use crate::github::RepoName;

@@ -5,8 +5,10 @@
 //! webhooks and crashes heal without a database.
 
 mod access;
+mod commands;
 mod day2;
 mod deletion;
+mod deploy;
 mod jobs;
 mod provision;
 mod pull;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, OnceCell};
 
-pub use day2::CommandJob;
+pub use commands::CommandJob;
 pub use jobs::{Jobs, Trigger};
 pub use state::RequestState;
 

@@ -24,8 +24,10 @@ const STEP_REPO: &str = "Repository";
 const STEP_SCAFFOLD: &str = "Scaffold";
 const STEP_DEPLOY: &str = "Deployment";
 
-/// The issue (or pull request) being worked on and what is known of it.
-pub(super) struct Ctx<'a> {
+/// The request (an issue or a pull request) being worked on, what is known
+/// of it, and what working on it needs.
+pub(super) struct Request<'a> {
+    pub(super) paved: &'a Reconciler,
     pub(super) setup: &'a Setup,
     pub(super) catalog: &'a RepoName,
     pub(super) issue: IssueInfo,
@@ -79,19 +81,19 @@ impl Reconciler {
             .may_request(setup, &settings, &author, ctx.issue.author_member)
             .await?
         {
-            return self.refuse_requester(&mut ctx, &settings, &author).await;
+            return ctx.refuse_requester(&settings, &author).await;
         }
         // An edit by someone else makes them a requester too.
         if let Some(editor) = editor.filter(|e| !e.eq_ignore_ascii_case(&author))
             && !self.may_request(setup, &settings, &editor, false).await?
         {
-            return self.refuse_requester(&mut ctx, &settings, &editor).await;
+            return ctx.refuse_requester(&settings, &editor).await;
         }
         let request = form::request(Form::new_service(), &ctx.issue.body)
             .and_then(|r| validate(&r, &self.deps.templates, &settings));
         match request {
-            Err(problems) => self.invalid(&mut ctx, problems, "unknown").await,
-            Ok(valid) => self.provision(&mut ctx, &valid, &settings, attempt).await,
+            Err(problems) => ctx.invalid(problems, "unknown").await,
+            Ok(valid) => ctx.provision(&valid, &settings, attempt).await,
         }
     }
 
@@ -100,7 +102,7 @@ impl Reconciler {
         &'a self,
         setup: &'a Setup,
         issue: IssueInfo,
-    ) -> Result<Ctx<'a>, StepError> {
+    ) -> Result<Request<'a>, StepError> {
         let catalog = &self.deps.catalog;
         let gh = &self.deps.github;
         let comments = gh
@@ -109,21 +111,23 @@ impl Reconciler {
         let status = comments
             .into_iter()
             .find(|c| c.author == setup.bot && status::is_status(&c.body));
-        Ok(Ctx {
+        Ok(Request {
+            paved: self,
             setup,
             catalog,
             issue,
             status,
         })
     }
+}
 
+impl Request<'_> {
     /// Provisions a valid request. A step that fails is shown on the status
     /// comment as the job runner's [`decide`] will treat it: waiting for the
     /// rate limit, trying again, or failed (or invalid) for good; the error
     /// goes back to the runner unless paved has given up.
     pub(super) async fn provision(
-        &self,
-        ctx: &mut Ctx<'_>,
+        &mut self,
         valid: &ValidRequest,
         settings: &CatalogSettings,
         attempt: u32,
@@ -145,29 +149,29 @@ impl Reconciler {
             },
         ];
         let service = valid.request.name.clone();
-        if RequestState::from_labels(&ctx.issue.labels) != RequestState::Provisioning {
-            self.labels(ctx, RequestState::Provisioning, false).await?;
+        if RequestState::from_labels(&self.issue.labels) != RequestState::Provisioning {
+            self.labels(RequestState::Provisioning, false).await?;
         }
-        if ctx.status.is_none() {
+        if self.status.is_none() {
             let progress = Status::Progress {
                 service: service.clone(),
                 steps: steps.clone(),
                 summary: None,
             };
-            self.show(ctx, &progress).await?;
+            self.show(&progress).await?;
         }
-        let (failed, error) = match self.steps(ctx, valid, settings, &mut steps).await {
+        let (failed, error) = match self.steps(valid, settings, &mut steps).await {
             Ok(summary) => {
                 let ready = Status::Progress {
                     service,
                     steps,
                     summary: Some(summary),
                 };
-                self.show(ctx, &ready).await?;
+                self.show(&ready).await?;
                 // A merged pull request is closed already; an issue is closed now.
-                let close = !ctx.issue.is_pull_request;
-                self.labels(ctx, RequestState::Ready, close).await?;
-                let m = self.metrics();
+                let close = !self.issue.is_pull_request;
+                self.labels(RequestState::Ready, close).await?;
+                let m = self.paved.metrics();
                 m.provisioning_requests
                     .with_label_values(&[template, "ready"])
                     .inc();
@@ -179,15 +183,13 @@ impl Reconciler {
             }
             Err(failed) => failed,
         };
-        self.step_failed(ctx, valid, steps, failed, error, attempt)
-            .await
+        self.step_failed(valid, steps, failed, error, attempt).await
     }
 
     /// Step `failed` of `steps` ended in `error`: shown as the job runner
     /// will treat it.
     async fn step_failed(
-        &self,
-        ctx: &mut Ctx<'_>,
+        &mut self,
         valid: &ValidRequest,
         mut steps: Vec<Step>,
         failed: usize,
@@ -206,7 +208,7 @@ impl Reconciler {
                 tracing::info!(service = %valid.request.name, "waiting for GitHub's rate limit to reset");
                 steps[failed].state = StepState::Waiting(waiting_text(until));
                 // Best effort: with the limit spent, this may not get through either.
-                let _ = self.show(ctx, &progress(steps)).await;
+                let _ = self.show(&progress(steps)).await;
                 Err(error)
             }
             Action::Backoff(wait) => {
@@ -215,17 +217,18 @@ impl Reconciler {
                     "{error}; paved tries again in {} s",
                     wait.as_secs()
                 ));
-                let _ = self.show(ctx, &progress(steps)).await;
+                let _ = self.show(&progress(steps)).await;
                 Err(error)
             }
             Action::GiveUp => match error {
-                StepError::Invalid(problems) => self.invalid(ctx, problems, template).await,
+                StepError::Invalid(problems) => self.invalid(problems, template).await,
                 error => {
                     tracing::warn!(service = %valid.request.name, %error, "provisioning failed");
                     steps[failed].state = StepState::Failed(error.to_string());
-                    self.show(ctx, &progress(steps)).await?;
-                    self.labels(ctx, RequestState::Failed, false).await?;
-                    self.metrics()
+                    self.show(&progress(steps)).await?;
+                    self.labels(RequestState::Failed, false).await?;
+                    self.paved
+                        .metrics()
                         .provisioning_requests
                         .with_label_values(&[template, "failed"])
                         .inc();
@@ -239,31 +242,24 @@ impl Reconciler {
     /// for the status comment when all are done, else the step that failed.
     async fn steps(
         &self,
-        ctx: &Ctx<'_>,
         valid: &ValidRequest,
         settings: &CatalogSettings,
         steps: &mut [Step],
     ) -> Result<String, (usize, StepError)> {
         let at = |i: usize| move |e: StepError| (i, e);
-        let repo = self
-            .ensure_repo(ctx, valid, settings)
-            .await
-            .map_err(at(0))?;
+        let repo = self.ensure_repo(valid, settings).await.map_err(at(0))?;
         steps[0].state = StepState::Done(format!("[{}]({})", repo.name, repo.html_url));
-        let (commit, version) = self
-            .ensure_scaffold(ctx, valid, &repo)
-            .await
-            .map_err(at(1))?;
+        let (commit, version) = self.ensure_scaffold(valid, &repo).await.map_err(at(1))?;
         steps[1].state = StepState::Done(format!(
             "{} {version}, commit `{}`",
             valid.request.template,
             short(&commit)
         ));
-        let app = self.app_spec(ctx, valid, settings, &repo, &commit, &version);
-        let written = self.ensure_application(ctx, &app).await.map_err(at(2))?;
-        let platform = &ctx.setup.platform.html_url;
+        let app = self.app_spec(valid, settings, &repo, &commit, &version);
+        let written = self.ensure_application(&app).await.map_err(at(2))?;
+        let platform = &self.setup.platform.html_url;
         steps[2].state = StepState::Done(format!(
-            "[{}]({platform}/blob/main/{}) in commit [`{}`]({platform}/commit/{written})",
+            "[{}]({platform}/blob/{written}/{}) in commit [`{}`]({platform}/commit/{written})",
             app.path(),
             app.path(),
             short(&written)
@@ -286,15 +282,14 @@ impl Reconciler {
     /// request (its description carries the request's marker).
     async fn ensure_repo(
         &self,
-        ctx: &Ctx<'_>,
         valid: &ValidRequest,
         settings: &CatalogSettings,
     ) -> Result<RepoInfo, StepError> {
-        let gh = &self.deps.github;
-        let inst = ctx.setup.installation;
+        let gh = &self.paved.deps.github;
+        let inst = self.setup.installation;
         let name = &valid.request.name;
         let org = &settings.organization;
-        let marker = format!("[paved {}#{}]", ctx.catalog, ctx.issue.number);
+        let marker = format!("[paved {}#{}]", self.catalog, self.issue.number);
         let full = RepoName {
             owner: org.clone(),
             name: name.clone(),
@@ -341,11 +336,11 @@ impl Reconciler {
     /// Renders and pushes the scaffold unless the repository already holds it.
     async fn ensure_scaffold(
         &self,
-        ctx: &Ctx<'_>,
         valid: &ValidRequest,
         repo: &RepoInfo,
     ) -> Result<(String, String), StepError> {
         let template = self
+            .paved
             .deps
             .templates
             .get(&valid.request.template)
@@ -354,26 +349,32 @@ impl Reconciler {
             })?;
         let rendered =
             render(template, &valid.values).map_err(|e| StepError::Refused(e.to_string()))?;
-        let answers = publish::answers_file(template, &valid.values, &ctx.issue.html_url);
+        let answers = publish::answers_file(template, &valid.values, &self.issue.html_url);
         let files = publish::scaffold_files(&rendered, answers);
         let token = self
+            .paved
             .deps
             .github
-            .installation_token(ctx.setup.installation)
+            .installation_token(self.setup.installation)
             .await?;
         let message = format!(
             "Scaffold {} from {} {}\n\nRequested in {}#{}.\n",
-            valid.request.name, template.name, template.version, ctx.catalog, ctx.issue.number
+            valid.request.name, template.name, template.version, self.catalog, self.issue.number
         );
         // A scratch repository per request: nothing to reuse for a new
         // repository, and nothing half-written left behind for the next run.
-        let scratch = self.deps.work_dir.join(super::SCAFFOLDS).join(format!(
-            "{}-{}.git",
-            repo.name.file_name(),
-            ctx.issue.number
-        ));
+        let scratch = self
+            .paved
+            .deps
+            .work_dir
+            .join(super::SCAFFOLDS)
+            .join(format!(
+                "{}-{}.git",
+                repo.name.file_name(),
+                self.issue.number
+            ));
         let (url, branch) = (repo.clone_url.clone(), repo.default_branch.clone());
-        let author = ctx.setup.author.clone();
+        let author = self.setup.author.clone();
         let commit = tokio::task::spawn_blocking(move || {
             let _ = std::fs::remove_dir_all(&scratch);
             let pushed = crate::git::with_retries(crate::git::TRANSIENT_ATTEMPTS, || {
@@ -388,7 +389,6 @@ impl Reconciler {
 
     pub(super) fn app_spec(
         &self,
-        ctx: &Ctx<'_>,
         valid: &ValidRequest,
         settings: &CatalogSettings,
         repo: &RepoInfo,
@@ -409,13 +409,13 @@ impl Reconciler {
             project: "default".into(),
             cluster: env.cluster.clone(),
             namespace: format!("{name}-{}", env.name),
-            request_url: ctx.issue.html_url.clone(),
+            request_url: self.issue.html_url.clone(),
         }
     }
 
     /// Makes the platform repository hold the Application. An Application
     /// that exists is left as it is: day-2 commands own it from then on.
-    async fn ensure_application(&self, ctx: &Ctx<'_>, app: &AppSpec) -> Result<String, StepError> {
+    async fn ensure_application(&self, app: &AppSpec) -> Result<String, StepError> {
         let change = FileChange {
             path: app.path(),
             contents: Some(app.to_yaml().into_bytes()),
@@ -423,9 +423,9 @@ impl Reconciler {
         };
         let reason = format!(
             "Add {} ({}#{})",
-            app.service, ctx.catalog.name, ctx.issue.number
+            app.service, self.catalog.name, self.issue.number
         );
-        let written = ctx
+        let written = self
             .setup
             .writer
             .write(vec![change], WriteMode::CreateOnly, reason)
@@ -434,28 +434,27 @@ impl Reconciler {
     }
 
     pub(super) async fn invalid(
-        &self,
-        ctx: &mut Ctx<'_>,
+        &mut self,
         problems: Vec<Problem>,
         template: &str,
     ) -> Result<(), StepError> {
         let status = Status::Invalid { problems };
-        self.turn_down(ctx, &status, template, "invalid").await
+        self.turn_down(&status, template, "invalid").await
     }
 
     /// Shows why the request is not taken and labels it `paved:invalid`,
     /// counting it (as `outcome`) once, when it first becomes so.
     pub(super) async fn turn_down(
-        &self,
-        ctx: &mut Ctx<'_>,
+        &mut self,
         status: &Status,
         template: &str,
         outcome: &str,
     ) -> Result<(), StepError> {
-        self.show(ctx, status).await?;
-        if RequestState::from_labels(&ctx.issue.labels) != RequestState::Invalid {
-            self.labels(ctx, RequestState::Invalid, false).await?;
-            self.metrics()
+        self.show(status).await?;
+        if RequestState::from_labels(&self.issue.labels) != RequestState::Invalid {
+            self.labels(RequestState::Invalid, false).await?;
+            self.paved
+                .metrics()
                 .provisioning_requests
                 .with_label_values(&[template, outcome])
                 .inc();
@@ -464,21 +463,21 @@ impl Reconciler {
     }
 
     /// Creates or edits the status comment, only when its text changes.
-    pub(super) async fn show(&self, ctx: &mut Ctx<'_>, status: &Status) -> Result<(), StepError> {
+    pub(super) async fn show(&mut self, status: &Status) -> Result<(), StepError> {
         let body = status.render();
-        let gh = &self.deps.github;
-        let inst = ctx.setup.installation;
-        match &mut ctx.status {
+        let gh = &self.paved.deps.github;
+        let inst = self.setup.installation;
+        match &mut self.status {
             Some(c) if c.body == body => {}
             Some(c) => {
-                gh.update_comment(inst, ctx.catalog, c.id, &body).await?;
+                gh.update_comment(inst, self.catalog, c.id, &body).await?;
                 c.body = body;
             }
             None => {
                 let ours = gh
-                    .create_comment(inst, ctx.catalog, ctx.issue.number, &body)
+                    .create_comment(inst, self.catalog, self.issue.number, &body)
                     .await?;
-                ctx.status = Some(self.only_status(ctx, ours, &body).await?);
+                self.status = Some(self.only_status(ours, &body).await?);
             }
         }
         Ok(())
@@ -486,26 +485,22 @@ impl Reconciler {
 
     /// Another replica may have answered the same request at the same
     /// moment: the oldest status comment wins, and a newer one of ours goes.
-    async fn only_status(
-        &self,
-        ctx: &Ctx<'_>,
-        ours: CommentInfo,
-        body: &str,
-    ) -> Result<CommentInfo, StepError> {
-        let gh = &self.deps.github;
-        let inst = ctx.setup.installation;
+    async fn only_status(&self, ours: CommentInfo, body: &str) -> Result<CommentInfo, StepError> {
+        let gh = &self.paved.deps.github;
+        let inst = self.setup.installation;
         let comments = gh
-            .list_comments(inst, ctx.catalog, ctx.issue.number)
+            .list_comments(inst, self.catalog, self.issue.number)
             .await?;
         let oldest = comments
             .into_iter()
-            .filter(|c| c.author == ctx.setup.bot && status::is_status(&c.body))
+            .filter(|c| c.author == self.setup.bot && status::is_status(&c.body))
             .min_by_key(|c| c.id);
         match oldest {
             Some(mut first) if first.id < ours.id => {
-                gh.delete_comment(inst, ctx.catalog, ours.id).await?;
+                gh.delete_comment(inst, self.catalog, ours.id).await?;
                 if first.body != body {
-                    gh.update_comment(inst, ctx.catalog, first.id, body).await?;
+                    gh.update_comment(inst, self.catalog, first.id, body)
+                        .await?;
                     first.body = body.to_owned();
                 }
                 Ok(first)
@@ -517,26 +512,26 @@ impl Reconciler {
     /// Sets the state label (keeping the requester's other labels) and,
     /// when `close`, closes the issue, in one call.
     pub(super) async fn labels(
-        &self,
-        ctx: &mut Ctx<'_>,
+        &mut self,
         state: RequestState,
         close: bool,
     ) -> Result<(), StepError> {
-        let labels = state.relabel(&ctx.issue.labels);
+        let labels = state.relabel(&self.issue.labels);
         let patch = IssuePatch {
             close,
             labels: Some(labels.clone()),
         };
-        self.deps
+        self.paved
+            .deps
             .github
             .update_issue(
-                ctx.setup.installation,
-                ctx.catalog,
-                ctx.issue.number,
+                self.setup.installation,
+                self.catalog,
+                self.issue.number,
                 &patch,
             )
             .await?;
-        ctx.issue.labels = labels;
+        self.issue.labels = labels;
         Ok(())
     }
 }

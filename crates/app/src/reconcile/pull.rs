@@ -4,7 +4,7 @@
 //! merged it is provisioned like an issue request. A PR is never
 //! provisioned before it is merged, so a fork can only ask.
 
-use super::provision::Ctx;
+use super::provision::Request;
 use super::state::RequestState;
 use super::{Reconciler, Setup, StepError};
 use crate::catalog::service_file::{self, service_of_path};
@@ -67,10 +67,10 @@ impl Reconciler {
             gh.report_check(inst, catalog, &report).await?;
         }
         match outcome {
-            Err(problems) => self.invalid(&mut ctx, problems, "unknown").await,
-            Ok(valid) if pull.merged => self.provision(&mut ctx, &valid, &settings, attempt).await,
+            Err(problems) => ctx.invalid(problems, "unknown").await,
+            Ok(valid) if pull.merged => ctx.provision(&valid, &settings, attempt).await,
             Ok(valid) => {
-                let preview = self.preview(&ctx, &valid, &settings)?;
+                let preview = ctx.preview(&valid, &settings)?;
                 if RequestState::from_labels(&ctx.issue.labels) == RequestState::Invalid {
                     let labels = RequestState::New.relabel(&ctx.issue.labels);
                     let patch = crate::github::IssuePatch {
@@ -80,7 +80,7 @@ impl Reconciler {
                     gh.update_issue(inst, catalog, ctx.issue.number, &patch)
                         .await?;
                 }
-                self.show(&mut ctx, &preview).await
+                ctx.show(&preview).await
             }
         }
     }
@@ -127,15 +127,17 @@ impl Reconciler {
         };
         Ok((result, annotations))
     }
+}
 
+impl Request<'_> {
     /// What merging will create: the files and the Application.
     fn preview(
         &self,
-        ctx: &Ctx<'_>,
         valid: &ValidRequest,
         settings: &crate::catalog::CatalogSettings,
     ) -> Result<Status, StepError> {
         let template = self
+            .paved
             .deps
             .templates
             .get(&valid.request.template)
@@ -149,7 +151,7 @@ impl Reconciler {
             owner: settings.organization.clone(),
             name: name.clone(),
         };
-        let platform = &ctx.setup.platform;
+        let platform = &self.setup.platform;
         let web = platform
             .html_url
             .strip_suffix(&format!("/{}", platform.name))
@@ -167,7 +169,6 @@ impl Reconciler {
             default_branch: crate::github::DEFAULT_BRANCH.into(),
         };
         let app = self.app_spec(
-            ctx,
             valid,
             settings,
             &future,

@@ -24,15 +24,50 @@ enum Pushed {
     },
 }
 
+/// Upgrades under one `paved.yaml`.
+pub(super) struct Upgrades<'a> {
+    paved: &'a Reconciler,
+    setup: &'a Setup,
+    settings: &'a CatalogSettings,
+}
+
 impl Reconciler {
+    pub(super) fn upgrades<'a>(
+        &'a self,
+        setup: &'a Setup,
+        settings: &'a CatalogSettings,
+    ) -> Upgrades<'a> {
+        Upgrades {
+            paved: self,
+            setup,
+            settings,
+        }
+    }
+
+    /// With `upgrades: auto` in `paved.yaml`: every service of every template
+    /// gets its upgrade pull request (those already current are left alone).
+    pub async fn auto_upgrade(&self) -> Result<(), StepError> {
+        let setup = self.setup().await?;
+        let settings = self.settings(setup.installation).await?;
+        if settings.upgrades != crate::catalog::settings::Upgrades::Auto {
+            return Ok(());
+        }
+        let upgrades = self.upgrades(setup, &settings);
+        for template in self.deps.templates.names() {
+            match upgrades.fleet(template).await {
+                Ok(summary) => tracing::info!(template, %summary, "automatic upgrade"),
+                Err(why) => tracing::warn!(template, %why, "automatic upgrade failed"),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Upgrades<'_> {
     /// Upgrades `service`; a line for the reply.
-    pub(super) async fn upgrade_service(
-        &self,
-        setup: &Setup,
-        settings: &CatalogSettings,
-        service: &str,
-    ) -> Result<String, StepError> {
-        let gh = &self.deps.github;
+    pub(super) async fn service(&self, service: &str) -> Result<String, StepError> {
+        let (setup, settings, deps) = (self.setup, self.settings, &self.paved.deps);
+        let gh = &deps.github;
         let inst = setup.installation;
         let name = RepoName {
             owner: settings.organization.clone(),
@@ -46,12 +81,11 @@ impl Reconciler {
             return Err(StepError::invalid(format!("{name} is archived")));
         }
         let token = gh.installation_token(inst).await?;
-        let cache = self
-            .deps
+        let cache = deps
             .work_dir
             .join(super::UPGRADES)
             .join(format!("{}.git", repo.name.file_name()));
-        let templates = self.deps.templates.clone();
+        let templates = deps.templates.clone();
         let author = setup.author.clone();
         let (url, branch) = (repo.clone_url.clone(), repo.default_branch.clone());
         let pushed = tokio::task::spawn_blocking(move || -> Result<Pushed, UpgradeError> {
@@ -109,8 +143,7 @@ impl Reconciler {
                 "{service}: updated the open upgrade pull request {url}{conflict_note}"
             ));
         }
-        let tpl = self
-            .deps
+        let tpl = deps
             .templates
             .get(&template)
             .ok_or_else(|| StepError::Refused("the template vanished".into()))?;
@@ -129,37 +162,15 @@ impl Reconciler {
         Ok(format!("{service}: {title}: {url}{conflict_note}"))
     }
 
-    /// With `upgrades: auto` in `paved.yaml`: every service of every template
-    /// gets its upgrade pull request (those already current are left alone).
-    pub async fn auto_upgrade(&self) -> Result<(), StepError> {
-        let setup = self.setup().await?;
-        let settings = self.settings(setup.installation).await?;
-        if settings.upgrades != crate::catalog::settings::Upgrades::Auto {
-            return Ok(());
-        }
-        for template in self.deps.templates.names() {
-            match self.upgrade_fleet(setup, &settings, template).await {
-                Ok(summary) => tracing::info!(template, %summary, "automatic upgrade"),
-                Err(why) => tracing::warn!(template, %why, "automatic upgrade failed"),
-            }
-        }
-        Ok(())
-    }
-
     /// Upgrades every service made from `template`: one line each.
-    pub(super) async fn upgrade_fleet(
-        &self,
-        setup: &Setup,
-        settings: &CatalogSettings,
-        template: &str,
-    ) -> Result<String, StepError> {
-        if self.deps.templates.get(template).is_none() {
+    pub(super) async fn fleet(&self, template: &str) -> Result<String, StepError> {
+        let (setup, settings, deps) = (self.setup, self.settings, &self.paved.deps);
+        if deps.templates.get(template).is_none() {
             return Err(StepError::invalid(format!(
                 "there is no template {template:?}"
             )));
         }
-        let repos = self
-            .deps
+        let repos = deps
             .github
             .list_org_repos(setup.installation, &settings.organization)
             .await?;
@@ -177,9 +188,7 @@ impl Reconciler {
         }
         let mut lines = Vec::with_capacity(services.len());
         for chunk in services.chunks(FLEET_PARALLEL) {
-            let runs = chunk
-                .iter()
-                .map(|s| self.upgrade_service(setup, settings, s));
+            let runs = chunk.iter().map(|s| self.service(s));
             for (service, result) in chunk.iter().zip(futures_util::future::join_all(runs).await) {
                 lines.push(match result {
                     Ok(line) => format!("- {line}"),
