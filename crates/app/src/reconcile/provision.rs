@@ -17,7 +17,7 @@ use crate::catalog::{CatalogSettings, Problem, ValidRequest, validate};
 use crate::git::FileChange;
 use crate::github::{CommentInfo, IssueInfo, IssuePatch, RepoInfo, RepoName};
 use crate::platform::{AppSpec, WriteMode};
-use crate::scaffold::{publish, render};
+use crate::scaffold::{Rendered, Template, publish, render};
 use crate::status::{self, Status, Step, StepState};
 
 const STEP_REPO: &str = "Repository";
@@ -339,16 +339,7 @@ impl Request<'_> {
         valid: &ValidRequest,
         repo: &RepoInfo,
     ) -> Result<(String, String), StepError> {
-        let template = self
-            .paved
-            .deps
-            .templates
-            .get(&valid.request.template)
-            .ok_or_else(|| {
-                StepError::Refused(format!("template {} is gone", valid.request.template))
-            })?;
-        let rendered =
-            render(template, &valid.values).map_err(|e| StepError::Refused(e.to_string()))?;
+        let (template, rendered) = self.render(valid)?;
         let answers = publish::answers_file(template, &valid.values, &self.issue.html_url);
         let files = publish::scaffold_files(&rendered, answers);
         let token = self
@@ -411,6 +402,22 @@ impl Request<'_> {
             namespace: format!("{name}-{}", env.name),
             request_url: self.issue.html_url.clone(),
         }
+    }
+
+    /// The request's template, and the files it renders for the request's
+    /// values. Validation checked both, so a failure now (a template
+    /// removed since) is not the requester's mistake.
+    pub(super) fn render(&self, valid: &ValidRequest) -> Result<(&Template, Rendered), StepError> {
+        let name = &valid.request.template;
+        let template = self
+            .paved
+            .deps
+            .templates
+            .get(name)
+            .ok_or_else(|| StepError::Refused(format!("template {name} is gone")))?;
+        let rendered =
+            render(template, &valid.values).map_err(|e| StepError::Refused(e.to_string()))?;
+        Ok((template, rendered))
     }
 
     /// Makes the platform repository hold the Application. An Application

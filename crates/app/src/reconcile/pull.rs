@@ -10,7 +10,6 @@ use super::{Reconciler, Setup, StepError};
 use crate::catalog::service_file::{self, service_of_path};
 use crate::catalog::{Problem, ValidRequest, validate};
 use crate::github::{Annotation, CheckReport, IssueInfo, PullFile};
-use crate::scaffold::render;
 use crate::status::Status;
 
 pub const CHECK_NAME: &str = "paved/validate";
@@ -136,16 +135,7 @@ impl Request<'_> {
         valid: &ValidRequest,
         settings: &crate::catalog::CatalogSettings,
     ) -> Result<Status, StepError> {
-        let template = self
-            .paved
-            .deps
-            .templates
-            .get(&valid.request.template)
-            .ok_or_else(|| {
-                StepError::Refused(format!("template {} is gone", valid.request.template))
-            })?;
-        let rendered =
-            render(template, &valid.values).map_err(|e| StepError::Refused(e.to_string()))?;
+        let (template, rendered) = self.render(valid)?;
         let name = &valid.request.name;
         let repo = crate::github::RepoName {
             owner: settings.organization.clone(),
