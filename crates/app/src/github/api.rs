@@ -557,13 +557,11 @@ struct PullFileWire {
     status: String,
 }
 
-/// One line-level finding on a check run.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A problem marked on its line of a file, on a check run.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Annotation {
     pub path: String,
-    pub start_line: usize,
-    pub end_line: usize,
-    pub annotation_level: &'static str,
+    pub line: usize,
     pub message: String,
 }
 
@@ -666,11 +664,16 @@ impl GitHub {
                 report.annotations.len()
             ));
         }
-        let annotations: Vec<Annotation> = report.annotations[..shown]
+        let annotations: Vec<serde_json::Value> = report.annotations[..shown]
             .iter()
-            .map(|a| Annotation {
-                message: fit(&a.message, ANNOTATION_MAX).into_owned(),
-                ..a.clone()
+            .map(|a| {
+                json!({
+                    "path": a.path,
+                    "start_line": a.line,
+                    "end_line": a.line,
+                    "annotation_level": "failure",
+                    "message": fit(&a.message, ANNOTATION_MAX),
+                })
             })
             .collect();
         let body = json!({

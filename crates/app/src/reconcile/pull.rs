@@ -116,9 +116,7 @@ impl Reconciler {
                         .unwrap_or(1);
                     Annotation {
                         path: path.to_owned(),
-                        start_line: line,
-                        end_line: line,
-                        annotation_level: "failure",
+                        line,
                         message: p.to_string(),
                     }
                 })
