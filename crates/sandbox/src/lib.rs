@@ -18,13 +18,20 @@
 //!   comments, pull requests (create, also from a fork as `owner:branch`,
 //!   whose head the base repository holds as `refs/pull/N/head`; get, list,
 //!   files, merge, check merged),
-//!   check runs (create, get, update). Every answer carries `x-ratelimit-*`.
+//!   check runs (create, get, update), deployments (create from a branch, tag
+//!   or SHA with `auto_merge` merging the default branch into a branch that
+//!   is behind and `required_contexts` checked against the commit's check
+//!   runs; list with `sha`/`ref`/`task`/`environment`; get), deployment
+//!   statuses (create, with `auto_inactive` retiring the environment's older
+//!   non-production successes; list) and environments (made by the first
+//!   deployment that names one; list). Every answer carries `x-ratelimit-*`.
 //! - **Git** at `{url}/{owner}/{repo}.git` through `git http-backend`, basic
 //!   auth with `x-access-token:<installation token>` or `<login>:<personal
 //!   token>`. Pushes fire `push` (and `pull_request.synchronize`, in the
 //!   parent repository for a fork's branch).
 //! - **Webhooks** signed with the App's secret, delivered in order by one
-//!   background task, recorded and redeliverable (same GUID).
+//!   background task, recorded and redeliverable (same GUID); `deployment`
+//!   and `deployment_status` (`created`) among them.
 //! - **Control** under `/_sandbox/` (no auth, not logged): `GET|DELETE
 //!   requests`, `GET deliveries`, `POST deliveries/{id}/redeliver`,
 //!   `GET|POST|DELETE faults` (a [`FaultRule`] as JSON, e.g.
@@ -35,7 +42,8 @@
 //!   `POST app-manifests` (a manifest code).
 //!
 //! Limits, on purpose: one App; installations cover all repositories of an
-//! account; a fork copies its parent's branches once, when it is made; the
+//! account; `required_contexts` reads check runs (the sandbox has no commit
+//! statuses); environments have no protection rules; a fork copies its parent's branches once, when it is made; the
 //! `rebase` merge method writes one squashed commit; a
 //! stall fault answers 504 after sleeping and does not perform the request.
 //!
@@ -209,6 +217,7 @@ impl Shared {
                 pushed_at: now,
                 issues: Default::default(),
                 labels: Default::default(),
+                environments: Default::default(),
             };
             world.insert_repo(repo.clone());
             repo

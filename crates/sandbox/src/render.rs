@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::state::{
-    Account, AccountKind, App, CheckRun, Comment, Installation, Issue, IssueState, Label,
-    Permission, Reaction, Repo, Time, World,
+    Account, AccountKind, App, CheckRun, Comment, Deployment, DeploymentStatus, Environment,
+    Installation, Issue, IssueState, Label, Permission, Reaction, Repo, Time, World,
 };
 
 /// Renders objects of `world` with URLs under `base` (the sandbox's address,
@@ -28,7 +28,7 @@ pub fn app_permissions() -> Value {
     json!({
         "administration": "write", "checks": "write", "contents": "write",
         "issues": "write", "metadata": "read", "pull_requests": "write",
-        "members": "read", "actions": "read"
+        "members": "read", "actions": "read", "deployments": "write", "statuses": "read"
     })
 }
 
@@ -474,6 +474,75 @@ impl Render<'_> {
             "check_suite": {"id": c.id},
             "app": self.app(&self.world.app),
             "pull_requests": [],
+        })
+    }
+
+    /// The App, when `login` is its bot: what `performed_via_github_app` names.
+    fn via_app(&self, login: &str) -> Value {
+        if login == self.world.app.bot_login() {
+            self.app(&self.world.app)
+        } else {
+            Value::Null
+        }
+    }
+
+    pub fn deployment(&self, repo: &Repo, d: &Deployment) -> Value {
+        let api = format!("{}/deployments/{}", self.repo_api(repo), d.id);
+        json!({
+            "url": api,
+            "id": d.id,
+            "node_id": node_id("DE", d.id),
+            "sha": d.sha,
+            "ref": d.git_ref,
+            "task": d.task,
+            "payload": d.payload,
+            "original_environment": d.original_environment,
+            "environment": d.environment,
+            "description": d.description,
+            "creator": self.user(&d.creator),
+            "created_at": ts(&d.created_at),
+            "updated_at": ts(&d.updated_at),
+            "statuses_url": format!("{api}/statuses"),
+            "repository_url": self.repo_api(repo),
+            "transient_environment": d.transient_environment,
+            "production_environment": d.production_environment,
+            "performed_via_github_app": self.via_app(&d.creator),
+        })
+    }
+
+    pub fn deployment_status(&self, repo: &Repo, d: &Deployment, s: &DeploymentStatus) -> Value {
+        let deployment = format!("{}/deployments/{}", self.repo_api(repo), d.id);
+        json!({
+            "url": format!("{deployment}/statuses/{}", s.id),
+            "id": s.id,
+            "node_id": node_id("DES", s.id),
+            "state": s.state,
+            "creator": self.user(&s.creator),
+            "description": s.description,
+            "environment": s.environment,
+            "target_url": s.log_url,
+            "log_url": s.log_url,
+            "environment_url": s.environment_url,
+            "created_at": ts(&s.created_at),
+            "updated_at": ts(&s.created_at),
+            "deployment_url": deployment,
+            "repository_url": self.repo_api(repo),
+            "performed_via_github_app": self.via_app(&s.creator),
+        })
+    }
+
+    pub fn environment(&self, repo: &Repo, e: &Environment) -> Value {
+        let name = super::rest::percent_encode(&e.name);
+        json!({
+            "id": e.id,
+            "node_id": node_id("EN", e.id),
+            "name": e.name,
+            "url": format!("{}/environments/{name}", self.repo_api(repo)),
+            "html_url": format!("{}/{}/deployments/activity_log?environments_filter={name}", self.base, repo.key.full_name()),
+            "created_at": ts(&e.created_at),
+            "updated_at": ts(&e.updated_at),
+            "protection_rules": [],
+            "deployment_branch_policy": null,
         })
     }
 

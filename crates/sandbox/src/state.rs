@@ -237,6 +237,59 @@ pub struct Repo {
     pub pushed_at: Time,
     pub issues: BTreeMap<u64, Issue>,
     pub labels: BTreeMap<String, Label>,
+    /// Made by the first deployment that names them, keyed by name.
+    pub environments: BTreeMap<String, Environment>,
+}
+
+/// A deployment environment of a repository.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub id: u64,
+    pub name: String,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
+/// A request to deploy a ref, and what deployers reported of it.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub id: u64,
+    pub repo: RepoKey,
+    pub sha: String,
+    pub git_ref: String,
+    pub task: String,
+    pub payload: serde_json::Value,
+    pub environment: String,
+    pub original_environment: String,
+    pub description: Option<String>,
+    /// The login that created it.
+    pub creator: String,
+    pub created_at: Time,
+    pub updated_at: Time,
+    pub transient_environment: bool,
+    pub production_environment: bool,
+    /// Oldest first.
+    pub statuses: Vec<DeploymentStatus>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeploymentStatus {
+    pub id: u64,
+    /// `error`, `failure`, `inactive`, `in_progress`, `queued`, `pending` or `success`.
+    pub state: String,
+    pub description: String,
+    pub environment: String,
+    pub environment_url: String,
+    pub log_url: String,
+    pub creator: String,
+    pub created_at: Time,
+}
+
+impl Deployment {
+    /// The state of its newest status, if it has one.
+    pub fn state(&self) -> Option<&str> {
+        self.statuses.last().map(|s| s.state.as_str())
+    }
 }
 
 impl Repo {
@@ -294,6 +347,7 @@ pub struct World {
     pub tokens: HashMap<String, Token>,
     pub comments: BTreeMap<u64, Comment>,
     pub check_runs: BTreeMap<u64, CheckRun>,
+    pub deployments: BTreeMap<u64, Deployment>,
     /// Collaborator grants, keyed by folded login and folded `owner/name`.
     grants: HashMap<(String, String), Permission>,
     /// Manifest conversion codes and when they expire.
@@ -314,6 +368,7 @@ impl World {
             tokens: HashMap::new(),
             comments: BTreeMap::new(),
             check_runs: BTreeMap::new(),
+            deployments: BTreeMap::new(),
             grants: HashMap::new(),
             manifest_codes: HashMap::new(),
             teams: HashMap::new(),

@@ -254,6 +254,59 @@ async fn rest_answers_and_webhooks_match_githubs_schemas() {
         ),
     ];
     let mut problems = Vec::new();
+    // A deployment first, so that its own paths have something to answer.
+    let (_, deployment) = call(
+        Method::POST,
+        "/repos/acme/catalog/deployments".into(),
+        Some(json!({"ref": "main", "environment": "dev", "auto_merge": false, "required_contexts": []})),
+    )
+    .await;
+    let id = deployment["id"].as_u64().unwrap();
+    let deployments = format!("/repos/acme/catalog/deployments/{id}");
+    let cases = cases.into_iter().chain([
+        (
+            "/repos/{owner}/{repo}/deployments",
+            "post",
+            Method::POST,
+            "/repos/acme/catalog/deployments".into(),
+            Some(json!({"ref": "main", "required_contexts": [], "payload": {"a": 1}})),
+        ),
+        (
+            "/repos/{owner}/{repo}/deployments",
+            "get",
+            Method::GET,
+            "/repos/acme/catalog/deployments?environment=dev".into(),
+            None,
+        ),
+        (
+            "/repos/{owner}/{repo}/deployments/{deployment_id}",
+            "get",
+            Method::GET,
+            deployments.clone(),
+            None,
+        ),
+        (
+            "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+            "post",
+            Method::POST,
+            format!("{deployments}/statuses"),
+            Some(json!({"state": "success", "environment_url": "https://svc.example.com"})),
+        ),
+        (
+            "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+            "get",
+            Method::GET,
+            format!("{deployments}/statuses"),
+            None,
+        ),
+        (
+            "/repos/{owner}/{repo}/environments",
+            "get",
+            Method::GET,
+            "/repos/acme/catalog/environments".into(),
+            None,
+        ),
+    ]);
     for (template, method, verb, path, body) in cases {
         let (status, value) = call(verb, path.clone(), body).await;
         let schema = response_schema(&spec, template, method, &status);
@@ -314,6 +367,12 @@ async fn rest_answers_and_webhooks_match_githubs_schemas() {
         ("pull_request", "closed", "webhook-pull-request-closed"),
         ("push", "", "webhook-push"),
         ("installation", "created", "webhook-installation-created"),
+        ("deployment", "created", "webhook-deployment-created"),
+        (
+            "deployment_status",
+            "created",
+            "webhook-deployment-status-created",
+        ),
     ];
     for (event, action, name) in schemas {
         let delivery =

@@ -6,6 +6,7 @@ mod checks;
 mod comments;
 mod contents;
 mod control;
+mod deployments;
 pub(crate) mod issues;
 mod ops;
 mod pulls;
@@ -70,6 +71,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .merge(issues::routes())
         .merge(pulls::routes())
         .merge(checks::routes())
+        .merge(deployments::routes())
         .nest("/_sandbox", control::routes())
         .fallback(super::git_http::serve)
         // GitHub answers an unsupported method on a known path with a JSON 404.
