@@ -9,21 +9,7 @@ use serde_json::{Value, json};
 use support::{app_client, world};
 
 fn spec() -> Option<Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/github/rest-openapi-subset.json");
-    match std::fs::read(&path) {
-        Ok(bytes) => Some(serde_json::from_slice(&bytes).unwrap()),
-        Err(_) => {
-            let required = std::env::var("PAVED_REQUIRE_SHARED").as_deref() == Ok("1");
-            assert!(
-                !required,
-                "{} not found, and PAVED_REQUIRE_SHARED=1",
-                path.display()
-            );
-            println!("skipped: {} not found", path.display());
-            None
-        }
-    }
+    support::shared_json("github/rest-openapi-subset.json")
 }
 
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {

@@ -212,3 +212,25 @@ pub fn remote(sb: &Sandbox, user: &str, token: &str, repo: &str) -> String {
     let host = sb.url().trim_start_matches("http://").to_string();
     format!("http://{user}:{token}@{host}/{repo}.git")
 }
+
+/// `rel` under the workspace's `../shared` (GitHub's reference material),
+/// parsed as JSON; `None`, said aloud, when it is missing, and a failure
+/// when `PAVED_REQUIRE_SHARED=1`.
+pub fn shared_json(rel: &str) -> Option<Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel);
+    match std::fs::read(&path) {
+        Ok(bytes) => Some(serde_json::from_slice(&bytes).unwrap()),
+        Err(_) => {
+            let required = std::env::var("PAVED_REQUIRE_SHARED").as_deref() == Ok("1");
+            assert!(
+                !required,
+                "{} not found, and PAVED_REQUIRE_SHARED=1",
+                path.display()
+            );
+            println!("skipped: {} not found", path.display());
+            None
+        }
+    }
+}
