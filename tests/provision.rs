@@ -120,12 +120,21 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
         "GET pulls/list",
         "GET repos/get-content",
     ];
-    // 9 calls (the status comment is created, then checked to be the only
-    // one), and GitHub sends `opened` and `labeled` for an issue opened with
-    // a label: the second wake-up costs one read of the (by then closed) issue.
+    // 12 calls (the status comment is created, then checked to be the only
+    // one; the deployment is looked for, made and marked in progress), and
+    // GitHub sends `opened` and `labeled` for an issue opened with a label:
+    // the second wake-up costs one read of the (by then closed) issue.
+    for deployment in [
+        "GET repos/list-deployments",
+        "POST repos/create-deployment",
+        "POST repos/create-deployment-status",
+    ] {
+        let made = calls.iter().filter(|c| c.as_str() == deployment).count();
+        assert_eq!(made, 1, "{deployment}: {calls:#?}");
+    }
     let per_request = calls.iter().filter(|c| !once.contains(&c.as_str())).count();
     assert!(
-        per_request <= 10,
+        per_request <= 13,
         "{per_request} calls for one request: {calls:#?}"
     );
 }

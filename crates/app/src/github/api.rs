@@ -3,7 +3,8 @@
 //! the sandbox's request log speak the same language.
 
 use super::limits::{
-    ANNOTATION_MAX, ANNOTATIONS_PER_REQUEST, BODY_MAX, CHECK_TEXT_MAX, CHECK_TITLE_MAX, fit,
+    ANNOTATION_MAX, ANNOTATIONS_PER_REQUEST, BODY_MAX, CHECK_TEXT_MAX, CHECK_TITLE_MAX,
+    DEPLOYMENT_DESCRIPTION_MAX, fit,
 };
 use base64::Engine;
 use http::{Method, StatusCode};
@@ -846,5 +847,140 @@ impl GitHub {
             .get("pulls/list", Auth::Installation(inst), &path)
             .await?;
         Ok(pulls.into_iter().next().map(|p| p.html_url))
+    }
+}
+
+/// A deployment paved records on a service repository: `sha` runs in
+/// `environment` since the platform commit `platform_commit` changed the
+/// Application `application`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeployment<'a> {
+    pub sha: &'a str,
+    pub environment: &'a str,
+    pub description: &'a str,
+    pub platform_commit: &'a str,
+    pub application: &'a str,
+    /// End users reach it: an environment under review.
+    pub production: bool,
+}
+
+/// A deployment as paved reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentInfo {
+    pub id: u64,
+    pub sha: String,
+    pub environment: String,
+    /// From the payload paved wrote; `None` for deployments made by others.
+    pub platform_commit: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DeploymentWire {
+    id: u64,
+    sha: String,
+    environment: String,
+    #[serde(default)]
+    payload: serde_json::Value,
+}
+
+impl From<DeploymentWire> for DeploymentInfo {
+    fn from(d: DeploymentWire) -> Self {
+        Self {
+            id: d.id,
+            sha: d.sha,
+            environment: d.environment,
+            platform_commit: d.payload["platform_commit"].as_str().map(str::to_owned),
+        }
+    }
+}
+
+/// The states of a deployment paved reports; Argo CD reports the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentState {
+    /// The platform commit has landed: Argo CD is to sync it.
+    InProgress,
+}
+
+impl DeploymentState {
+    fn name(self) -> &'static str {
+        match self {
+            Self::InProgress => "in_progress",
+        }
+    }
+}
+
+impl GitHub {
+    /// The deployments of `sha` to `environment` in `repo`, newest first
+    /// (one page: paved looks for its own latest).
+    pub async fn list_deployments(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        sha: &str,
+        environment: &str,
+    ) -> Result<Vec<DeploymentInfo>, GitHubError> {
+        let path = format!(
+            "/repos/{repo}/deployments?sha={}&environment={}&per_page=100",
+            encode(sha),
+            encode(environment)
+        );
+        let found: Vec<DeploymentWire> = self
+            .get("repos/list-deployments", Auth::Installation(inst), &path)
+            .await?;
+        Ok(found.into_iter().map(Into::into).collect())
+    }
+
+    /// Records a deployment: no merging of the default branch and no
+    /// required checks, since what runs was decided in the platform
+    /// repository. Its id.
+    pub async fn create_deployment(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        new: &NewDeployment<'_>,
+    ) -> Result<u64, GitHubError> {
+        const OP: &str = "repos/create-deployment";
+        let body = json!({
+            "ref": new.sha,
+            "environment": new.environment,
+            "description": fit(new.description, DEPLOYMENT_DESCRIPTION_MAX),
+            "auto_merge": false,
+            "required_contexts": [],
+            "production_environment": new.production,
+            "payload": {
+                "platform_commit": new.platform_commit,
+                "application": new.application,
+            },
+        });
+        let path = format!("/repos/{repo}/deployments");
+        let made: DeploymentWire = self
+            .act(OP, inst, Method::POST, &path, &body)
+            .await?
+            .json(OP)?;
+        Ok(made.id)
+    }
+
+    pub async fn create_deployment_status(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        deployment: u64,
+        state: DeploymentState,
+        description: &str,
+    ) -> Result<(), GitHubError> {
+        let body = json!({
+            "state": state.name(),
+            "description": fit(description, DEPLOYMENT_DESCRIPTION_MAX),
+        });
+        let path = format!("/repos/{repo}/deployments/{deployment}/statuses");
+        self.act(
+            "repos/create-deployment-status",
+            inst,
+            Method::POST,
+            &path,
+            &body,
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -12,6 +12,9 @@ pub const CHECK_TITLE_MAX: usize = 255;
 pub const ANNOTATIONS_PER_REQUEST: usize = 50;
 /// An annotation's message; GitHub's own limit is 64 KB.
 pub const ANNOTATION_MAX: usize = 4_096;
+/// A deployment status's description (GitHub's limit), and paved's for a
+/// deployment's own.
+pub const DEPLOYMENT_DESCRIPTION_MAX: usize = 140;
 
 const CUT_NOTE: &str = "\n\n---\n✂️ *paved cut this text here: GitHub takes at most so much.*\n";
 

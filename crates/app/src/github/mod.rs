@@ -11,8 +11,8 @@ pub mod limits;
 mod retry;
 
 pub use api::{
-    Annotation, AppInfo, CheckReport, CommentInfo, IssueInfo, IssuePatch, Permission, PullFile,
-    PullInfo, RepoInfo,
+    Annotation, AppInfo, CheckReport, CommentInfo, DeploymentInfo, DeploymentState, IssueInfo,
+    IssuePatch, NewDeployment, Permission, PullFile, PullInfo, RepoInfo,
 };
 pub use auth::{AppKey, InstallationToken, TokenCache};
 pub use budget::RESERVE as RATE_LIMIT_RESERVE;
@@ -107,7 +107,7 @@ fn valid_repo(s: &str) -> bool {
 
 /// Every operation the client names in its metrics (GitHub's operation ids
 /// where it has one), so each has its series from the start.
-pub const OPERATIONS: [&str; 25] = [
+pub const OPERATIONS: [&str; 28] = [
     "apps/get-authenticated",
     "apps/get-repo-installation",
     "checks/create",
@@ -125,10 +125,13 @@ pub const OPERATIONS: [&str; 25] = [
     "pulls/list",
     "pulls/list-files",
     "reactions/create-for-issue-comment",
+    "repos/create-deployment",
+    "repos/create-deployment-status",
     "repos/create-in-org",
     "repos/get",
     "repos/get-collaborator-permission-level",
     "repos/get-content",
+    "repos/list-deployments",
     "repos/list-for-org",
     "repos/replace-all-topics",
     "repos/update",

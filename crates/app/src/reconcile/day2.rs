@@ -8,6 +8,7 @@ use super::{Reconciler, Setup, short};
 use crate::catalog::{CatalogSettings, Environment};
 use crate::error::StepError;
 use crate::git::FileChange;
+use crate::github::RepoName;
 use crate::platform::{AppSpec, WriteMode, history, path};
 
 /// What a command did, or why it did nothing.
@@ -285,6 +286,13 @@ impl Day2<'_> {
         let written = setup
             .writer
             .write(vec![file], WriteMode::Replace, reason)
+            .await?;
+        let repo = RepoName {
+            owner: self.settings.organization.clone(),
+            name: self.service.to_owned(),
+        };
+        self.paved
+            .record_deployment(setup, &repo, app, &written, env.review)
             .await?;
         if !written.changed {
             return Ok(format!("{what}: already so, nothing to change"));

@@ -55,28 +55,26 @@ impl Reconciler {
         if !app.repo_url.ends_with(&format!("/{repo}.git")) || app.tag == sha {
             return Ok(());
         }
+        let deployed = AppSpec {
+            tag: sha.to_owned(),
+            ..app
+        };
         let file = FileChange {
-            path: app.path(),
-            contents: Some(
-                AppSpec {
-                    tag: sha.to_owned(),
-                    ..app.clone()
-                }
-                .to_yaml()
-                .into_bytes(),
-            ),
+            path: deployed.path(),
+            contents: Some(deployed.to_yaml().into_bytes()),
             executable: false,
         };
         let reason = format!(
             "Deploy {} {} to {} (CI run {run})",
-            app.service,
+            deployed.service,
             short(sha),
             env.name
         );
-        setup
+        let written = setup
             .writer
             .write(vec![file], WriteMode::Replace, reason)
             .await?;
-        Ok(())
+        self.record_deployment(setup, repo, &deployed, &written, env.review)
+            .await
     }
 }

@@ -9,6 +9,7 @@ mod commands;
 mod day2;
 mod deletion;
 mod deploy;
+mod environments;
 mod jobs;
 mod provision;
 mod pull;

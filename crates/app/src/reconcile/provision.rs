@@ -16,7 +16,7 @@ use crate::catalog::form::{self, Form, REQUEST_LABEL};
 use crate::catalog::{CatalogSettings, Problem, ValidRequest, validate};
 use crate::git::FileChange;
 use crate::github::{CommentInfo, IssueInfo, IssuePatch, RepoInfo, RepoName};
-use crate::platform::{AppSpec, WriteMode};
+use crate::platform::{AppSpec, WriteMode, Written};
 use crate::scaffold::{Rendered, Template, publish, render};
 use crate::status::{self, Status, Step, StepState};
 
@@ -257,6 +257,12 @@ impl Request<'_> {
         ));
         let app = self.app_spec(valid, settings, &repo, &commit, &version);
         let written = self.ensure_application(&app).await.map_err(at(2))?;
+        let review = settings.first_environment().review;
+        self.paved
+            .record_deployment(self.setup, &repo.name, &app, &written, review)
+            .await
+            .map_err(at(2))?;
+        let written = written.commit;
         let platform = &self.setup.platform.html_url;
         steps[2].state = StepState::Done(format!(
             "[{}]({platform}/blob/{written}/{}) in commit [`{}`]({platform}/commit/{written})",
@@ -422,7 +428,7 @@ impl Request<'_> {
 
     /// Makes the platform repository hold the Application. An Application
     /// that exists is left as it is: day-2 commands own it from then on.
-    async fn ensure_application(&self, app: &AppSpec) -> Result<String, StepError> {
+    async fn ensure_application(&self, app: &AppSpec) -> Result<Written, StepError> {
         let change = FileChange {
             path: app.path(),
             contents: Some(app.to_yaml().into_bytes()),
@@ -432,12 +438,10 @@ impl Request<'_> {
             "Add {} ({}#{})",
             app.service, self.catalog.name, self.issue.number
         );
-        let written = self
-            .setup
+        self.setup
             .writer
             .write(vec![change], WriteMode::CreateOnly, reason)
-            .await?;
-        Ok(written.commit)
+            .await
     }
 
     pub(super) async fn invalid(

@@ -1,0 +1,140 @@
+//! GitHub Deployments: every environment change paved commits is recorded
+//! on the service repository, once, as a deployment of the commit whose
+//! image runs there, naming the platform commit and the Application.
+
+mod common;
+
+use common::{ask, quiescent};
+use paved::demo::{PLATFORM, Stage};
+use reqwest::Method;
+use serde_json::Value;
+
+const SERVICE: &str = "acme/orders";
+
+/// The service's deployments as GitHub lists them, newest first:
+/// (environment, sha, platform commit, production, newest status).
+async fn deployments(stage: &Stage) -> Vec<(String, String, String, bool, String)> {
+    let list = stage
+        .admin
+        .call(Method::GET, &format!("/repos/{SERVICE}/deployments"), None)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for d in list.as_array().unwrap() {
+        let statuses = stage
+            .admin
+            .call(
+                Method::GET,
+                &format!("/repos/{SERVICE}/deployments/{}/statuses", d["id"]),
+                None,
+            )
+            .await
+            .unwrap();
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        out.push((
+            text(&d["environment"]),
+            text(&d["sha"]),
+            text(&d["payload"]["platform_commit"]),
+            d["production_environment"] == true,
+            text(&statuses[0]["state"]),
+        ));
+    }
+    out
+}
+
+async fn platform_head(stage: &Stage) -> String {
+    stage.sandbox.branch_sha(PLATFORM, "main").await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_environment_change_is_a_deployment_recorded_once() {
+    let (_work, stage, n) = common::ready_service("deployments", "orders").await;
+    quiescent(&stage).await;
+    let scaffold = stage.sandbox.branch_sha(SERVICE, "main").await.unwrap();
+    let added = platform_head(&stage).await;
+    let dev_first = (
+        "dev".to_owned(),
+        scaffold.clone(),
+        added,
+        false,
+        "in_progress".to_owned(),
+    );
+    assert_eq!(deployments(&stage).await, [dev_first]);
+
+    // A promotion, scaling and a rollback are each one more, naming the
+    // commit that made them; the environment and the image are the change's.
+    let promoted = ask(&stage, &stage.writer, n, "/paved promote staging").await;
+    assert!(promoted.contains("✅"), "{promoted}");
+    let staging_commit = platform_head(&stage).await;
+    let scaled = ask(&stage, &stage.writer, n, "/paved scale dev 2").await;
+    assert!(scaled.contains("✅"), "{scaled}");
+    let scaled_commit = platform_head(&stage).await;
+    let recorded = deployments(&stage).await;
+    assert_eq!(
+        recorded[..2],
+        [
+            (
+                "dev".to_owned(),
+                scaffold.clone(),
+                scaled_commit,
+                false,
+                "in_progress".to_owned()
+            ),
+            (
+                "staging".to_owned(),
+                scaffold.clone(),
+                staging_commit,
+                false,
+                "in_progress".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(recorded.len(), 3);
+
+    // CI on main deploys its commit, and that is a deployment too.
+    let pushed = stage
+        .writer
+        .push_files(SERVICE, "main", &[("CHANGES.md", b"v2\n")], "v2")
+        .await
+        .unwrap();
+    stage
+        .sandbox
+        .complete_workflow_run(SERVICE, "main", "CI", "success")
+        .await
+        .unwrap();
+    common::wait_for_application(&stage, "orders", "dev", |a| {
+        a.as_ref().is_some_and(|a| a.tag == pushed)
+    })
+    .await;
+    quiescent(&stage).await;
+    let recorded = deployments(&stage).await;
+    assert_eq!(
+        (recorded[0].0.as_str(), recorded[0].1.as_str()),
+        ("dev", pushed.as_str())
+    );
+    assert_eq!(recorded[0].2, platform_head(&stage).await);
+    let back = ask(&stage, &stage.writer, n, "/paved rollback dev").await;
+    assert!(back.contains("✅"), "{back}");
+    let recorded = deployments(&stage).await;
+    assert_eq!(
+        (recorded[0].0.as_str(), recorded[0].1.as_str()),
+        ("dev", scaffold.as_str())
+    );
+    assert_eq!(recorded.len(), 5);
+
+    // What changes nothing records nothing: the same scale again, a retry.
+    let again = ask(&stage, &stage.writer, n, "/paved scale dev 2").await;
+    assert!(again.contains("already so"), "{again}");
+    ask(&stage, &stage.writer, n, "/paved retry").await;
+    quiescent(&stage).await;
+    assert_eq!(deployments(&stage).await.len(), 5);
+
+    // An environment under review is changed by a pull request: nothing
+    // runs there, so nothing is recorded, until it is merged.
+    let pr = ask(&stage, &stage.admin, n, "/paved promote prod").await;
+    assert!(pr.contains("pull request"), "{pr}");
+    quiescent(&stage).await;
+    let recorded = deployments(&stage).await;
+    assert_eq!(recorded.len(), 5);
+    assert!(recorded.iter().all(|d| d.0 != "prod"));
+}
