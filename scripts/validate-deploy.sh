@@ -27,6 +27,7 @@ check hadolint hadolint --failure-threshold style Dockerfile
 check yamllint yamllint -s -d "$YAMLLINT_CONFIG" deploy
 check kustomize sh -c "kubectl kustomize deploy/kubernetes > '$built'"
 check k8s-schema kubernetes-validate --strict -k 1.31.0 "$built"
+check argocd-notifications kubernetes-validate --strict -k 1.31.0 deploy/argocd/notifications.yaml deploy/argocd/notifications-secret.example.yaml
 check prometheus-rules promtool check rules deploy/prometheus/rules.yml
 check prometheus-rule-tests promtool test rules deploy/prometheus/rules.test.yml
 # Debian's promtool is built without Kubernetes service discovery, so it

@@ -19,6 +19,7 @@ fn spec() -> AppSpec {
         cluster: "https://kubernetes.default.svc".into(),
         namespace: "billing-api-dev".into(),
         request_url: "https://github.com/acme/catalog/issues/12".into(),
+        url: "https://billing-api.apps.acme.dev".into(),
     }
 }
 
@@ -35,10 +36,21 @@ fn the_application_has_what_a_production_app_needs() {
         app["metadata"]["finalizers"][0],
         "resources-finalizer.argocd.argoproj.io"
     );
+    let annotations = &app["metadata"]["annotations"];
     assert_eq!(
-        app["metadata"]["annotations"]["paved.dev/request"],
+        annotations["paved.dev/request"],
         "https://github.com/acme/catalog/issues/12"
     );
+    // Argo CD's notifications report its health back to GitHub, and say
+    // where it answers.
+    assert_eq!(
+        annotations["paved.dev/url"],
+        "https://billing-api.apps.acme.dev"
+    );
+    for trigger in ["on-deployed", "on-health-degraded", "on-sync-failed"] {
+        let key = format!("notifications.argoproj.io/subscribe.{trigger}.github");
+        assert_eq!(annotations[&key], "", "{key}");
+    }
     let source = &app["spec"]["source"];
     assert_eq!(source["path"], "k8s");
     assert_eq!(

@@ -18,6 +18,12 @@ const SERVICE_LABEL: &str = "paved.dev/service";
 const ENVIRONMENT_LABEL: &str = "paved.dev/environment";
 const REQUEST_ANNOTATION: &str = "paved.dev/request";
 const TEMPLATE_ANNOTATION: &str = "paved.dev/template";
+const URL_ANNOTATION: &str = "paved.dev/url";
+/// The Argo CD notification triggers every Application subscribes to, with
+/// the GitHub service: they post the deployment statuses paved reads
+/// (`deploy/argocd/notifications.yaml` defines them).
+pub const NOTIFICATION_TRIGGERS: [&str; 3] =
+    ["on-deployed", "on-health-degraded", "on-sync-failed"];
 
 /// What paved decides about one environment of one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +44,9 @@ pub struct AppSpec {
     pub namespace: String,
     /// The catalog issue or pull request the service came from.
     pub request_url: String,
+    /// Where the service answers once it runs (its Ingress), as Argo CD's
+    /// notifications report it.
+    pub url: String,
 }
 
 impl AppSpec {
@@ -63,10 +72,20 @@ impl AppSpec {
                     (SERVICE_LABEL.into(), self.service.clone()),
                     (ENVIRONMENT_LABEL.into(), self.environment.clone()),
                 ]),
-                annotations: BTreeMap::from([
-                    (REQUEST_ANNOTATION.into(), self.request_url.clone()),
-                    (TEMPLATE_ANNOTATION.into(), self.template.clone()),
-                ]),
+                annotations: NOTIFICATION_TRIGGERS
+                    .iter()
+                    .map(|t| {
+                        (
+                            format!("notifications.argoproj.io/subscribe.{t}.github"),
+                            String::new(),
+                        )
+                    })
+                    .chain([
+                        (REQUEST_ANNOTATION.into(), self.request_url.clone()),
+                        (TEMPLATE_ANNOTATION.into(), self.template.clone()),
+                        (URL_ANNOTATION.into(), self.url.clone()),
+                    ])
+                    .collect(),
                 finalizers: vec![FINALIZER.into()],
             },
             spec: Spec {
@@ -170,6 +189,7 @@ impl AppSpec {
             cluster: app.spec.destination.server,
             namespace: app.spec.destination.namespace,
             request_url: annotation(REQUEST_ANNOTATION),
+            url: annotation(URL_ANNOTATION),
         })
     }
 }

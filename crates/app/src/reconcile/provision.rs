@@ -407,6 +407,7 @@ impl Request<'_> {
             cluster: env.cluster.clone(),
             namespace: format!("{name}-{}", env.name),
             request_url: self.issue.html_url.clone(),
+            url: format!("https://{name}.{}", settings.domain),
         }
     }
 
