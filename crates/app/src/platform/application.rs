@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::git::FileChange;
 use crate::yaml;
 
 /// Argo CD deletes what an Application deployed when the Application is
@@ -57,6 +58,15 @@ impl AppSpec {
 
     pub fn name(&self) -> String {
         format!("{}-{}", self.service, self.environment)
+    }
+
+    /// The change that makes the platform repository hold this Application.
+    pub fn file(&self) -> FileChange {
+        FileChange {
+            path: self.path(),
+            contents: Some(self.to_yaml().into_bytes()),
+            executable: false,
+        }
     }
 
     /// The Application manifest, as committed.

@@ -7,7 +7,6 @@ use super::commands::CommandJob;
 use super::{Reconciler, Setup, short};
 use crate::catalog::{CatalogSettings, Environment};
 use crate::error::StepError;
-use crate::git::FileChange;
 use crate::github::RepoName;
 use crate::platform::{AppSpec, WriteMode, history, path};
 
@@ -239,11 +238,7 @@ impl Day2<'_> {
     /// request when `env` is under review.
     async fn change(&self, env: &Environment, app: &AppSpec, what: &str) -> Outcome {
         let (setup, job) = (self.setup, self.job);
-        let file = FileChange {
-            path: app.path(),
-            contents: Some(app.to_yaml().into_bytes()),
-            executable: false,
-        };
+        let file = app.file();
         let reason = format!(
             "{} (by @{} in {}#{})",
             capitalise(what),

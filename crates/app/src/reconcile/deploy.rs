@@ -4,7 +4,6 @@
 
 use super::{Reconciler, short};
 use crate::error::StepError;
-use crate::git::FileChange;
 use crate::github::{CheckReport, RepoName};
 use crate::platform::{AppSpec, WriteMode};
 
@@ -59,11 +58,7 @@ impl Reconciler {
             tag: sha.to_owned(),
             ..app
         };
-        let file = FileChange {
-            path: deployed.path(),
-            contents: Some(deployed.to_yaml().into_bytes()),
-            executable: false,
-        };
+        let file = deployed.file();
         let reason = format!(
             "Deploy {} {} to {} (CI run {run})",
             deployed.service,

@@ -24,45 +24,38 @@ impl Reconciler {
         written: &Written,
         production: bool,
     ) -> Result<(), StepError> {
-        match self.deployment(setup, repo, app, written, production).await {
+        let recorded: Result<(), StepError> = async {
+            let gh = &self.deps.github;
+            let inst = setup.installation;
+            let (sha, env) = (app.tag.as_str(), app.environment.as_str());
+            let known = gh.list_deployments(inst, repo, sha, env).await?;
+            let recorded = known.iter().any(|d| {
+                !written.changed || d.platform_commit.as_deref() == Some(written.commit.as_str())
+            });
+            if recorded {
+                return Ok(());
+            }
+            let description = format!("{} {} in {env}", app.service, short(sha));
+            let new = NewDeployment {
+                sha,
+                environment: env,
+                description: &description,
+                platform_commit: &written.commit,
+                application: &app.name(),
+                production,
+            };
+            let id = gh.create_deployment(inst, repo, &new).await?;
+            gh.create_deployment_status(inst, repo, id, DeploymentState::InProgress, &description)
+                .await?;
+            Ok(())
+        }
+        .await;
+        match recorded {
             Err(StepError::Refused(why)) => {
                 tracing::warn!(%repo, environment = %app.environment, %why, "GitHub refused to record a deployment");
                 Ok(())
             }
             other => other,
         }
-    }
-
-    async fn deployment(
-        &self,
-        setup: &Setup,
-        repo: &RepoName,
-        app: &AppSpec,
-        written: &Written,
-        production: bool,
-    ) -> Result<(), StepError> {
-        let gh = &self.deps.github;
-        let inst = setup.installation;
-        let (sha, env) = (app.tag.as_str(), app.environment.as_str());
-        let known = gh.list_deployments(inst, repo, sha, env).await?;
-        let recorded = known.iter().any(|d| {
-            !written.changed || d.platform_commit.as_deref() == Some(written.commit.as_str())
-        });
-        if recorded {
-            return Ok(());
-        }
-        let description = format!("{} {} in {env}", app.service, short(sha));
-        let new = NewDeployment {
-            sha,
-            environment: env,
-            description: &description,
-            platform_commit: &written.commit,
-            application: &app.name(),
-            production,
-        };
-        let id = gh.create_deployment(inst, repo, &new).await?;
-        gh.create_deployment_status(inst, repo, id, DeploymentState::InProgress, &description)
-            .await?;
-        Ok(())
     }
 }

@@ -14,7 +14,6 @@ use super::state::RequestState;
 use super::{Reconciler, Setup, StepError, Trigger};
 use crate::catalog::form::{self, Form, REQUEST_LABEL};
 use crate::catalog::{CatalogSettings, Problem, ValidRequest, validate};
-use crate::git::FileChange;
 use crate::github::{CommentInfo, IssueInfo, IssuePatch, RepoInfo, RepoName};
 use crate::platform::{AppSpec, WriteMode, Written};
 use crate::scaffold::{Rendered, Template, publish, render};
@@ -430,11 +429,7 @@ impl Request<'_> {
     /// Makes the platform repository hold the Application. An Application
     /// that exists is left as it is: day-2 commands own it from then on.
     async fn ensure_application(&self, app: &AppSpec) -> Result<Written, StepError> {
-        let change = FileChange {
-            path: app.path(),
-            contents: Some(app.to_yaml().into_bytes()),
-            executable: false,
-        };
+        let change = app.file();
         let reason = format!(
             "Add {} ({}#{})",
             app.service, self.catalog.name, self.issue.number

@@ -21,7 +21,7 @@ use crate::Shared;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::git::MergeMethod;
-use crate::state::{Deployment, DeploymentStatus, Environment, Permission, RepoKey, World};
+use crate::state::{Deployment, DeploymentStatus, Environment, Permission, Repo, RepoKey, World};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -311,34 +311,45 @@ fn deployment_in<'w>(world: &'w World, key: &RepoKey, id: u64) -> Result<&'w Dep
         .ok_or_else(ApiError::not_found)
 }
 
+/// Answers with what `answer` makes of deployment `id` of `owner/name`,
+/// which the caller must be able to read.
+fn read_deployment(
+    shared: &Shared,
+    caller: &Caller,
+    (owner, name, id): (String, String, u64),
+    answer: impl FnOnce(&crate::render::Render, &Repo, &Deployment) -> Response,
+) -> Result<Response, ApiError> {
+    let world = shared.world();
+    let repo = repo_for(&world, caller, &owner, &name, Permission::Read)?;
+    let d = deployment_in(&world, &repo.key, id)?;
+    Ok(answer(&shared.render(&world), repo, d))
+}
+
 async fn get_one(
     State(shared): Api,
     Extension(caller): Extension<Caller>,
-    Path((owner, name, id)): Path<(String, String, u64)>,
+    Path(at): Path<(String, String, u64)>,
 ) -> Result<Response, ApiError> {
-    let world = shared.world();
-    let repo = repo_for(&world, &caller, &owner, &name, Permission::Read)?;
-    let d = deployment_in(&world, &repo.key, id)?;
-    Ok(Json(shared.render(&world).deployment(repo, d)).into_response())
+    read_deployment(&shared, &caller, at, |render, repo, d| {
+        Json(render.deployment(repo, d)).into_response()
+    })
 }
 
 async fn list_statuses(
     State(shared): Api,
     Extension(caller): Extension<Caller>,
-    Path((owner, name, id)): Path<(String, String, u64)>,
+    Path(at): Path<(String, String, u64)>,
     paging: Paging,
 ) -> Result<Response, ApiError> {
-    let world = shared.world();
-    let repo = repo_for(&world, &caller, &owner, &name, Permission::Read)?;
-    let d = deployment_in(&world, &repo.key, id)?;
-    let render = shared.render(&world);
-    let items = d
-        .statuses
-        .iter()
-        .rev()
-        .map(|s| render.deployment_status(repo, d, s))
-        .collect();
-    Ok(paging.respond(&shared.base, items))
+    read_deployment(&shared, &caller, at, |render, repo, d| {
+        let items = d
+            .statuses
+            .iter()
+            .rev()
+            .map(|s| render.deployment_status(repo, d, s))
+            .collect();
+        paging.respond(&shared.base, items)
+    })
 }
 
 #[derive(Deserialize)]
