@@ -138,3 +138,110 @@ async fn every_environment_change_is_a_deployment_recorded_once() {
     assert_eq!(recorded.len(), 5);
     assert!(recorded.iter().all(|d| d.0 != "prod"));
 }
+
+/// Reports as Argo CD's GitHub service posts them: a status on the newest
+/// deployment of the image to the environment. (The admin stands in for
+/// Argo CD's own App here.)
+async fn argo_reports(stage: &Stage, sha: &str, env: &str, state: &str, description: &str) {
+    let list = stage
+        .admin
+        .call(
+            Method::GET,
+            &format!("/repos/{SERVICE}/deployments?sha={sha}&environment={env}"),
+            None,
+        )
+        .await
+        .unwrap();
+    let id = &list[0]["id"];
+    let body = serde_json::json!({
+        "state": state,
+        "description": description,
+        "environment_url": "https://orders.apps.acme.dev",
+        "log_url": format!("https://argocd.acme.dev/applications/orders-{env}"),
+    });
+    stage
+        .admin
+        .call(
+            Method::POST,
+            &format!("/repos/{SERVICE}/deployments/{id}/statuses"),
+            Some(body),
+        )
+        .await
+        .unwrap();
+}
+
+/// The `live` cell of `env` in paved's answer to `/paved status`.
+async fn live(stage: &Stage, n: u64, env: &str) -> String {
+    let status = ask(stage, &stage.reader, n, "/paved status").await;
+    let row = status
+        .lines()
+        .find(|l| l.starts_with(&format!("| [{env}]")))
+        .unwrap_or_else(|| panic!("no row for {env}: {status}"));
+    row.trim_end_matches(" |")
+        .rsplit(" | ")
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn status_shows_what_argo_cd_reported_for_the_image_that_runs_now() {
+    let (_work, stage, n) = common::ready_service("deployment-reports", "orders").await;
+    quiescent(&stage).await;
+    let scaffold = stage.sandbox.branch_sha(SERVICE, "main").await.unwrap();
+    assert_eq!(live(&stage, n, "dev").await, "⏳ waiting for Argo CD");
+    let status = ask(&stage, &stage.reader, n, "/paved status").await;
+    assert!(status.contains("| staging | not deployed |"), "{status}");
+
+    argo_reports(&stage, &scaffold, "dev", "success", "orders-dev is Healthy").await;
+    assert_eq!(
+        live(&stage, n, "dev").await,
+        "✅ Healthy at https://orders.apps.acme.dev ([Argo CD](https://argocd.acme.dev/applications/orders-dev))"
+    );
+    argo_reports(
+        &stage,
+        &scaffold,
+        "dev",
+        "failure",
+        "orders-dev is Degraded",
+    )
+    .await;
+    assert_eq!(
+        live(&stage, n, "dev").await,
+        "❌ Degraded ([Argo CD](https://argocd.acme.dev/applications/orders-dev))"
+    );
+
+    // CI deploys a new image: dev waits for Argo CD again, and a late
+    // report on the old image is never shown as current.
+    let pushed = stage
+        .writer
+        .push_files(SERVICE, "main", &[("CHANGES.md", b"v2\n")], "v2")
+        .await
+        .unwrap();
+    stage
+        .sandbox
+        .complete_workflow_run(SERVICE, "main", "CI", "success")
+        .await
+        .unwrap();
+    common::wait_for_application(&stage, "orders", "dev", |a| {
+        a.as_ref().is_some_and(|a| a.tag == pushed)
+    })
+    .await;
+    quiescent(&stage).await;
+    argo_reports(&stage, &scaffold, "dev", "success", "late").await;
+    assert_eq!(live(&stage, n, "dev").await, "⏳ waiting for Argo CD");
+    argo_reports(
+        &stage,
+        &pushed,
+        "dev",
+        "error",
+        "one or more objects failed to apply | @alice",
+    )
+    .await;
+    let failed = live(&stage, n, "dev").await;
+    assert!(
+        failed.starts_with("❌ sync failed: one or more objects failed to apply")
+            && failed.contains("`@alice`"),
+        "{failed}"
+    );
+}

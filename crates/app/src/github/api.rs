@@ -894,6 +894,59 @@ impl From<DeploymentWire> for DeploymentInfo {
     }
 }
 
+/// What the newest status of a deployment says: paved's own `in_progress`,
+/// or what Argo CD's notifications reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeploymentReport {
+    /// Queued, pending or in progress: Argo CD has not reported yet.
+    Waiting,
+    /// Synced and Healthy, answering at `url`.
+    Healthy {
+        url: String,
+        log: String,
+    },
+    Degraded {
+        log: String,
+    },
+    /// Argo CD could not sync; its message.
+    SyncFailed {
+        message: String,
+        log: String,
+    },
+    /// A newer deployment of the environment took its place.
+    Inactive,
+}
+
+#[derive(Deserialize)]
+struct DeploymentStatusWire {
+    state: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    environment_url: Option<String>,
+    #[serde(default)]
+    log_url: Option<String>,
+}
+
+impl From<DeploymentStatusWire> for DeploymentReport {
+    fn from(s: DeploymentStatusWire) -> Self {
+        let log = s.log_url.unwrap_or_default();
+        match s.state.as_str() {
+            "success" => Self::Healthy {
+                url: s.environment_url.unwrap_or_default(),
+                log,
+            },
+            "failure" => Self::Degraded { log },
+            "error" => Self::SyncFailed {
+                message: s.description.unwrap_or_default(),
+                log,
+            },
+            "inactive" => Self::Inactive,
+            _ => Self::Waiting,
+        }
+    }
+}
+
 /// The states of a deployment paved reports; Argo CD reports the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeploymentState {
@@ -958,6 +1011,24 @@ impl GitHub {
             .await?
             .json(OP)?;
         Ok(made.id)
+    }
+
+    /// What the newest status of deployment `id` says; `None` before any.
+    pub async fn deployment_report(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        id: u64,
+    ) -> Result<Option<DeploymentReport>, GitHubError> {
+        let path = format!("/repos/{repo}/deployments/{id}/statuses?per_page=1");
+        let newest: Vec<DeploymentStatusWire> = self
+            .get(
+                "repos/list-deployment-statuses",
+                Auth::Installation(inst),
+                &path,
+            )
+            .await?;
+        Ok(newest.into_iter().next().map(Into::into))
     }
 
     pub async fn create_deployment_status(

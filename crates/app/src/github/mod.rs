@@ -11,8 +11,9 @@ pub mod limits;
 mod retry;
 
 pub use api::{
-    Annotation, AppInfo, CheckReport, CommentInfo, DeploymentInfo, DeploymentState, IssueInfo,
-    IssuePatch, NewDeployment, Permission, PullFile, PullInfo, RepoInfo,
+    Annotation, AppInfo, CheckReport, CommentInfo, DeploymentInfo, DeploymentReport,
+    DeploymentState, IssueInfo, IssuePatch, NewDeployment, Permission, PullFile, PullInfo,
+    RepoInfo,
 };
 pub use auth::{AppKey, InstallationToken, TokenCache};
 pub use budget::RESERVE as RATE_LIMIT_RESERVE;
@@ -107,7 +108,7 @@ fn valid_repo(s: &str) -> bool {
 
 /// Every operation the client names in its metrics (GitHub's operation ids
 /// where it has one), so each has its series from the start.
-pub const OPERATIONS: [&str; 28] = [
+pub const OPERATIONS: [&str; 29] = [
     "apps/get-authenticated",
     "apps/get-repo-installation",
     "checks/create",
@@ -131,6 +132,7 @@ pub const OPERATIONS: [&str; 28] = [
     "repos/get",
     "repos/get-collaborator-permission-level",
     "repos/get-content",
+    "repos/list-deployment-statuses",
     "repos/list-deployments",
     "repos/list-for-org",
     "repos/replace-all-topics",

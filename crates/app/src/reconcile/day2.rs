@@ -4,6 +4,7 @@
 //! may ask is decided before, by [`super::commands`].
 
 use super::commands::CommandJob;
+use super::environments::report_cell;
 use super::{Reconciler, Setup, short};
 use crate::catalog::{CatalogSettings, Environment};
 use crate::error::StepError;
@@ -74,27 +75,42 @@ impl Day2<'_> {
             .ok_or_else(|| StepError::invalid(format!("{} is not deployed to {env}", self.service)))
     }
 
+    /// Each environment's image, replicas and what runs there, as GitHub's
+    /// deployments and Argo CD's reports on them say.
     pub(super) async fn status(&self) -> Outcome {
         let service = self.service;
         let mut out = format!(
-            "**{service}**\n\n| environment | image tag | replicas |\n| --- | --- | --- |\n"
+            "**{service}**\n\n| environment | image tag | replicas | live |\n| --- | --- | --- | --- |\n"
         );
         let platform = &self.setup.platform;
         let (web, branch) = (&platform.html_url, &platform.default_branch);
+        let repo = self.repo();
         for env in &self.settings.environments {
             let row = match self.application(&env.name).await? {
-                Some(app) => format!(
-                    "| [{}]({web}/commits/{branch}/{}) | `{}` | {} |\n",
-                    env.name,
-                    app.path(),
-                    short(&app.tag),
-                    app.replicas
-                ),
-                None => format!("| {} | not deployed | |\n", env.name),
+                Some(app) => {
+                    let report = self.paved.report(self.setup, &repo, &app).await?;
+                    format!(
+                        "| [{}]({web}/commits/{branch}/{}) | `{}` | {} | {} |\n",
+                        env.name,
+                        app.path(),
+                        short(&app.tag),
+                        app.replicas,
+                        report_cell(report.as_ref())
+                    )
+                }
+                None => format!("| {} | not deployed | | |\n", env.name),
             };
             out.push_str(&row);
         }
         Ok(out)
+    }
+
+    /// The service's repository.
+    pub(super) fn repo(&self) -> RepoName {
+        RepoName {
+            owner: self.settings.organization.clone(),
+            name: self.service.to_owned(),
+        }
     }
 
     /// `env` runs what the environment before it runs.
@@ -282,12 +298,8 @@ impl Day2<'_> {
             .writer
             .write(vec![file], WriteMode::Replace, reason)
             .await?;
-        let repo = RepoName {
-            owner: self.settings.organization.clone(),
-            name: self.service.to_owned(),
-        };
         self.paved
-            .record_deployment(setup, &repo, app, &written, env.review)
+            .record_deployment(setup, &self.repo(), app, &written, env.review)
             .await?;
         if !written.changed {
             return Ok(format!("{what}: already so, nothing to change"));

@@ -44,10 +44,7 @@ impl Day2<'_> {
             .writer
             .write(removals, WriteMode::Replace, reason)
             .await?;
-        let repo = RepoName {
-            owner: settings.organization.clone(),
-            name: service.to_owned(),
-        };
+        let repo = self.repo();
         paved
             .deps
             .github

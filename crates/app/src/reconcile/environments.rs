@@ -6,8 +6,9 @@
 
 use super::{Reconciler, Setup, short};
 use crate::error::StepError;
-use crate::github::{DeploymentState, NewDeployment, RepoName};
+use crate::github::{DeploymentReport, DeploymentState, NewDeployment, RepoName};
 use crate::platform::{AppSpec, Written};
+use crate::scaffold::escape::inert;
 
 impl Reconciler {
     /// Records that `app` runs in its environment since `written`, once:
@@ -57,5 +58,96 @@ impl Reconciler {
             }
             other => other,
         }
+    }
+}
+
+impl Reconciler {
+    /// What GitHub says of `app` now: the newest status of the newest
+    /// deployment of its image to its environment (`Waiting` before any);
+    /// `None` when no deployment of it is recorded. Reports on older images
+    /// belong to their own deployments, so they never show as current.
+    pub(super) async fn report(
+        &self,
+        setup: &Setup,
+        repo: &RepoName,
+        app: &AppSpec,
+    ) -> Result<Option<DeploymentReport>, StepError> {
+        let gh = &self.deps.github;
+        let inst = setup.installation;
+        let known = gh
+            .list_deployments(inst, repo, &app.tag, &app.environment)
+            .await?;
+        let Some(newest) = known.first() else {
+            return Ok(None);
+        };
+        let report = gh.deployment_report(inst, repo, newest.id).await?;
+        Ok(Some(report.unwrap_or(DeploymentReport::Waiting)))
+    }
+}
+
+/// A report as one cell of the status table. Its text and links come from
+/// whoever posted the status, so text is made inert and a link that is not
+/// a plain web address is left out.
+pub(super) fn report_cell(report: Option<&DeploymentReport>) -> String {
+    let link = |label: &str, url: &str| {
+        web_url(url).map_or_else(String::new, |u| format!(" ([{label}]({u}))"))
+    };
+    match report {
+        None => "not recorded".into(),
+        Some(DeploymentReport::Waiting) => "⏳ waiting for Argo CD".into(),
+        Some(DeploymentReport::Healthy { url, log }) => {
+            let at = web_url(url).map_or_else(String::new, |u| format!(" at {u}"));
+            format!("✅ Healthy{at}{}", link("Argo CD", log))
+        }
+        Some(DeploymentReport::Degraded { log }) => {
+            format!("❌ Degraded{}", link("Argo CD", log))
+        }
+        Some(DeploymentReport::SyncFailed { message, log }) => {
+            format!("❌ sync failed: {}{}", inert(message), link("Argo CD", log))
+        }
+        Some(DeploymentReport::Inactive) => "replaced by a newer deployment".into(),
+    }
+}
+
+/// `url` when it is an http(s) address with nothing Markdown would read.
+fn web_url(url: &str) -> Option<&str> {
+    let plain = url.starts_with("https://") || url.starts_with("http://");
+    let safe = url.chars().all(|c| {
+        c.is_ascii_graphic() && !matches!(c, '(' | ')' | '[' | ']' | '<' | '>' | '|' | '`')
+    });
+    (plain && safe && url.len() <= 2048).then_some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_show_what_argo_cd_said_and_nothing_it_could_smuggle() {
+        let healthy = DeploymentReport::Healthy {
+            url: "https://orders.apps.acme.dev".into(),
+            log: "https://argocd.acme.dev/applications/orders-dev".into(),
+        };
+        assert_eq!(
+            report_cell(Some(&healthy)),
+            "✅ Healthy at https://orders.apps.acme.dev ([Argo CD](https://argocd.acme.dev/applications/orders-dev))"
+        );
+        let hostile = DeploymentReport::SyncFailed {
+            message: "boom | @alice #12\nsee".into(),
+            log: "javascript:alert(1)".into(),
+        };
+        let cell = report_cell(Some(&hostile));
+        assert!(!cell.contains("javascript"), "{cell}");
+        assert!(!cell.contains(" | "), "{cell}");
+        assert!(
+            cell.contains("`@alice`") && cell.contains("`#12`"),
+            "{cell}"
+        );
+        let sneaky = DeploymentReport::Healthy {
+            url: "https://x.dev/a)(b".into(),
+            log: String::new(),
+        };
+        assert_eq!(report_cell(Some(&sneaky)), "✅ Healthy");
+        assert_eq!(report_cell(None), "not recorded");
     }
 }
