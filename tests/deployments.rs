@@ -245,3 +245,96 @@ async fn status_shows_what_argo_cd_reported_for_the_image_that_runs_now() {
         "{failed}"
     );
 }
+
+/// Waits (bounded) until the request's labels satisfy `ok`.
+async fn labels_become(stage: &Stage, n: u64, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let labels = stage.sandbox.issue(paved::demo::CATALOG, n).unwrap().labels;
+        if ok(&labels) {
+            return labels;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "labels stayed {labels:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_request_is_labelled_degraded_while_argo_cd_says_so() {
+    let (_work, stage, n) = common::ready_service("deployment-health", "orders").await;
+    quiescent(&stage).await;
+    let scaffold = stage.sandbox.branch_sha(SERVICE, "main").await.unwrap();
+    let degraded = |l: &[String]| l.iter().any(|l| l == "paved:degraded");
+
+    argo_reports(
+        &stage,
+        &scaffold,
+        "dev",
+        "failure",
+        "orders-dev is Degraded",
+    )
+    .await;
+    let labels = labels_become(&stage, n, degraded).await;
+    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    argo_reports(&stage, &scaffold, "dev", "success", "orders-dev is Healthy").await;
+    let labels = labels_become(&stage, n, |l| !degraded(l)).await;
+    assert_eq!(labels, ["paved:request", "paved:ready"]);
+
+    // Another environment, a stale image, a repository paved did not make:
+    // none of them touches the request.
+    let pushed = stage
+        .writer
+        .push_files(SERVICE, "main", &[("CHANGES.md", b"v2\n")], "v2")
+        .await
+        .unwrap();
+    stage
+        .sandbox
+        .complete_workflow_run(SERVICE, "main", "CI", "success")
+        .await
+        .unwrap();
+    common::wait_for_application(&stage, "orders", "dev", |a| {
+        a.as_ref().is_some_and(|a| a.tag == pushed)
+    })
+    .await;
+    quiescent(&stage).await;
+    argo_reports(&stage, &scaffold, "dev", "failure", "late news").await;
+    stage.sandbox.create_repo("acme", "other").await.unwrap();
+    stage
+        .admin
+        .push_files("acme/other", "main", &[("a", b"1")], "One")
+        .await
+        .unwrap();
+    let made = stage
+        .admin
+        .call(
+            Method::POST,
+            "/repos/acme/other/deployments",
+            Some(serde_json::json!({"ref": "main", "environment": "dev", "required_contexts": []})),
+        )
+        .await
+        .unwrap();
+    stage
+        .admin
+        .call(
+            Method::POST,
+            &format!("/repos/acme/other/deployments/{}/statuses", made["id"]),
+            Some(serde_json::json!({"state": "failure"})),
+        )
+        .await
+        .unwrap();
+    quiescent(&stage).await;
+    let reports = stage
+        .sandbox
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.event == "deployment_status" && d.succeeded())
+        .count();
+    assert!(reports >= 4, "paved was told of every report ({reports})");
+    assert_eq!(
+        stage.sandbox.issue(paved::demo::CATALOG, n).unwrap().labels,
+        ["paved:request", "paved:ready"]
+    );
+}

@@ -418,7 +418,7 @@ async fn every_example_delivery_from_github_is_accepted() {
         return;
     };
     let mut h = start(&[("PAVED_QUEUE_CAPACITY", "1000")]).await;
-    let mut checked = 0;
+    let (mut checked, mut deployment_statuses) = (0, 0);
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let file = path.file_name().unwrap().to_str().unwrap().to_owned();
@@ -431,8 +431,31 @@ async fn every_example_delivery_from_github_is_accepted() {
             )
             .await;
         assert!(status.is_success(), "{file}: {status} {text}");
+        // Argo CD's reports arrive as deployment statuses: each is work.
+        if event == "deployment_status" {
+            assert_eq!(text, "queued", "{file}");
+            deployment_statuses += 1;
+        }
         checked += 1;
     }
     assert!(checked > 50, "only {checked} examples");
-    h.queued();
+    assert!(
+        deployment_statuses >= 3,
+        "{deployment_statuses} deployment_status examples"
+    );
+    let reports: Vec<_> = h
+        .queued()
+        .into_iter()
+        .filter_map(|j| match j.event.kind {
+            EventKind::DeploymentStatus(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reports.len(), deployment_statuses);
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.sha.len() == 40 && !r.environment.is_empty()),
+        "{reports:?}"
+    );
 }

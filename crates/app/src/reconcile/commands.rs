@@ -166,6 +166,11 @@ impl Reconciler {
                 Ok(())
             }
             Ordered::Deploy { repo, sha, run } => self.report_deploy(repo, sha, *run, error).await,
+            // Nobody asked: the next report, or `/paved status`, tells the truth.
+            Ordered::Health { repo, .. } => {
+                tracing::warn!(%repo, %error, "a deployment report could not be followed");
+                Ok(())
+            }
         };
         if let Err(e) = told {
             tracing::error!(?work, %error, telling = %e, "gave up, and could not say so");

@@ -129,7 +129,7 @@ impl Reconciler {
 
 /// The number of the catalog request at `url` (`…/<catalog>/issues/N` or
 /// `…/<catalog>/pull/N`), if it is one.
-fn request_number(url: &str, catalog: &RepoName) -> Option<u64> {
+pub(super) fn request_number(url: &str, catalog: &RepoName) -> Option<u64> {
     let mut parts = url.rsplit('/');
     let number = parts.next()?.parse().ok()?;
     let kind = parts.next()?;

@@ -4,9 +4,11 @@
 //! commit whose image now runs, so its Environments panel shows what runs
 //! where, and Argo CD's notifications find the deployment to report on.
 
+use super::deletion::request_number;
+use super::state::{DEGRADED_LABEL, RequestState};
 use super::{Reconciler, Setup, short};
 use crate::error::StepError;
-use crate::github::{DeploymentReport, DeploymentState, NewDeployment, RepoName};
+use crate::github::{DeploymentReport, DeploymentState, IssuePatch, NewDeployment, RepoName};
 use crate::platform::{AppSpec, Written};
 use crate::scaffold::escape::inert;
 
@@ -82,6 +84,67 @@ impl Reconciler {
         };
         let report = gh.deployment_report(inst, repo, newest.id).await?;
         Ok(Some(report.unwrap_or(DeploymentReport::Waiting)))
+    }
+}
+
+impl Reconciler {
+    /// Someone reported on `sha` in `environment` of `repo`: the request's
+    /// `paved:degraded` label follows what GitHub now says of the image
+    /// that runs in the first environment (Degraded or sync failed: set;
+    /// Healthy: cleared). A report on another image, another environment or
+    /// a repository paved did not make changes nothing.
+    pub async fn follow_health(
+        &self,
+        repo: &RepoName,
+        sha: &str,
+        environment: &str,
+    ) -> Result<(), StepError> {
+        let setup = self.setup().await?;
+        let settings = self.settings(setup.installation).await?;
+        if environment != settings.first_environment().name {
+            return Ok(());
+        }
+        let Some(app) = self.application(setup, &repo.name, environment).await? else {
+            return Ok(());
+        };
+        if !app.repo_url.ends_with(&format!("/{repo}.git")) {
+            return Ok(());
+        }
+        if app.tag != sha {
+            tracing::info!(%repo, environment, sha, runs = %app.tag, "a report on an image that no longer runs: stale");
+            return Ok(());
+        }
+        let degraded = match self.report(setup, repo, &app).await? {
+            Some(DeploymentReport::Degraded { .. } | DeploymentReport::SyncFailed { .. }) => true,
+            Some(DeploymentReport::Healthy { .. }) => false,
+            _ => return Ok(()),
+        };
+        let catalog = &self.deps.catalog;
+        let Some(number) = request_number(&app.request_url, catalog) else {
+            return Ok(());
+        };
+        let gh = &self.deps.github;
+        let issue = gh.get_issue(setup.installation, catalog, number).await?;
+        let marked = issue.labels.iter().any(|l| l == DEGRADED_LABEL);
+        if marked == degraded || RequestState::from_labels(&issue.labels) == RequestState::Deleted {
+            return Ok(());
+        }
+        let mut labels: Vec<String> = issue
+            .labels
+            .into_iter()
+            .filter(|l| l != DEGRADED_LABEL)
+            .collect();
+        if degraded {
+            labels.push(DEGRADED_LABEL.into());
+        }
+        tracing::info!(%repo, environment, degraded, "health changed");
+        let patch = IssuePatch {
+            close: false,
+            labels: Some(labels),
+        };
+        gh.update_issue(setup.installation, catalog, number, &patch)
+            .await?;
+        Ok(())
     }
 }
 

@@ -66,6 +66,12 @@ pub enum Ordered {
         sha: String,
         run: u64,
     },
+    /// A deployment status was posted on `sha` in `environment`.
+    Health {
+        repo: RepoName,
+        sha: String,
+        environment: String,
+    },
 }
 
 /// Ordered work and how many times it has been tried.
@@ -376,6 +382,22 @@ async fn run_one(jobs: Arc<Jobs>, queued: Queued) {
             .err()
             .map(|e| {
                 let work = Ordered::Deploy { repo, sha, run };
+                (Queued { work, attempt }, e)
+            }),
+        Ordered::Health {
+            repo,
+            sha,
+            environment,
+        } => reconciler
+            .follow_health(&repo, &sha, &environment)
+            .await
+            .err()
+            .map(|e| {
+                let work = Ordered::Health {
+                    repo,
+                    sha,
+                    environment,
+                };
                 (Queued { work, attempt }, e)
             }),
     };

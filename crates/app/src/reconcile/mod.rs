@@ -299,6 +299,13 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
                 run: run.id,
             });
         }
+        EventKind::DeploymentStatus(status) if !in_catalog => {
+            jobs.order(jobs::Ordered::Health {
+                repo: name,
+                sha: status.sha.clone(),
+                environment: status.environment.clone(),
+            });
+        }
         EventKind::Push if in_catalog => {
             let reconciler = reconciler.clone();
             tokio::spawn(async move { reconciler.catalog_pushed().await });

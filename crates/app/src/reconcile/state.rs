@@ -2,6 +2,10 @@
 //! parsed into a state and a state into its label: resync, reconcile and the
 //! commands all ask this type.
 
+/// Beside the state: the first environment is not healthy now, by Argo CD's
+/// latest report on the image that runs there.
+pub const DEGRADED_LABEL: &str = "paved:degraded";
+
 /// A request's state. An issue or pull request carries at most one of
 /// these labels; paved writes them and reads them back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,6 +46,14 @@ pub struct WorkflowRun {
     pub conclusion: Option<String>,
 }
 
+/// A deployment status someone (Argo CD, as a rule) posted: which image in
+/// which environment it is about. What it says is read from GitHub again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentStatus {
+    pub sha: String,
+    pub environment: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssueAction {
     Opened,
@@ -91,6 +99,7 @@ pub enum EventKind {
     Push,
     /// Only completed runs are handled.
     WorkflowRun(WorkflowRun),
+    DeploymentStatus(DeploymentStatus),
 }
 
 impl IssueAction {
@@ -138,6 +147,7 @@ impl EventKind {
             Self::PullRequest { .. } => "pull_request",
             Self::Push => "push",
             Self::WorkflowRun(_) => "workflow_run",
+            Self::DeploymentStatus(_) => "deployment_status",
         }
     }
 }
@@ -182,13 +192,14 @@ pub fn event_label(name: &str) -> &'static str {
 /// The events paved knows by name (`ping` included); others are ignored.
 /// Installation events reach every App; paved needs nothing from them, since
 /// it looks its installation up when it first works.
-pub const EVENTS: [&str; 8] = [
+pub const EVENTS: [&str; 9] = [
     "ping",
     "issues",
     "issue_comment",
     "pull_request",
     "push",
     "workflow_run",
+    "deployment_status",
     "installation",
     "installation_repositories",
 ];
@@ -211,6 +222,7 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Parsed, ParseError> {
         "pull_request" => PullRequestAction::from_name(action).map(Handled::Pull),
         "push" => Some(Handled::Push),
         "workflow_run" => (action == "completed").then_some(Handled::Run),
+        "deployment_status" => (action == "created").then_some(Handled::DeploymentStatus),
         "installation" | "installation_repositories" => {
             return Ok(Parsed::Ignored("installation changes need no work"));
         }
@@ -230,6 +242,7 @@ enum Handled {
     Pull(PullRequestAction),
     Push,
     Run,
+    DeploymentStatus,
 }
 
 /// GitHub's JSON, only the fields routing reads. Lenient by design: real
@@ -268,6 +281,8 @@ mod wire {
         pull_request: Option<Numbered>,
         #[serde(default)]
         workflow_run: Option<RunBody>,
+        #[serde(default)]
+        deployment: Option<DeploymentBody>,
     }
 
     /// The object an event is about, or a malformed-payload error naming it.
@@ -301,6 +316,13 @@ mod wire {
                 Handled::Push => EventKind::Push,
                 Handled::Run => {
                     EventKind::WorkflowRun(required(self.workflow_run, "workflow_run")?.into())
+                }
+                Handled::DeploymentStatus => {
+                    let d = required(self.deployment, "deployment")?;
+                    EventKind::DeploymentStatus(DeploymentStatus {
+                        sha: d.sha,
+                        environment: d.environment,
+                    })
                 }
             };
             Ok(Parsed::Event(Box::new(Event {
@@ -407,6 +429,14 @@ mod wire {
     struct Changes {
         #[serde(default)]
         body: Option<Previous>,
+    }
+
+    /// The deployment a status is about; the status itself is read from
+    /// GitHub when the work runs, so a late delivery never decides.
+    #[derive(Deserialize)]
+    struct DeploymentBody {
+        sha: String,
+        environment: String,
     }
 
     #[derive(Deserialize)]
