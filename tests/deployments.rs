@@ -137,6 +137,25 @@ async fn every_environment_change_is_a_deployment_recorded_once() {
     let recorded = deployments(&stage).await;
     assert_eq!(recorded.len(), 5);
     assert!(recorded.iter().all(|d| d.0 != "prod"));
+    let number: u64 = pr.rsplit('/').next().unwrap().trim().parse().unwrap();
+    let merged = stage.admin.merge_pull(PLATFORM, number).await.unwrap();
+    quiescent(&stage).await;
+    let recorded = deployments(&stage).await;
+    assert_eq!(recorded.len(), 6, "{recorded:#?}");
+    let staging_tag = common::application(&stage, "orders", "staging")
+        .await
+        .unwrap()
+        .tag;
+    assert_eq!(
+        recorded[0],
+        (
+            "prod".to_owned(),
+            staging_tag,
+            merged,
+            true,
+            "in_progress".to_owned()
+        )
+    );
 }
 
 /// Reports as Argo CD's GitHub service posts them: a status on the newest

@@ -147,3 +147,19 @@ fn an_application_paved_cannot_work_with_is_refused_with_every_problem_named() {
         }
     }
 }
+
+#[test]
+fn application_files_are_known_by_their_path_and_nothing_else_is() {
+    use paved_app::platform::{of_path, path};
+    assert_eq!(of_path(&path("orders", "prod")), Some(("orders", "prod")));
+    for other in [
+        "apps/.gitkeep",
+        "apps/orders/prod.yml",
+        "apps/orders/x/prod.yaml",
+        "apps//prod.yaml",
+        "README.md",
+        "apps/orders.yaml",
+    ] {
+        assert_eq!(of_path(other), None, "{other}");
+    }
+}

@@ -56,7 +56,14 @@ fn pull_requests_are_routed_by_number_and_action() {
 #[test]
 fn pushes_and_workflow_runs() {
     let push = event("push", "push.json");
-    assert_eq!(push.kind, EventKind::Push);
+    assert_eq!(
+        push.kind,
+        EventKind::Push(Push {
+            git_ref: "refs/heads/main".into(),
+            after: "d".repeat(40),
+            written: vec!["README.md".into()],
+        })
+    );
     let run = event("workflow_run", "workflow_run.completed.json");
     let EventKind::WorkflowRun(r) = run.kind else {
         panic!()

@@ -228,6 +228,14 @@ pub fn path(service: &str, environment: &str) -> String {
     format!("apps/{service}/{environment}.yaml")
 }
 
+/// The service and environment of an Application's file, if `path` is one.
+pub fn of_path(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("apps/")?.strip_suffix(".yaml")?;
+    let (service, environment) = rest.split_once('/')?;
+    let plain = |s: &str| !s.is_empty() && !s.contains('/');
+    (plain(service) && plain(environment)).then_some((service, environment))
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Application {

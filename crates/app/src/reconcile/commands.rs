@@ -171,6 +171,10 @@ impl Reconciler {
                 tracing::warn!(%repo, %error, "a deployment report could not be followed");
                 Ok(())
             }
+            Ordered::Landed { commit, .. } => {
+                tracing::warn!(%commit, %error, "the deployments of a platform commit could not be recorded");
+                Ok(())
+            }
         };
         if let Err(e) = told {
             tracing::error!(?work, %error, telling = %e, "gave up, and could not say so");

@@ -9,7 +9,7 @@ use super::state::{DEGRADED_LABEL, RequestState};
 use super::{Reconciler, Setup, short};
 use crate::error::StepError;
 use crate::github::{DeploymentReport, DeploymentState, IssuePatch, NewDeployment, RepoName};
-use crate::platform::{AppSpec, Written};
+use crate::platform::{AppSpec, Written, of_path};
 use crate::scaffold::escape::inert;
 
 impl Reconciler {
@@ -64,6 +64,38 @@ impl Reconciler {
 }
 
 impl Reconciler {
+    /// `commit`, pushed to the platform repository by someone else, wrote
+    /// the Application `files`: each that paved manages is recorded as a
+    /// deployment of its image, as paved records its own changes. A file
+    /// that is gone again, or not paved's, is passed over.
+    pub async fn record_landed(&self, commit: &str, files: &[String]) -> Result<(), StepError> {
+        let setup = self.setup().await?;
+        let settings = self.settings(setup.installation).await?;
+        let written = Written {
+            commit: commit.to_owned(),
+            changed: true,
+        };
+        for (service, env) in files.iter().filter_map(|f| of_path(f)) {
+            let Some(environment) = settings.environment(env) else {
+                continue;
+            };
+            // The file name is anyone's: only a valid repository name goes
+            // into a URL.
+            let Ok(repo) = format!("{}/{service}", settings.organization).parse::<RepoName>()
+            else {
+                continue;
+            };
+            let Some(app) = self.application(setup, service, env).await? else {
+                continue;
+            };
+            if app.repo_url.ends_with(&format!("/{repo}.git")) {
+                self.record_deployment(setup, &repo, &app, &written, environment.review)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// What GitHub says of `app` now: the newest status of the newest
     /// deployment of its image to its environment (`Waiting` before any);
     /// `None` when no deployment of it is recorded. Reports on older images

@@ -66,6 +66,12 @@ pub enum Ordered {
         sha: String,
         run: u64,
     },
+    /// Someone else's push to the platform repository's default branch (a
+    /// merged review pull request, as a rule) wrote these Applications.
+    Landed {
+        commit: String,
+        files: Vec<String>,
+    },
     /// A deployment status was posted on `sha` in `environment`.
     Health {
         repo: RepoName,
@@ -382,6 +388,14 @@ async fn run_one(jobs: Arc<Jobs>, queued: Queued) {
             .err()
             .map(|e| {
                 let work = Ordered::Deploy { repo, sha, run };
+                (Queued { work, attempt }, e)
+            }),
+        Ordered::Landed { commit, files } => reconciler
+            .record_landed(&commit, &files)
+            .await
+            .err()
+            .map(|e| {
+                let work = Ordered::Landed { commit, files };
                 (Queued { work, attempt }, e)
             }),
         Ordered::Health {

@@ -106,6 +106,10 @@ impl Reconciler {
         &self.deps.catalog
     }
 
+    pub fn platform(&self) -> &RepoName {
+        &self.deps.platform
+    }
+
     async fn setup(&self) -> Result<&Setup, StepError> {
         self.setup
             .get_or_try_init(|| async {
@@ -225,6 +229,10 @@ fn short(tag: &str) -> &str {
     tag.char_indices().nth(7).map_or(tag, |(at, _)| &tag[..at])
 }
 
+/// Applications one push to the platform repository may have recorded as
+/// deployments: a push by a person is trusted, but its cost is still bounded.
+const MAX_LANDED: usize = 50;
+
 /// Turns a verified event into work: which request to reconcile, which
 /// commands to run, what to deploy.
 pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &str) {
@@ -306,7 +314,25 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
                 environment: status.environment.clone(),
             });
         }
-        EventKind::Push if in_catalog => {
+        EventKind::Push(push)
+            if name == *reconciler.platform()
+                && push.git_ref == format!("refs/heads/{}", repo.default_branch) =>
+        {
+            let files: Vec<String> = push
+                .written
+                .iter()
+                .filter(|f| crate::platform::of_path(f).is_some())
+                .take(MAX_LANDED)
+                .cloned()
+                .collect();
+            if !files.is_empty() {
+                jobs.order(jobs::Ordered::Landed {
+                    commit: push.after.clone(),
+                    files,
+                });
+            }
+        }
+        EventKind::Push(_) if in_catalog => {
             let reconciler = reconciler.clone();
             tokio::spawn(async move { reconciler.catalog_pushed().await });
         }

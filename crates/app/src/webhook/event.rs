@@ -46,6 +46,21 @@ pub struct WorkflowRun {
     pub conclusion: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    /// `refs/heads/<branch>`.
+    pub git_ref: String,
+    /// The commit the ref points at now.
+    pub after: String,
+    /// Files the pushed commits added or modified, as GitHub lists them
+    /// (at most [`MAX_PUSHED_FILES`]).
+    pub written: Vec<String>,
+}
+
+/// Paths of one push that paved reads; GitHub itself lists at most 20
+/// commits and 3,000 files in a push delivery.
+pub const MAX_PUSHED_FILES: usize = 3_000;
+
 /// A deployment status someone (Argo CD, as a rule) posted: which image in
 /// which environment it is about. What it says is read from GitHub again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,8 +110,9 @@ pub enum EventKind {
         action: PullRequestAction,
         number: u64,
     },
-    /// Only pushes to the catalog matter, and only that they happened.
-    Push,
+    /// A push: to the catalog only that it happened matters; to the
+    /// platform repository, which files it wrote.
+    Push(Push),
     /// Only completed runs are handled.
     WorkflowRun(WorkflowRun),
     DeploymentStatus(DeploymentStatus),
@@ -145,7 +161,7 @@ impl EventKind {
             Self::Issue { .. } => "issues",
             Self::IssueComment { .. } => "issue_comment",
             Self::PullRequest { .. } => "pull_request",
-            Self::Push => "push",
+            Self::Push(_) => "push",
             Self::WorkflowRun(_) => "workflow_run",
             Self::DeploymentStatus(_) => "deployment_status",
         }
@@ -283,6 +299,21 @@ mod wire {
         workflow_run: Option<RunBody>,
         #[serde(default)]
         deployment: Option<DeploymentBody>,
+        #[serde(default, rename = "ref")]
+        git_ref: Option<String>,
+        #[serde(default)]
+        after: Option<String>,
+        #[serde(default)]
+        commits: Vec<PushedCommit>,
+    }
+
+    /// A pushed commit: the files it wrote.
+    #[derive(Deserialize)]
+    struct PushedCommit {
+        #[serde(default)]
+        added: Vec<String>,
+        #[serde(default)]
+        modified: Vec<String>,
     }
 
     /// The object an event is about, or a malformed-payload error naming it.
@@ -313,7 +344,16 @@ mod wire {
                     action,
                     number: required(self.pull_request, "pull_request")?.number,
                 },
-                Handled::Push => EventKind::Push,
+                Handled::Push => EventKind::Push(Push {
+                    git_ref: self.git_ref.unwrap_or_default(),
+                    after: self.after.unwrap_or_default(),
+                    written: self
+                        .commits
+                        .into_iter()
+                        .flat_map(|c| c.added.into_iter().chain(c.modified))
+                        .take(MAX_PUSHED_FILES)
+                        .collect(),
+                }),
                 Handled::Run => {
                     EventKind::WorkflowRun(required(self.workflow_run, "workflow_run")?.into())
                 }
