@@ -45,7 +45,7 @@ fn the_demo_tells_a_services_life_and_warns_of_nothing() {
     let story = [
         "writer opened acme/catalog#1",
         "ready in ",
-        "**Ready.** billing-api is deployed to **dev**",
+        "**Ready.** billing-api is committed to **dev**",
         "apps/billing-api/dev.yaml",
         "writer: /paved promote staging\n  ✅ promote billing-api dev → staging",
         "apps/billing-api/staging.yaml (new) +        count: 2",

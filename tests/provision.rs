@@ -95,7 +95,7 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
     assert!(
         comments[0]
             .body
-            .contains("**Ready.** billing-api is deployed to **dev**"),
+            .contains("**Ready.** billing-api is committed to **dev**"),
         "{}",
         comments[0].body
     );

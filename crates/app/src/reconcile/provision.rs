@@ -270,8 +270,9 @@ impl Request<'_> {
             short(&written)
         ));
         let name = &valid.request.name;
+        // Committed is not running: CI builds the image, then Argo CD syncs.
         let mut summary = format!(
-            "**Ready.** {name} is deployed to **{}** by Argo CD: https://{name}.{}",
+            "**Ready.** {name} is committed to **{}**: Argo CD deploys it to https://{name}.{} once CI has built its image. `/paved status` shows what runs.",
             app.environment, settings.domain
         );
         if let Some(url) = &settings.dashboard_url {
