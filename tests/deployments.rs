@@ -298,9 +298,29 @@ async fn the_request_is_labelled_degraded_while_argo_cd_says_so() {
     .await;
     let labels = labels_become(&stage, n, degraded).await;
     assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    quiescent(&stage).await;
+    let card = common::paved_comment(&stage, paved::demo::CATALOG, n, "#### What runs").await;
+    assert!(card.contains("❌ Degraded"), "{card}");
     argo_reports(&stage, &scaffold, "dev", "success", "orders-dev is Healthy").await;
     let labels = labels_become(&stage, n, |l| !degraded(l)).await;
     assert_eq!(labels, ["paved:request", "paved:ready"]);
+    quiescent(&stage).await;
+    let card = common::paved_comment(&stage, paved::demo::CATALOG, n, "#### What runs").await;
+    assert!(
+        card.contains("✅ Healthy at https://orders.apps.acme.dev") && !card.contains("Degraded"),
+        "{card}"
+    );
+    // Running the request again keeps what runs on its one status comment.
+    ask(&stage, &stage.writer, n, "/paved retry").await;
+    quiescent(&stage).await;
+    let cards: Vec<String> = stage
+        .sandbox
+        .comments(paved::demo::CATALOG, n)
+        .into_iter()
+        .filter(|c| c.body.starts_with(paved_app::status::MARKER))
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(cards, [card]);
 
     // Another environment, a stale image, a repository paved did not make:
     // none of them touches the request.
@@ -355,5 +375,13 @@ async fn the_request_is_labelled_degraded_while_argo_cd_says_so() {
     assert_eq!(
         stage.sandbox.issue(paved::demo::CATALOG, n).unwrap().labels,
         ["paved:request", "paved:ready"]
+    );
+    // The card follows the new image: waiting for Argo CD, the late news
+    // on the old one not shown.
+    let card = common::paved_comment(&stage, paved::demo::CATALOG, n, "#### What runs").await;
+    assert!(card.contains(&format!("`{}`", &pushed[..7])), "{card}");
+    assert!(
+        card.contains("⏳ waiting for Argo CD") && !card.contains("Healthy"),
+        "{card}"
     );
 }

@@ -149,6 +149,26 @@ impl Status {
 
 const DELETED_MARKER: &str = "<!-- paved:deleted";
 
+/// Opens the live section at the end of a ready request's status comment:
+/// what runs in each environment, as GitHub's deployments say.
+const LIVE_MARKER: &str = "<!-- paved:live -->";
+
+/// `body` with its live section replaced by (or ending in) one showing
+/// `table`.
+pub fn with_live(body: &str, table: &str) -> String {
+    let kept = body.split(LIVE_MARKER).next().unwrap_or(body).trim_end();
+    format!("{kept}\n\n{LIVE_MARKER}\n#### What runs\n\n{table}")
+}
+
+/// `new` (a fresh render of a request's progress) keeping the live section
+/// `old` had, so that redoing a step never hides what runs.
+pub fn keep_live(old: &str, new: String) -> String {
+    match old.split_once(LIVE_MARKER) {
+        Some((_, live)) => format!("{}\n\n{LIVE_MARKER}{live}", new.trim_end()),
+        None => new,
+    }
+}
+
 /// Who deleted the service and when, from its status comment: `(by, on)`.
 pub fn deleted_by(body: &str) -> Option<(String, String)> {
     let line = body.lines().find(|l| l.starts_with(DELETED_MARKER))?;
@@ -159,4 +179,28 @@ pub fn deleted_by(body: &str) -> Option<(String, String)> {
 /// Whether `body` is a status comment.
 pub fn is_status(body: &str) -> bool {
     body.starts_with(MARKER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_live_section_is_replaced_in_place_and_survives_a_new_render() {
+        let card = format!("{MARKER}\n### paved · orders\n\n**Ready.**\n");
+        let live = with_live(&card, "| dev | ✅ |\n");
+        assert!(
+            live.starts_with(&card.trim_end().to_string()) && live.ends_with("| dev | ✅ |\n"),
+            "{live}"
+        );
+        let again = with_live(&live, "| dev | ❌ |\n");
+        assert_eq!(again.matches(LIVE_MARKER).count(), 1);
+        assert!(
+            again.ends_with("| dev | ❌ |\n") && !again.contains("✅ |"),
+            "{again}"
+        );
+        let rendered = keep_live(&again, card.clone());
+        assert_eq!(rendered, again);
+        assert_eq!(keep_live(&card, card.clone()), card);
+    }
 }

@@ -4,7 +4,6 @@
 //! may ask is decided before, by [`super::commands`].
 
 use super::commands::CommandJob;
-use super::environments::report_cell;
 use super::{Reconciler, Setup, short};
 use crate::catalog::{CatalogSettings, Environment};
 use crate::error::StepError;
@@ -75,34 +74,12 @@ impl Day2<'_> {
             .ok_or_else(|| StepError::invalid(format!("{} is not deployed to {env}", self.service)))
     }
 
-    /// Each environment's image, replicas and what runs there, as GitHub's
-    /// deployments and Argo CD's reports on them say.
     pub(super) async fn status(&self) -> Outcome {
-        let service = self.service;
-        let mut out = format!(
-            "**{service}**\n\n| environment | image tag | replicas | live |\n| --- | --- | --- | --- |\n"
-        );
-        let platform = &self.setup.platform;
-        let (web, branch) = (&platform.html_url, &platform.default_branch);
-        let repo = self.repo();
-        for env in &self.settings.environments {
-            let row = match self.application(&env.name).await? {
-                Some(app) => {
-                    let report = self.paved.report(self.setup, &repo, &app).await?;
-                    format!(
-                        "| [{}]({web}/commits/{branch}/{}) | `{}` | {} | {} |\n",
-                        env.name,
-                        app.path(),
-                        short(&app.tag),
-                        app.replicas,
-                        report_cell(report.as_ref())
-                    )
-                }
-                None => format!("| {} | not deployed | | |\n", env.name),
-            };
-            out.push_str(&row);
-        }
-        Ok(out)
+        let table = self
+            .paved
+            .environments_table(self.setup, self.settings, &self.repo())
+            .await?;
+        Ok(format!("**{}**\n\n{table}", self.service))
     }
 
     /// The service's repository.

@@ -7,10 +7,14 @@
 use super::deletion::request_number;
 use super::state::{DEGRADED_LABEL, RequestState};
 use super::{Reconciler, Setup, short};
+use crate::catalog::CatalogSettings;
 use crate::error::StepError;
-use crate::github::{DeploymentReport, DeploymentState, IssuePatch, NewDeployment, RepoName};
+use crate::github::{
+    DeploymentReport, DeploymentState, IssueInfo, IssuePatch, NewDeployment, RepoName,
+};
 use crate::platform::{AppSpec, Written, of_path};
 use crate::scaffold::escape::inert;
+use crate::status;
 
 impl Reconciler {
     /// Records that `app` runs in its environment since `written`, once:
@@ -121,10 +125,11 @@ impl Reconciler {
 
 impl Reconciler {
     /// Someone reported on `sha` in `environment` of `repo`: the request's
-    /// `paved:degraded` label follows what GitHub now says of the image
-    /// that runs in the first environment (Degraded or sync failed: set;
-    /// Healthy: cleared). A report on another image, another environment or
-    /// a repository paved did not make changes nothing.
+    /// status comment shows what runs in each environment now, and its
+    /// `paved:degraded` label follows the first environment. Both are read
+    /// from GitHub, not from the report, so a late report on an image that
+    /// no longer runs is never shown as current. A repository paved did not
+    /// make, or a deleted service, changes nothing.
     pub async fn follow_health(
         &self,
         repo: &RepoName,
@@ -133,49 +138,126 @@ impl Reconciler {
     ) -> Result<(), StepError> {
         let setup = self.setup().await?;
         let settings = self.settings(setup.installation).await?;
-        if environment != settings.first_environment().name {
-            return Ok(());
-        }
         let Some(app) = self.application(setup, &repo.name, environment).await? else {
             return Ok(());
         };
-        if !app.repo_url.ends_with(&format!("/{repo}.git")) {
-            return Ok(());
-        }
-        if app.tag != sha {
-            tracing::info!(%repo, environment, sha, runs = %app.tag, "a report on an image that no longer runs: stale");
-            return Ok(());
-        }
-        let degraded = match self.report(setup, repo, &app).await? {
-            Some(DeploymentReport::Degraded { .. } | DeploymentReport::SyncFailed { .. }) => true,
-            Some(DeploymentReport::Healthy { .. }) => false,
-            _ => return Ok(()),
-        };
         let catalog = &self.deps.catalog;
-        let Some(number) = request_number(&app.request_url, catalog) else {
+        let number = request_number(&app.request_url, catalog);
+        let (true, Some(number)) = (app.repo_url.ends_with(&format!("/{repo}.git")), number) else {
             return Ok(());
         };
         let gh = &self.deps.github;
         let issue = gh.get_issue(setup.installation, catalog, number).await?;
+        if RequestState::from_labels(&issue.labels) == RequestState::Deleted {
+            return Ok(());
+        }
+        if app.tag != sha {
+            tracing::info!(%repo, environment, sha, runs = %app.tag, "a report on an image that no longer runs: stale");
+        } else if environment == settings.first_environment().name {
+            self.follow_label(setup, repo, &app, &issue).await?;
+        }
+        self.refresh_card(setup, &settings, repo, number).await
+    }
+
+    /// `paved:degraded` on the request while GitHub's newest report on the
+    /// first environment's image says Degraded or sync failed; cleared when
+    /// it says Healthy.
+    async fn follow_label(
+        &self,
+        setup: &Setup,
+        repo: &RepoName,
+        app: &AppSpec,
+        issue: &IssueInfo,
+    ) -> Result<(), StepError> {
+        let degraded = match self.report(setup, repo, app).await? {
+            Some(DeploymentReport::Degraded { .. } | DeploymentReport::SyncFailed { .. }) => true,
+            Some(DeploymentReport::Healthy { .. }) => false,
+            _ => return Ok(()),
+        };
         let marked = issue.labels.iter().any(|l| l == DEGRADED_LABEL);
-        if marked == degraded || RequestState::from_labels(&issue.labels) == RequestState::Deleted {
+        if marked == degraded {
             return Ok(());
         }
         let mut labels: Vec<String> = issue
             .labels
-            .into_iter()
-            .filter(|l| l != DEGRADED_LABEL)
+            .iter()
+            .filter(|l| *l != DEGRADED_LABEL)
+            .cloned()
             .collect();
         if degraded {
             labels.push(DEGRADED_LABEL.into());
         }
-        tracing::info!(%repo, environment, degraded, "health changed");
+        tracing::info!(%repo, environment = %app.environment, degraded, "health changed");
         let patch = IssuePatch {
             close: false,
             labels: Some(labels),
         };
-        gh.update_issue(setup.installation, catalog, number, &patch)
+        self.deps
+            .github
+            .update_issue(setup.installation, &self.deps.catalog, issue.number, &patch)
             .await?;
+        Ok(())
+    }
+}
+
+impl Reconciler {
+    /// Each environment of the service `repo`: its image, replicas and what
+    /// runs there, as GitHub's deployments and Argo CD's reports say.
+    pub(super) async fn environments_table(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        repo: &RepoName,
+    ) -> Result<String, StepError> {
+        let mut out = String::from(
+            "| environment | image tag | replicas | live |\n| --- | --- | --- | --- |\n",
+        );
+        let platform = &setup.platform;
+        let (web, branch) = (&platform.html_url, &platform.default_branch);
+        for env in &settings.environments {
+            let row = match self.application(setup, &repo.name, &env.name).await? {
+                Some(app) => {
+                    let report = self.report(setup, repo, &app).await?;
+                    format!(
+                        "| [{}]({web}/commits/{branch}/{}) | `{}` | {} | {} |\n",
+                        env.name,
+                        app.path(),
+                        short(&app.tag),
+                        app.replicas,
+                        report_cell(report.as_ref())
+                    )
+                }
+                None => format!("| {} | not deployed | | |\n", env.name),
+            };
+            out.push_str(&row);
+        }
+        Ok(out)
+    }
+
+    /// The live section of request `number`'s status comment shows what
+    /// runs now; edited only when that changed.
+    async fn refresh_card(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        repo: &RepoName,
+        number: u64,
+    ) -> Result<(), StepError> {
+        let gh = &self.deps.github;
+        let (inst, catalog) = (setup.installation, &self.deps.catalog);
+        let comments = gh.list_comments(inst, catalog, number).await?;
+        let Some(card) = comments
+            .into_iter()
+            .filter(|c| c.author == setup.bot && status::is_status(&c.body))
+            .min_by_key(|c| c.id)
+        else {
+            return Ok(());
+        };
+        let table = self.environments_table(setup, settings, repo).await?;
+        let body = status::with_live(&card.body, &table);
+        if body != card.body {
+            gh.update_comment(inst, catalog, card.id, &body).await?;
+        }
         Ok(())
     }
 }

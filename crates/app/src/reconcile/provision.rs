@@ -471,8 +471,13 @@ impl Request<'_> {
     }
 
     /// Creates or edits the status comment, only when its text changes.
+    /// Progress keeps the comment's live section: redoing a step never
+    /// hides what runs.
     pub(super) async fn show(&mut self, status: &Status) -> Result<(), StepError> {
-        let body = status.render();
+        let body = match (status, &self.status) {
+            (Status::Progress { .. }, Some(c)) => status::keep_live(&c.body, status.render()),
+            _ => status.render(),
+        };
         let gh = &self.paved.deps.github;
         let inst = self.setup.installation;
         match &mut self.status {
