@@ -87,19 +87,11 @@ fn assert_waited_without_hammering(stage: &Stage, spent: Instant) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn each_provisioning_call_failing_once_in_each_way_still_ends_ready_once() {
-    let (_work, stage) = warmed("faults-provision").await;
-    let calls = [
-        "issues/get",
-        "issues/list-comments",
-        "issues/update",
-        "issues/create-comment",
-        "repos/create-in-org",
-        "repos/replace-all-topics",
-        "issues/update-comment",
-        "POST /acme/platform.git/git-receive-pack",
-    ];
+/// Each of `calls` fails once in each way, one request at a time, on a
+/// stage of its own (`name`): every request ends ready with one status
+/// comment, and one repository each.
+async fn provisioning_matrix(name: &str, calls: &[&str]) {
+    let (_work, stage) = warmed(name).await;
     let mut made = 1;
     for call in calls {
         for (kind_name, kind) in kinds() {
@@ -135,54 +127,108 @@ async fn each_provisioning_call_failing_once_in_each_way_still_ends_ready_once()
         .filter(|r| r.status == 201)
         .count();
     assert_eq!(created, made, "one repository per request");
+    let recorded = stage
+        .sandbox
+        .requests()
+        .with_operation("repos/create-deployment")
+        .filter(|r| r.status == 201)
+        .count();
+    assert_eq!(recorded, made, "one deployment per request");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn each_command_call_failing_once_in_each_way_still_answers_once() {
-    let work = TempDir::new("faults-commands");
+async fn each_provisioning_call_failing_once_in_each_way_still_ends_ready_once() {
+    // Three stages at once: the matrices wait on GitHub's retry pauses
+    // far more than they compute.
+    futures_util::future::join_all([
+        provisioning_matrix(
+            "faults-provision-request",
+            &[
+                "issues/get",
+                "issues/list-comments",
+                "issues/update",
+                "issues/create-comment",
+            ],
+        ),
+        provisioning_matrix(
+            "faults-provision-repository",
+            &[
+                "repos/create-in-org",
+                "repos/replace-all-topics",
+                "issues/update-comment",
+                "POST /acme/platform.git/git-receive-pack",
+            ],
+        ),
+        provisioning_matrix(
+            "faults-provision-deployment",
+            &[
+                "repos/list-deployments",
+                "repos/create-deployment",
+                "repos/create-deployment-status",
+            ],
+        ),
+    ])
+    .await;
+}
+
+/// Each of `calls` fails once in each way while a reader asks for the
+/// status, on a stage of its own: on the request (`on_request`) or on an
+/// issue of the service's own repository, where paved first checks the
+/// repository is its own. Each is answered exactly once.
+async fn command_matrix(name: &str, on_request: bool) {
+    let work = TempDir::new(name);
     let stage = Stage::start(options(&work)).await.unwrap();
     let n = stage
         .request(&stage.writer, "orders", "node-express", "Orders.")
         .await
         .unwrap();
     stage.settled(n, LIMIT).await.unwrap();
-    // The same commands on the request and on an issue of the service's own
-    // repository, where paved first checks the repository is its own.
-    let issue = stage
-        .writer
-        .open_issue("acme/orders", "How is it?", "", &[])
-        .await
-        .unwrap();
+    let (repo, number) = if on_request {
+        (CATALOG, n)
+    } else {
+        let issue = stage
+            .writer
+            .open_issue("acme/orders", "How is it?", "", &[])
+            .await
+            .unwrap();
+        ("acme/orders", issue)
+    };
     let calls = [
         "reactions/create-for-issue-comment",
         "repos/get-collaborator-permission-level",
         "repos/get-content",
         "issues/create-comment",
     ];
-    for (repo, number) in [(CATALOG, n), ("acme/orders", issue)] {
-        for call in calls {
-            for (kind_name, kind) in kinds_with_long_waits() {
-                let before = stage.sandbox.comments(repo, number).len();
-                let context = format!("{kind_name} at {call} on {repo}#{number}");
-                // paved's calls alone: the reader's comment goes through.
-                let rule = once(call, kind_name, kind).expect("REST calls all");
-                stage.sandbox.inject(rule);
-                let answer =
-                    common::ask_in(&stage, &stage.reader, repo, number, "/paved status").await;
-                assert!(answer.contains("[dev]("), "{context}: {answer}");
-                common::quiescent(&stage).await;
-                let answers = stage
-                    .sandbox
-                    .comments(repo, number)
-                    .into_iter()
-                    .skip(before)
-                    .filter(|c| c.user == "paved[bot]")
-                    .count();
-                assert_eq!(answers, 1, "{context}");
-                stage.sandbox.clear_faults();
-            }
+    for call in calls {
+        for (kind_name, kind) in kinds_with_long_waits() {
+            let before = stage.sandbox.comments(repo, number).len();
+            let context = format!("{kind_name} at {call} on {repo}#{number}");
+            // paved's calls alone: the reader's comment goes through.
+            let rule = once(call, kind_name, kind).expect("REST calls all");
+            stage.sandbox.inject(rule);
+            let answer = common::ask_in(&stage, &stage.reader, repo, number, "/paved status").await;
+            assert!(answer.contains("[dev]("), "{context}: {answer}");
+            common::quiescent(&stage).await;
+            let answers = stage
+                .sandbox
+                .comments(repo, number)
+                .into_iter()
+                .skip(before)
+                .filter(|c| c.user == "paved[bot]")
+                .count();
+            assert_eq!(answers, 1, "{context}");
+            stage.sandbox.clear_faults();
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_command_call_failing_once_in_each_way_still_answers_once() {
+    futures_util::future::join_all([
+        command_matrix("faults-commands-request", true),
+        command_matrix("faults-commands-service", false),
+    ])
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
