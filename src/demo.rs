@@ -475,6 +475,58 @@ async fn day_two(stage: &Stage, number: u64, repo: &str) -> Result<(), DemoError
         .await?;
     println!("writer: /paved rollback dev\n  {}", result_line(&answer));
     println!("{}", last_change(&stage.sandbox)?);
+    what_runs(stage, number, repo).await
+}
+
+/// Argo CD's notifications report dev Healthy on the service repository,
+/// played here by the admin with the same REST calls; `/paved status` then
+/// shows what runs, from GitHub's deployments.
+async fn what_runs(stage: &Stage, number: u64, repo: &str) -> Result<(), DemoError> {
+    let failed = |what: &str, e: paved_sandbox::ApiError| {
+        DemoError::Failed(format!("{what}: {}", e.message))
+    };
+    let path = paved_app::platform::path(&repo[ORG.len() + 1..], "dev");
+    let file = stage.sandbox.file(PLATFORM, "main", &path).await;
+    let app = file
+        .and_then(|f| paved_app::platform::AppSpec::from_yaml(&String::from_utf8_lossy(&f)).ok())
+        .ok_or_else(|| DemoError::Failed(format!("{path} cannot be read")))?;
+    let found = stage
+        .admin
+        .call(
+            reqwest::Method::GET,
+            &format!("/repos/{repo}/deployments?sha={}&environment=dev", app.tag),
+            None,
+        )
+        .await
+        .map_err(|e| failed("listing deployments", e))?;
+    let report = serde_json::json!({
+        "state": "success",
+        "description": format!("{} is Healthy", app.name()),
+        "environment_url": app.url,
+        "log_url": format!("https://argocd.example.com/applications/{}", app.name()),
+    });
+    stage
+        .admin
+        .call(
+            reqwest::Method::POST,
+            &format!("/repos/{repo}/deployments/{}/statuses", found[0]["id"]),
+            Some(report),
+        )
+        .await
+        .map_err(|e| failed("reporting health", e))?;
+    println!(
+        "Argo CD (played by admin) reported dev Healthy on {repo}'s deployment of `{}`",
+        &app.tag[..7]
+    );
+    stage.quiesce().await;
+    let (answer, _) = stage
+        .ask(&stage.writer, CATALOG, number, "/paved status")
+        .await?;
+    let dev = answer
+        .lines()
+        .find(|l| l.starts_with("| [dev]"))
+        .unwrap_or_default();
+    println!("writer: /paved status\n  {dev}");
     Ok(())
 }
 

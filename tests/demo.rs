@@ -51,6 +51,9 @@ fn the_demo_tells_a_services_life_and_warns_of_nothing() {
         "apps/billing-api/staging.yaml (new) +        count: 2",
         "CI passed, so paved deployed it to dev",
         "writer: /paved rollback dev\n  ✅ roll billing-api in dev back to",
+        "Argo CD (played by admin) reported dev Healthy on acme/billing-api",
+        "writer: /paved status\n  | [dev](",
+        "| ✅ Healthy at https://billing-api.",
     ];
     let mut at = 0;
     for part in story {
