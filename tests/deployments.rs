@@ -42,6 +42,27 @@ async fn deployments(stage: &Stage) -> Vec<(String, String, String, bool, String
     out
 }
 
+/// A writer pushes to the service's main and CI passes: once dev runs the
+/// commit and all is still, the commit.
+async fn ci_deploys(stage: &Stage) -> String {
+    let pushed = stage
+        .writer
+        .push_files(SERVICE, "main", &[("CHANGES.md", b"v2\n")], "v2")
+        .await
+        .unwrap();
+    stage
+        .sandbox
+        .complete_workflow_run(SERVICE, "main", "CI", "success")
+        .await
+        .unwrap();
+    common::wait_for_application(stage, "orders", "dev", |a| {
+        a.as_ref().is_some_and(|a| a.tag == pushed)
+    })
+    .await;
+    quiescent(stage).await;
+    pushed
+}
+
 async fn platform_head(stage: &Stage) -> String {
     stage.sandbox.branch_sha(PLATFORM, "main").await.unwrap()
 }
@@ -92,21 +113,7 @@ async fn every_environment_change_is_a_deployment_recorded_once() {
     assert_eq!(recorded.len(), 3);
 
     // CI on main deploys its commit, and that is a deployment too.
-    let pushed = stage
-        .writer
-        .push_files(SERVICE, "main", &[("CHANGES.md", b"v2\n")], "v2")
-        .await
-        .unwrap();
-    stage
-        .sandbox
-        .complete_workflow_run(SERVICE, "main", "CI", "success")
-        .await
-        .unwrap();
-    common::wait_for_application(&stage, "orders", "dev", |a| {
-        a.as_ref().is_some_and(|a| a.tag == pushed)
-    })
-    .await;
-    quiescent(&stage).await;
+    let pushed = ci_deploys(&stage).await;
     let recorded = deployments(&stage).await;
     assert_eq!(
         (recorded[0].0.as_str(), recorded[0].1.as_str()),
@@ -232,21 +239,7 @@ async fn status_shows_what_argo_cd_reported_for_the_image_that_runs_now() {
 
     // CI deploys a new image: dev waits for Argo CD again, and a late
     // report on the old image is never shown as current.
-    let pushed = stage
-        .writer
-        .push_files(SERVICE, "main", &[("CHANGES.md", b"v2\n")], "v2")
-        .await
-        .unwrap();
-    stage
-        .sandbox
-        .complete_workflow_run(SERVICE, "main", "CI", "success")
-        .await
-        .unwrap();
-    common::wait_for_application(&stage, "orders", "dev", |a| {
-        a.as_ref().is_some_and(|a| a.tag == pushed)
-    })
-    .await;
-    quiescent(&stage).await;
+    let pushed = ci_deploys(&stage).await;
     argo_reports(&stage, &scaffold, "dev", "success", "late").await;
     assert_eq!(live(&stage, n, "dev").await, "⏳ waiting for Argo CD");
     argo_reports(
@@ -324,21 +317,7 @@ async fn the_request_is_labelled_degraded_while_argo_cd_says_so() {
 
     // Another environment, a stale image, a repository paved did not make:
     // none of them touches the request.
-    let pushed = stage
-        .writer
-        .push_files(SERVICE, "main", &[("CHANGES.md", b"v2\n")], "v2")
-        .await
-        .unwrap();
-    stage
-        .sandbox
-        .complete_workflow_run(SERVICE, "main", "CI", "success")
-        .await
-        .unwrap();
-    common::wait_for_application(&stage, "orders", "dev", |a| {
-        a.as_ref().is_some_and(|a| a.tag == pushed)
-    })
-    .await;
-    quiescent(&stage).await;
+    let pushed = ci_deploys(&stage).await;
     argo_reports(&stage, &scaffold, "dev", "failure", "late news").await;
     stage.sandbox.create_repo("acme", "other").await.unwrap();
     stage
