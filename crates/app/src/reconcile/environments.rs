@@ -123,6 +123,13 @@ impl Reconciler {
     }
 }
 
+/// What one environment of a service runs: its Application and GitHub's
+/// newest report on that image; `None` when it is not deployed there.
+struct Live<'a> {
+    environment: &'a str,
+    running: Option<(AppSpec, Option<DeploymentReport>)>,
+}
+
 impl Reconciler {
     /// Someone reported on `sha` in `environment` of `repo`: the request's
     /// status comment shows what runs in each environment now, and its
@@ -138,7 +145,12 @@ impl Reconciler {
     ) -> Result<(), StepError> {
         let setup = self.setup().await?;
         let settings = self.settings(setup.installation).await?;
-        let Some(app) = self.application(setup, &repo.name, environment).await? else {
+        let live = self.what_runs(setup, &settings, repo).await?;
+        let Some((app, _)) = live
+            .iter()
+            .find(|l| l.environment == environment)
+            .and_then(|l| l.running.as_ref())
+        else {
             return Ok(());
         };
         let catalog = &self.deps.catalog;
@@ -153,10 +165,11 @@ impl Reconciler {
         }
         if app.tag != sha {
             tracing::info!(%repo, environment, sha, runs = %app.tag, "a report on an image that no longer runs: stale");
-        } else if environment == settings.first_environment().name {
-            self.follow_label(setup, repo, &app, &issue).await?;
+        } else if let Some(first) = live.first().filter(|l| l.environment == environment) {
+            self.follow_label(setup, repo, first, &issue).await?;
         }
-        self.refresh_card(setup, &settings, repo, number).await
+        let table = table(setup, &live);
+        self.refresh_card(setup, number, &table).await
     }
 
     /// `paved:degraded` on the request while GitHub's newest report on the
@@ -166,10 +179,10 @@ impl Reconciler {
         &self,
         setup: &Setup,
         repo: &RepoName,
-        app: &AppSpec,
+        first: &Live<'_>,
         issue: &IssueInfo,
     ) -> Result<(), StepError> {
-        let degraded = match self.report(setup, repo, app).await? {
+        let degraded = match first.running.as_ref().and_then(|(_, r)| r.as_ref()) {
             Some(DeploymentReport::Degraded { .. } | DeploymentReport::SyncFailed { .. }) => true,
             Some(DeploymentReport::Healthy { .. }) => false,
             _ => return Ok(()),
@@ -187,7 +200,7 @@ impl Reconciler {
         if degraded {
             labels.push(DEGRADED_LABEL.into());
         }
-        tracing::info!(%repo, environment = %app.environment, degraded, "health changed");
+        tracing::info!(%repo, environment = first.environment, degraded, "health changed");
         let patch = IssuePatch {
             close: false,
             labels: Some(labels),
@@ -201,6 +214,31 @@ impl Reconciler {
 }
 
 impl Reconciler {
+    /// Each environment of the service `repo` (the first first): its
+    /// Application and GitHub's newest report on its image, each read once.
+    async fn what_runs<'s>(
+        &self,
+        setup: &Setup,
+        settings: &'s CatalogSettings,
+        repo: &RepoName,
+    ) -> Result<Vec<Live<'s>>, StepError> {
+        let mut live = Vec::with_capacity(settings.environments.len());
+        for env in &settings.environments {
+            let running = match self.application(setup, &repo.name, &env.name).await? {
+                Some(app) => {
+                    let report = self.report(setup, repo, &app).await?;
+                    Some((app, report))
+                }
+                None => None,
+            };
+            live.push(Live {
+                environment: &env.name,
+                running,
+            });
+        }
+        Ok(live)
+    }
+
     /// Each environment of the service `repo`: its image, replicas and what
     /// runs there, as GitHub's deployments and Argo CD's reports say.
     pub(super) async fn environments_table(
@@ -209,40 +247,13 @@ impl Reconciler {
         settings: &CatalogSettings,
         repo: &RepoName,
     ) -> Result<String, StepError> {
-        let mut out = String::from(
-            "| environment | image tag | replicas | live |\n| --- | --- | --- | --- |\n",
-        );
-        let platform = &setup.platform;
-        let (web, branch) = (&platform.html_url, &platform.default_branch);
-        for env in &settings.environments {
-            let row = match self.application(setup, &repo.name, &env.name).await? {
-                Some(app) => {
-                    let report = self.report(setup, repo, &app).await?;
-                    format!(
-                        "| [{}]({web}/commits/{branch}/{}) | `{}` | {} | {} |\n",
-                        env.name,
-                        app.path(),
-                        short(&app.tag),
-                        app.replicas,
-                        report_cell(report.as_ref())
-                    )
-                }
-                None => format!("| {} | not deployed | | |\n", env.name),
-            };
-            out.push_str(&row);
-        }
-        Ok(out)
+        let live = self.what_runs(setup, settings, repo).await?;
+        Ok(table(setup, &live))
     }
 
-    /// The live section of request `number`'s status comment shows what
-    /// runs now; edited only when that changed.
-    async fn refresh_card(
-        &self,
-        setup: &Setup,
-        settings: &CatalogSettings,
-        repo: &RepoName,
-        number: u64,
-    ) -> Result<(), StepError> {
+    /// The live section of request `number`'s status comment shows `table`;
+    /// edited only when that changed.
+    async fn refresh_card(&self, setup: &Setup, number: u64, table: &str) -> Result<(), StepError> {
         let gh = &self.deps.github;
         let (inst, catalog) = (setup.installation, &self.deps.catalog);
         let comments = gh.list_comments(inst, catalog, number).await?;
@@ -253,13 +264,36 @@ impl Reconciler {
         else {
             return Ok(());
         };
-        let table = self.environments_table(setup, settings, repo).await?;
-        let body = status::with_live(&card.body, &table);
+        let body = status::with_live(&card.body, table);
         if body != card.body {
             gh.update_comment(inst, catalog, card.id, &body).await?;
         }
         Ok(())
     }
+}
+
+/// The status table of `live`: per environment, a link to its Application's
+/// history, the image tag, replicas and what runs.
+fn table(setup: &Setup, live: &[Live<'_>]) -> String {
+    let mut out =
+        String::from("| environment | image tag | replicas | live |\n| --- | --- | --- | --- |\n");
+    let platform = &setup.platform;
+    let (web, branch) = (&platform.html_url, &platform.default_branch);
+    for l in live {
+        let row = match &l.running {
+            Some((app, report)) => format!(
+                "| [{}]({web}/commits/{branch}/{}) | `{}` | {} | {} |\n",
+                l.environment,
+                app.path(),
+                short(&app.tag),
+                app.replicas,
+                report_cell(report.as_ref())
+            ),
+            None => format!("| {} | not deployed | | |\n", l.environment),
+        };
+        out.push_str(&row);
+    }
+    out
 }
 
 /// A report as one cell of the status table. Its text and links come from
