@@ -864,12 +864,11 @@ pub struct NewDeployment<'a> {
     pub production: bool,
 }
 
-/// A deployment as paved reads it back.
+/// A deployment as paved reads it back (listed by its image and
+/// environment, which it therefore need not repeat).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentInfo {
     pub id: u64,
-    pub sha: String,
-    pub environment: String,
     /// From the payload paved wrote; `None` for deployments made by others.
     pub platform_commit: Option<String>,
 }
@@ -877,8 +876,6 @@ pub struct DeploymentInfo {
 #[derive(Deserialize)]
 struct DeploymentWire {
     id: u64,
-    sha: String,
-    environment: String,
     #[serde(default)]
     payload: serde_json::Value,
 }
@@ -887,8 +884,6 @@ impl From<DeploymentWire> for DeploymentInfo {
     fn from(d: DeploymentWire) -> Self {
         Self {
             id: d.id,
-            sha: d.sha,
-            environment: d.environment,
             platform_commit: d.payload["platform_commit"].as_str().map(str::to_owned),
         }
     }
