@@ -30,7 +30,10 @@ impl Caller {
     /// The account that acts: the App's bot for an installation, the user itself.
     pub fn login(&self, world: &World) -> Option<String> {
         match self {
-            Caller::Installation(_) => Some(world.app.bot_login()),
+            Caller::Installation(id) => Some(match world.peers.get(id) {
+                Some(peer) => peer.bot_login(),
+                None => world.app.bot_login(),
+            }),
             Caller::User(login) => Some(login.clone()),
             Caller::Anonymous | Caller::App => None,
         }

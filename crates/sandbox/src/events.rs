@@ -1,6 +1,6 @@
 //! Webhook payloads for what actors do: the common envelope, pushes (with
-//! `pull_request.synchronize` for open PRs on the pushed branch) and
-//! simulated CI runs.
+//! `pull_request.synchronize` for open PRs on the pushed branch, and the
+//! CI runs a push queues).
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,6 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::Shared;
-use super::error::ApiError;
 use super::git::CommitInfo;
 use super::state::{IssueState, Repo, RepoKey, World};
 
@@ -110,8 +109,9 @@ pub(crate) async fn after_push(
             None => Vec::new(),
         };
         record_ref_change(shared, key, &ref_name, &old, &new, &commits, pusher);
-        if let (Some(branch), Some(_)) = (ref_name.strip_prefix("refs/heads/"), &new) {
+        if let (Some(branch), Some(sha)) = (ref_name.strip_prefix("refs/heads/"), &new) {
             synchronize_fork_pulls(shared, key, branch, pusher).await;
+            crate::ci::queue_runs(shared, key, branch, sha, pusher).await;
         }
     }
 }
@@ -305,91 +305,4 @@ fn push_fields(
         ("pusher", json!({"name": pusher, "email": email})),
         ("repository", repository),
     ]
-}
-
-/// Fires `workflow_run` `completed` for the head of `branch`, with the open pull
-/// requests whose head is that branch, as GitHub Actions would.
-pub(crate) async fn complete_workflow_run(
-    shared: &Shared,
-    repo: &str,
-    branch: &str,
-    workflow: &str,
-    conclusion: &str,
-) -> Result<u64, ApiError> {
-    let key = RepoKey::parse(repo).ok_or_else(ApiError::not_found)?;
-    let key = shared
-        .world()
-        .repo(&key)
-        .map(|r| r.key.clone())
-        .ok_or_else(ApiError::not_found)?;
-    let head_sha = shared
-        .git
-        .resolve(&key, &format!("refs/heads/{branch}"))
-        .await?
-        .ok_or_else(|| ApiError::unprocessable(format!("No commit found for ref {branch}")))?;
-    let mut world = shared.world();
-    let run_id = world.next_id();
-    let workflow_id = world.next_id();
-    let repo = world.repo(&key).ok_or_else(ApiError::not_found)?;
-    let render = shared.render(&world);
-    let api = render.repo_api(repo);
-    let html = format!("{}/{}", shared.base, key.full_name());
-    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let path = format!(
-        ".github/workflows/{}.yml",
-        workflow.to_lowercase().replace(' ', "-")
-    );
-    let pulls: Vec<Value> = repo
-        .issues
-        .values()
-        .filter_map(|i| Some((i, i.pull.as_ref()?)))
-        .filter(|(i, p)| i.state == IssueState::Open && p.head_repo.is_none() && p.head_ref == branch)
-        .map(|(i, p)| {
-            json!({
-                "id": p.id, "number": i.number,
-                "url": format!("{api}/pulls/{}", i.number),
-                "head": {"ref": p.head_ref, "sha": p.head_sha, "repo": {"id": repo.id, "url": api, "name": key.name}},
-                "base": {"ref": p.base_ref, "sha": p.base_sha, "repo": {"id": repo.id, "url": api, "name": key.name}},
-            })
-        })
-        .collect();
-    let bot = world.app.bot_login();
-    let run = json!({
-        "id": run_id, "node_id": format!("WFR_{run_id}"), "name": workflow,
-        "display_title": workflow, "path": path,
-        "head_branch": branch, "head_sha": head_sha, "run_number": run_id, "run_attempt": 1,
-        "event": "push", "status": "completed", "conclusion": conclusion,
-        "workflow_id": workflow_id, "check_suite_id": run_id, "check_suite_node_id": format!("CS_{run_id}"),
-        "url": format!("{api}/actions/runs/{run_id}"), "html_url": format!("{html}/actions/runs/{run_id}"),
-        "pull_requests": pulls, "created_at": now, "updated_at": now, "run_started_at": now,
-        "actor": render.user(&bot), "triggering_actor": render.user(&bot),
-        "jobs_url": format!("{api}/actions/runs/{run_id}/jobs"),
-        "logs_url": format!("{api}/actions/runs/{run_id}/logs"),
-        "check_suite_url": format!("{api}/check-suites/{run_id}"),
-        "artifacts_url": format!("{api}/actions/runs/{run_id}/artifacts"),
-        "cancel_url": format!("{api}/actions/runs/{run_id}/cancel"),
-        "rerun_url": format!("{api}/actions/runs/{run_id}/rerun"),
-        "previous_attempt_url": null,
-        "workflow_url": format!("{api}/actions/workflows/{workflow_id}"),
-        "head_commit": {"id": head_sha, "tree_id": head_sha, "message": "", "timestamp": now,
-                        "author": {"name": bot, "email": ""}, "committer": {"name": bot, "email": ""}},
-        "repository": render.repo(repo), "head_repository": render.repo(repo),
-    });
-    let workflow = json!({
-        "id": workflow_id, "node_id": format!("W_{workflow_id}"), "name": workflow, "path": path,
-        "state": "active", "created_at": now, "updated_at": now,
-        "url": format!("{api}/actions/workflows/{workflow_id}"),
-        "html_url": format!("{html}/blob/main/{path}"),
-        "badge_url": format!("{html}/workflows/{workflow}/badge.svg"),
-    });
-    let fields = vec![("workflow_run", run), ("workflow", workflow)];
-    shared.emit(
-        &world,
-        "workflow_run",
-        Some("completed"),
-        repo,
-        &bot,
-        fields,
-    );
-    Ok(run_id)
 }

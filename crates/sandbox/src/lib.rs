@@ -28,7 +28,9 @@
 //! - **Git** at `{url}/{owner}/{repo}.git` through `git http-backend`, basic
 //!   auth with `x-access-token:<installation token>` or `<login>:<personal
 //!   token>`. Pushes fire `push` (and `pull_request.synchronize`, in the
-//!   parent repository for a fork's branch).
+//!   parent repository for a fork's branch), and queue a simulated GitHub
+//!   Actions run of each workflow the pushed commit holds
+//!   (`workflow_run.requested`; `GET .../actions/runs` lists them).
 //! - **Webhooks** signed with the App's secret, delivered in order by one
 //!   background task, recorded and redeliverable (same GUID); `deployment`
 //!   and `deployment_status` (`created`) among them.
@@ -38,10 +40,15 @@
 //!   `{"endpoint": "issues/create", "kind": "secondary_rate_limit",
 //!   "retry_after": 30, "count": 2}`), `POST rate-limit/exhaust
 //!   {"seconds": N}`, `DELETE rate-limit`, `POST repos/{o}/{r}/workflow-runs
-//!   {"branch", "conclusion", "workflow"}` (fires `workflow_run.completed`),
-//!   `POST app-manifests` (a manifest code).
+//!   {"branch", "workflow", "status"?, "conclusion"?}` (moves the run its
+//!   push queued to `in_progress`, or completes it),
+//!   `POST app-manifests` (a manifest code), `POST argocd/notifications`
+//!   (a [`Notification`] as JSON: Argo CD reports `Healthy`, `Degraded` or
+//!   `SyncFailed` on a revision in an environment, as the `argo-cd` App,
+//!   through the REST calls Argo CD's GitHub service makes).
 //!
-//! Limits, on purpose: one App; installations cover all repositories of an
+//! Limits, on purpose: one App receives webhooks and authenticates with a
+//! key (others, like `argo-cd`, only get installation tokens minted); installations cover all repositories of an
 //! account; `required_contexts` reads check runs (the sandbox has no commit
 //! statuses); environments have no protection rules; a fork copies its parent's branches once, when it is made; the
 //! `rebase` merge method writes one squashed commit; a
@@ -62,7 +69,9 @@
 //! ```
 
 mod actor;
+mod argocd;
 mod auth;
+mod ci;
 mod error;
 mod events;
 mod faults;
@@ -86,6 +95,7 @@ use chrono::Utc;
 use tokio::task::JoinHandle;
 
 pub use actor::Actor;
+pub use argocd::{ARGO_CD_APP, Health, Notification};
 pub use error::{ApiError, SandboxError};
 pub use faults::{Endpoint, FaultKind, FaultRule};
 pub use hooks::Delivery;
@@ -577,8 +587,9 @@ impl Sandbox {
         self.shared.limits.drain(leave, duration);
     }
 
-    /// A simulated CI run on `branch` of `repo` completes: fires `workflow_run`
-    /// `completed` with `conclusion` (`success`, `failure`, ...).
+    /// The CI run of `workflow` on the head of `branch` in `repo` (the one
+    /// its push queued) completes: fires `workflow_run` `completed` with
+    /// `conclusion` (`success`, `failure`, ...).
     pub async fn complete_workflow_run(
         &self,
         repo: &str,
@@ -586,7 +597,32 @@ impl Sandbox {
         workflow: &str,
         conclusion: &str,
     ) -> Result<u64, ApiError> {
-        events::complete_workflow_run(&self.shared, repo, branch, workflow, conclusion).await
+        ci::advance_run(
+            &self.shared,
+            repo,
+            branch,
+            workflow,
+            ci::Step::Complete(conclusion),
+        )
+        .await
+    }
+
+    /// Argo CD reports on an Application through GitHub, as its own App
+    /// with the REST calls its GitHub notification service makes; the id of
+    /// the deployment it reported on.
+    pub async fn argo_cd_notifies(&self, notification: &Notification) -> Result<u64, ApiError> {
+        argocd::notify(&self.shared, notification).await
+    }
+
+    /// The CI run of `workflow` on the head of `branch` in `repo` starts:
+    /// fires `workflow_run` `in_progress`.
+    pub async fn start_workflow_run(
+        &self,
+        repo: &str,
+        branch: &str,
+        workflow: &str,
+    ) -> Result<u64, ApiError> {
+        ci::advance_run(&self.shared, repo, branch, workflow, ci::Step::Start).await
     }
 
     /// A code for `POST /app-manifests/{code}/conversions`, valid for an hour.

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::state::{
     Account, AccountKind, App, CheckRun, Comment, Deployment, DeploymentStatus, Environment,
-    Installation, Issue, IssueState, Label, Permission, Reaction, Repo, Time, World,
+    Installation, Issue, IssueState, Label, Permission, Reaction, Repo, Time, WorkflowRun, World,
 };
 
 /// Renders objects of `world` with URLs under `base` (the sandbox's address,
@@ -97,13 +97,14 @@ fn repo_constants() -> Value {
     })
 }
 
-pub const APP_EVENTS: [&str; 6] = [
+pub const APP_EVENTS: [&str; 7] = [
     "issues",
     "issue_comment",
     "pull_request",
     "push",
     "workflow_run",
-    "check_run",
+    "check_suite",
+    "deployment_status",
 ];
 
 impl Render<'_> {
@@ -449,6 +450,67 @@ impl Render<'_> {
             "permissions": app_permissions(),
             "events": APP_EVENTS,
             "installations_count": self.world.installations.len(),
+        })
+    }
+
+    /// A workflow run as GitHub's `workflow-run` schema and the
+    /// `workflow_run` webhook have it, with the open pull requests of this
+    /// repository whose head is its branch.
+    pub fn workflow_run(&self, repo: &Repo, run: &WorkflowRun) -> Value {
+        let api = self.repo_api(repo);
+        let html = format!("{}/{}", self.base, repo.key.full_name());
+        let id = run.id;
+        let pulls: Vec<Value> = repo
+            .issues
+            .values()
+            .filter_map(|i| Some((i, i.pull.as_ref()?)))
+            .filter(|(i, p)| {
+                i.state == IssueState::Open && p.head_repo.is_none() && p.head_ref == run.head_branch
+            })
+            .map(|(i, p)| {
+                let side = |r: &str, sha: &str| json!({"ref": r, "sha": sha, "repo": {"id": repo.id, "url": api, "name": repo.key.name}});
+                json!({
+                    "id": p.id, "number": i.number, "url": format!("{api}/pulls/{}", i.number),
+                    "head": side(&p.head_ref, &p.head_sha), "base": side(&p.base_ref, &p.base_sha),
+                })
+            })
+            .collect();
+        let actor = self.user(&run.actor);
+        let (created, updated) = (ts(&run.created_at), ts(&run.updated_at));
+        json!({
+            "id": id, "node_id": format!("WFR_{id}"), "name": run.name,
+            "display_title": run.name, "path": run.path,
+            "head_branch": run.head_branch, "head_sha": run.head_sha, "run_number": id, "run_attempt": 1,
+            "event": "push", "status": run.status, "conclusion": run.conclusion,
+            "workflow_id": run.workflow_id, "check_suite_id": id, "check_suite_node_id": format!("CS_{id}"),
+            "url": format!("{api}/actions/runs/{id}"), "html_url": format!("{html}/actions/runs/{id}"),
+            "pull_requests": pulls, "created_at": created, "updated_at": updated, "run_started_at": created,
+            "actor": actor, "triggering_actor": actor,
+            "jobs_url": format!("{api}/actions/runs/{id}/jobs"),
+            "logs_url": format!("{api}/actions/runs/{id}/logs"),
+            "check_suite_url": format!("{api}/check-suites/{id}"),
+            "artifacts_url": format!("{api}/actions/runs/{id}/artifacts"),
+            "cancel_url": format!("{api}/actions/runs/{id}/cancel"),
+            "rerun_url": format!("{api}/actions/runs/{id}/rerun"),
+            "previous_attempt_url": null,
+            "workflow_url": format!("{api}/actions/workflows/{}", run.workflow_id),
+            "head_commit": {"id": run.head_sha, "tree_id": run.head_sha, "message": "", "timestamp": created,
+                            "author": {"name": run.actor, "email": ""}, "committer": {"name": run.actor, "email": ""}},
+            "repository": self.repo(repo), "head_repository": self.repo(repo),
+        })
+    }
+
+    /// The workflow a run belongs to, as the `workflow_run` webhook carries it.
+    pub fn workflow(&self, repo: &Repo, run: &WorkflowRun) -> Value {
+        let api = self.repo_api(repo);
+        let html = format!("{}/{}", self.base, repo.key.full_name());
+        let (id, created) = (run.workflow_id, ts(&run.created_at));
+        json!({
+            "id": id, "node_id": format!("W_{id}"), "name": run.name, "path": run.path,
+            "state": "active", "created_at": created, "updated_at": created,
+            "url": format!("{api}/actions/workflows/{id}"),
+            "html_url": format!("{html}/blob/{}/{}", repo.default_branch, run.path),
+            "badge_url": format!("{html}/workflows/{}/badge.svg", run.name),
         })
     }
 

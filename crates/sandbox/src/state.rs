@@ -169,6 +169,26 @@ pub struct CheckRun {
     pub output: CheckOutput,
 }
 
+/// A simulated GitHub Actions run of one workflow on one commit.
+#[derive(Debug, Clone)]
+pub struct WorkflowRun {
+    pub id: u64,
+    pub repo: RepoKey,
+    pub workflow_id: u64,
+    /// The workflow's `name:`, its file stem without one.
+    pub name: String,
+    /// `.github/workflows/<file>`.
+    pub path: String,
+    pub head_branch: String,
+    pub head_sha: String,
+    pub actor: String,
+    /// `queued`, `in_progress` or `completed`.
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CheckOutput {
     pub title: Option<String>,
@@ -305,6 +325,25 @@ pub struct Installation {
     pub created_at: Time,
 }
 
+/// The installation of a GitHub App other than the hosted one (Argo CD's,
+/// which a control plays) on one account. The sandbox mints its tokens
+/// itself, since it holds no key of it; no webhooks go to it.
+#[derive(Debug, Clone)]
+pub struct PeerInstallation {
+    pub id: u64,
+    /// The App's slug: its bot is `<slug>[bot]`.
+    pub slug: String,
+    pub account: String,
+    /// What it may do on the account's repositories.
+    pub permission: Permission,
+}
+
+impl PeerInstallation {
+    pub fn bot_login(&self) -> String {
+        format!("{}[bot]", self.slug)
+    }
+}
+
 /// Who a bearer token or password stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
@@ -344,10 +383,13 @@ pub struct World {
     accounts: BTreeMap<String, Account>,
     repos: BTreeMap<String, Repo>,
     pub installations: BTreeMap<u64, Installation>,
+    /// Other Apps' installations, by id (ids are shared with the hosted App's).
+    pub peers: BTreeMap<u64, PeerInstallation>,
     pub tokens: HashMap<String, Token>,
     pub comments: BTreeMap<u64, Comment>,
     pub check_runs: BTreeMap<u64, CheckRun>,
     pub deployments: BTreeMap<u64, Deployment>,
+    pub workflow_runs: BTreeMap<u64, WorkflowRun>,
     /// Collaborator grants, keyed by folded login and folded `owner/name`.
     grants: HashMap<(String, String), Permission>,
     /// Manifest conversion codes and when they expire.
@@ -365,10 +407,12 @@ impl World {
             accounts: BTreeMap::new(),
             repos: BTreeMap::new(),
             installations: BTreeMap::new(),
+            peers: BTreeMap::new(),
             tokens: HashMap::new(),
             comments: BTreeMap::new(),
             check_runs: BTreeMap::new(),
             deployments: BTreeMap::new(),
+            workflow_runs: BTreeMap::new(),
             grants: HashMap::new(),
             manifest_codes: HashMap::new(),
             teams: HashMap::new(),
@@ -436,6 +480,31 @@ impl World {
         self.installations
             .values()
             .find(|i| i.account.eq_ignore_ascii_case(owner))
+    }
+
+    /// The installation of the App `slug` on `account`, made on first use
+    /// with `permission`; its id.
+    pub fn peer_installation(&mut self, slug: &str, account: &str, permission: Permission) -> u64 {
+        if let Some(found) = self
+            .peers
+            .values()
+            .find(|p| p.slug == slug && p.account.eq_ignore_ascii_case(account))
+        {
+            return found.id;
+        }
+        let id = self.next_id();
+        let peer = PeerInstallation {
+            id,
+            slug: slug.to_owned(),
+            account: account.to_owned(),
+            permission,
+        };
+        let bot = peer.bot_login();
+        if self.account(&bot).is_none() {
+            self.add_account(&bot, AccountKind::Bot);
+        }
+        self.peers.insert(id, peer);
+        id
     }
 
     /// What `login` may do on `repo`: explicit grants aside, owners are admins,

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use paved_sandbox::SandboxConfig;
+use paved_sandbox::{Health, Notification, SandboxConfig};
 use serde_json::{Value, json};
 use support::{World, world};
 
@@ -410,4 +410,91 @@ async fn deployment_webhooks_are_shaped_like_githubs_examples() {
         "deployment_status.deployment_status",
     ));
     assert!(problems.is_empty(), "missing: {problems:?}");
+}
+
+/// A notification Argo CD's GitHub service sends for `revision` in dev.
+fn notification(revision: &str, health: Health) -> Notification {
+    Notification {
+        repo: "acme/catalog".into(),
+        revision: revision.into(),
+        environment: "dev".into(),
+        health,
+        environment_url: "https://svc.apps.acme.dev".into(),
+        log_url: "https://argocd.acme.dev/applications/svc-dev".into(),
+        message: "svc-dev is Healthy".into(),
+    }
+}
+
+#[tokio::test]
+async fn argo_cd_reports_as_its_own_app_on_the_deployment_it_finds_or_makes() {
+    let (w, sha) = seeded().await;
+    let (_, made) = post(
+        &w,
+        DEPLOYMENTS,
+        json!({"ref": sha, "environment": "dev", "auto_merge": false, "required_contexts": []}),
+    )
+    .await;
+    w.sb.clear_requests();
+    let id =
+        w.sb.argo_cd_notifies(&notification(&sha, Health::Healthy))
+            .await
+            .unwrap();
+    // Argo CD's own calls, with its own installation's token.
+    let calls: Vec<(String, String)> =
+        w.sb.requests()
+            .0
+            .iter()
+            .map(|r| (r.operation.clone().unwrap_or_default(), r.caller.clone()))
+            .collect();
+    let ops: Vec<&str> = calls.iter().map(|(op, _)| op.as_str()).collect();
+    assert_eq!(
+        ops,
+        ["repos/list-deployments", "repos/create-deployment-status"]
+    );
+    let paved = format!("installation:{}", w.installation);
+    assert!(
+        calls
+            .iter()
+            .all(|(_, caller)| caller.starts_with("installation:") && *caller != paved),
+        "{calls:?}"
+    );
+    assert_eq!(
+        id,
+        made["id"].as_u64().unwrap(),
+        "the deployment paved made"
+    );
+    let statuses = get(&w, &format!("{DEPLOYMENTS}/{id}/statuses")).await;
+    assert_eq!(statuses[0]["state"], "success");
+    assert_eq!(statuses[0]["creator"]["login"], "argo-cd[bot]");
+    assert_eq!(statuses[0]["environment_url"], "https://svc.apps.acme.dev");
+    let hook = w.hooks.wait_for("deployment_status", Some("created")).await;
+    assert_eq!(hook.payload["sender"]["login"], "argo-cd[bot]");
+
+    // No deployment of the revision: Argo CD makes one, as its service does.
+    let other =
+        w.sb.push_files("acme/catalog", "main", &[("b", b"2")], "Two", "paved[bot]")
+            .await
+            .unwrap();
+    let made_by_argo =
+        w.sb.argo_cd_notifies(&notification(&other, Health::SyncFailed))
+            .await
+            .unwrap();
+    let deployment = get(&w, &format!("{DEPLOYMENTS}/{made_by_argo}")).await;
+    assert_eq!(deployment["creator"]["login"], "argo-cd[bot]");
+    assert_eq!(deployment["sha"], other.as_str());
+    let statuses = get(&w, &format!("{DEPLOYMENTS}/{made_by_argo}/statuses")).await;
+    assert_eq!(statuses[0]["state"], "error");
+}
+
+#[tokio::test]
+async fn argo_cd_on_a_repository_that_does_not_exist_is_told_so_and_changes_nothing() {
+    let (w, sha) = seeded().await;
+    assert!(w.sb.settle(Duration::from_secs(5)).await);
+    let before = w.sb.deliveries().len();
+    let mut n = notification(&sha, Health::Degraded);
+    n.repo = "acme/nowhere".into();
+    let missing = w.sb.argo_cd_notifies(&n).await.unwrap_err();
+    assert_eq!(missing.status, 404);
+    assert!(w.sb.settle(Duration::from_secs(5)).await);
+    assert_eq!(w.sb.deliveries().len(), before, "no webhook fired");
 }

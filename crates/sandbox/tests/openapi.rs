@@ -121,12 +121,22 @@ async fn rest_answers_and_webhooks_match_githubs_schemas() {
     w.sb.push_files(
         "acme/catalog",
         "main",
-        &[("paved.yaml", b"x: 1\n")],
+        &[
+            ("paved.yaml", b"x: 1\n"),
+            (".github/workflows/ci.yml", b"name: CI\non: push\n"),
+        ],
         "seed",
         "alice",
     )
     .await
     .unwrap();
+    // The seed push queued a run of CI; it starts and completes.
+    w.sb.start_workflow_run("acme/catalog", "main", "CI")
+        .await
+        .unwrap();
+    w.sb.complete_workflow_run("acme/catalog", "main", "CI", "failure")
+        .await
+        .unwrap();
     alice
         .push_files("acme/catalog", "feature", &[("b.txt", b"b\n")], "b")
         .await
@@ -292,6 +302,13 @@ async fn rest_answers_and_webhooks_match_githubs_schemas() {
             "/repos/acme/catalog/environments".into(),
             None,
         ),
+        (
+            "/repos/{owner}/{repo}/actions/runs",
+            "get",
+            Method::GET,
+            "/repos/acme/catalog/actions/runs?branch=main&status=failure".into(),
+            None,
+        ),
     ]);
     for (template, method, verb, path, body) in cases {
         let (status, value) = call(verb, path.clone(), body).await;
@@ -308,6 +325,14 @@ async fn rest_answers_and_webhooks_match_githubs_schemas() {
             &mut problems,
         );
     }
+    let (_, runs) = call(
+        Method::GET,
+        "/repos/acme/catalog/actions/runs?status=failure".into(),
+        None,
+    )
+    .await;
+    assert_eq!(runs["total_count"], 1, "{runs}");
+    assert_eq!(runs["workflow_runs"][0]["name"], "CI", "{runs}");
     // App endpoints, authenticated with the JWT.
     let app = app_client(&w.sb);
     let me: Value = app.get("/app", None::<&()>).await.unwrap();
@@ -353,6 +378,11 @@ async fn rest_answers_and_webhooks_match_githubs_schemas() {
         ("pull_request", "closed", "webhook-pull-request-closed"),
         ("push", "", "webhook-push"),
         ("installation", "created", "webhook-installation-created"),
+        (
+            "workflow_run",
+            "completed",
+            "webhook-workflow-run-completed",
+        ),
         ("deployment", "created", "webhook-deployment-created"),
         (
             "deployment_status",

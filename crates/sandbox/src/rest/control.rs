@@ -1,5 +1,6 @@
 //! `/_sandbox/...`: what no GitHub endpoint does: inspect the request log and
-//! deliveries, redeliver, inject faults, complete CI runs, mint manifest codes.
+//! deliveries, redeliver, inject faults, move CI runs on, play Argo CD's
+//! notifications, mint manifest codes.
 //! Not authenticated, not rate limited, not logged.
 
 use std::sync::Arc;
@@ -15,8 +16,9 @@ use serde_json::json;
 
 use super::{Api, Body, created};
 use crate::Shared;
+use crate::argocd::Notification;
+use crate::ci::{Step, advance_run};
 use crate::error::ApiError;
-use crate::events::complete_workflow_run;
 use crate::faults::FaultRule;
 
 pub fn routes() -> Router<Arc<Shared>> {
@@ -32,6 +34,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/rate-limit", delete(clear_faults))
         .route("/repos/{owner}/{repo}/workflow-runs", post(workflow_run))
         .route("/app-manifests", post(manifest_code))
+        .route("/argocd/notifications", post(argo_cd_notifies))
 }
 
 async fn requests(State(shared): Api) -> Response {
@@ -93,12 +96,15 @@ async fn exhaust(State(shared): Api, Body(body): Body<Exhaust>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// Moves a run on: `status` `in_progress` starts it; otherwise it
+/// completes with `conclusion`.
 #[derive(Deserialize)]
 pub struct WorkflowRun {
     branch: String,
     #[serde(default = "ci")]
     workflow: String,
-    conclusion: String,
+    status: Option<String>,
+    conclusion: Option<String>,
 }
 
 fn ci() -> String {
@@ -111,9 +117,25 @@ async fn workflow_run(
     Body(run): Body<WorkflowRun>,
 ) -> Result<Response, ApiError> {
     let full = format!("{owner}/{repo}");
-    let id =
-        complete_workflow_run(&shared, &full, &run.branch, &run.workflow, &run.conclusion).await?;
+    let step = match (run.status.as_deref(), run.conclusion.as_deref()) {
+        (Some("in_progress"), None) => Step::Start,
+        (None | Some("completed"), Some(conclusion)) => Step::Complete(conclusion),
+        _ => {
+            return Err(ApiError::unprocessable(
+                "give status in_progress, or a conclusion to complete the run",
+            ));
+        }
+    };
+    let id = advance_run(&shared, &full, &run.branch, &run.workflow, step).await?;
     Ok(created(json!({"id": id})))
+}
+
+async fn argo_cd_notifies(
+    State(shared): Api,
+    Body(notification): Body<Notification>,
+) -> Result<Response, ApiError> {
+    let id = crate::argocd::notify(&shared, &notification).await?;
+    Ok(created(json!({"deployment_id": id})))
 }
 
 async fn manifest_code(State(shared): Api) -> Response {

@@ -1,6 +1,7 @@
 //! The REST API: routes, and the gate every request passes (authentication,
 //! rate limit, faults, request log).
 
+mod actions;
 mod apps;
 mod checks;
 mod comments;
@@ -71,6 +72,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .merge(issues::routes())
         .merge(pulls::routes())
         .merge(checks::routes())
+        .merge(actions::routes())
         .merge(deployments::routes())
         .nest("/_sandbox", control::routes())
         .fallback(super::git_http::serve)
@@ -311,13 +313,33 @@ fn percent_decode(text: &str) -> String {
 impl Paging {
     /// Answers one page of `items` with GitHub's `Link` header.
     pub(crate) fn respond(&self, base: &str, items: Vec<Value>) -> Response {
-        let last = items.len().div_ceil(self.per_page).max(1);
+        self.respond_as(base, items, |page, _| Value::Array(page))
+    }
+
+    /// One page of `items` as `{"total_count": N, field: [...]}`, the shape
+    /// of GitHub's searches and Actions lists.
+    pub(crate) fn respond_in(&self, base: &str, field: &str, items: Vec<Value>) -> Response {
+        self.respond_as(
+            base,
+            items,
+            |page, total| serde_json::json!({"total_count": total, field: page}),
+        )
+    }
+
+    fn respond_as(
+        &self,
+        base: &str,
+        items: Vec<Value>,
+        shape: impl FnOnce(Vec<Value>, usize) -> Value,
+    ) -> Response {
+        let total = items.len();
+        let last = total.div_ceil(self.per_page).max(1);
         let page: Vec<Value> = items
             .into_iter()
             .skip((self.page - 1) * self.per_page)
             .take(self.per_page)
             .collect();
-        let mut response = axum::Json(page).into_response();
+        let mut response = axum::Json(shape(page, total)).into_response();
         let link = |n: usize, rel: &str| format!("<{}>; rel=\"{rel}\"", self.url(base, n));
         let mut links = Vec::new();
         if self.page < last {
@@ -381,10 +403,15 @@ pub(crate) fn repo_for<'w>(
 
 pub(crate) fn permission_of(world: &World, caller: &Caller, repo: &Repo) -> Permission {
     match caller {
-        Caller::Installation(id) => match world.installation_for(&repo.key.owner) {
-            Some(i) if i.id == *id => Permission::Admin,
-            _ => Permission::None,
-        },
+        Caller::Installation(id) => {
+            match (world.installation_for(&repo.key.owner), world.peers.get(id)) {
+                (Some(i), _) if i.id == *id => Permission::Admin,
+                (_, Some(peer)) if peer.account.eq_ignore_ascii_case(&repo.key.owner) => {
+                    peer.permission
+                }
+                _ => Permission::None,
+            }
+        }
         Caller::User(login) => world.permission(login, repo),
         Caller::Anonymous if !repo.private => Permission::Read,
         Caller::Anonymous | Caller::App => Permission::None,

@@ -60,6 +60,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("POST", "/repos/{o}/{r}/check-runs", "checks/create"),
     ("GET", "/repos/{o}/{r}/check-runs/{id}", "checks/get"),
     ("PATCH", "/repos/{o}/{r}/check-runs/{id}", "checks/update"),
+    ("GET", "/repos/{o}/{r}/actions/runs", "actions/list-workflow-runs-for-repo"),
     ("GET", "/repos/{o}/{r}/deployments", "repos/list-deployments"),
     ("POST", "/repos/{o}/{r}/deployments", "repos/create-deployment"),
     ("GET", "/repos/{o}/{r}/deployments/{id}", "repos/get-deployment"),
