@@ -5,6 +5,7 @@
 //! GitHub Actions does. Nothing is executed.
 
 use chrono::Utc;
+use serde_yaml::Value;
 
 use super::Shared;
 use super::error::ApiError;
@@ -41,7 +42,7 @@ pub(crate) async fn queue_runs(
     sha: &str,
     actor: &str,
 ) {
-    let workflows = match workflows(shared, key, sha).await {
+    let workflows = match workflows(shared, key, sha, branch).await {
         Ok(found) => found,
         Err(e) => {
             tracing::warn!(error = %e.message, "could not read the pushed workflows");
@@ -55,12 +56,13 @@ pub(crate) async fn queue_runs(
     }
 }
 
-/// The workflow files of `sha` and each one's `name:` (its file stem when
-/// it has none).
+/// The workflow files of `sha` that a push to `branch` triggers, and each
+/// one's `name:` (its file stem when it has none).
 async fn workflows(
     shared: &Shared,
     key: &RepoKey,
     sha: &str,
+    branch: &str,
 ) -> Result<Vec<(String, String)>, ApiError> {
     let Some(Entry::Dir(entries)) = shared.git.read_path(key, sha, WORKFLOWS).await? else {
         return Ok(Vec::new());
@@ -75,21 +77,74 @@ async fn workflows(
             continue;
         };
         let path = format!("{WORKFLOWS}/{}", entry.name);
-        let name = match shared.git.read_path(key, sha, &path).await? {
-            Some(Entry::File { content, .. }) => workflow_name(&String::from_utf8_lossy(&content)),
-            _ => None,
+        let Some(Entry::File { content, .. }) = shared.git.read_path(key, sha, &path).await? else {
+            continue;
         };
-        found.push((path, name.unwrap_or_else(|| stem.to_owned())));
+        let Ok(workflow) = serde_yaml::from_slice::<Value>(&content) else {
+            continue;
+        };
+        if pushed(&workflow, branch) {
+            let name = workflow.get("name").and_then(Value::as_str);
+            let name = name.filter(|n| !n.is_empty()).unwrap_or(stem);
+            found.push((path, name.to_owned()));
+        }
     }
     Ok(found)
 }
 
-/// A workflow's top-level `name:`.
-fn workflow_name(text: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("name:"))
-        .map(|n| n.trim().trim_matches(['"', '\'']).to_owned())
-        .filter(|n| !n.is_empty())
+/// Whether a push to `branch` triggers `workflow`, as its `on:` says: the
+/// `push` event, with its `branches` or `branches-ignore` filters.
+fn pushed(workflow: &Value, branch: &str) -> bool {
+    let Some(on) = workflow.get("on") else {
+        return false;
+    };
+    let push = match on {
+        Value::String(event) => return event == "push",
+        Value::Sequence(events) => return events.iter().any(|e| e.as_str() == Some("push")),
+        Value::Mapping(events) => match events.get("push") {
+            Some(push) => push,
+            None => return false,
+        },
+        _ => return false,
+    };
+    let patterns = |key: &str| -> Option<Vec<&str>> {
+        let list = push.get(key)?.as_sequence()?;
+        Some(list.iter().filter_map(Value::as_str).collect())
+    };
+    if let Some(only) = patterns("branches") {
+        return only.iter().any(|p| glob(p, branch));
+    }
+    if let Some(ignored) = patterns("branches-ignore") {
+        return !ignored.iter().any(|p| glob(p, branch));
+    }
+    true
+}
+
+/// GitHub's filter patterns: `**` matches anything, `*` anything but `/`,
+/// `?` one character; the rest literally.
+fn glob(pattern: &str, name: &str) -> bool {
+    match pattern.strip_prefix("**") {
+        Some(rest) => (0..=name.len())
+            .filter(|&i| name.is_char_boundary(i))
+            .any(|i| glob(rest, &name[i..])),
+        None => match pattern.chars().next() {
+            None => name.is_empty(),
+            Some('*') => {
+                let rest = &pattern[1..];
+                let end = name.find('/').unwrap_or(name.len());
+                (0..=end)
+                    .filter(|&i| name.is_char_boundary(i))
+                    .any(|i| glob(rest, &name[i..]))
+            }
+            Some(c) => {
+                let mut chars = name.chars();
+                match chars.next() {
+                    Some(n) if c == '?' || c == n => glob(&pattern[c.len_utf8()..], chars.as_str()),
+                    _ => false,
+                }
+            }
+        },
+    }
 }
 
 /// Moves the newest unfinished run of `workflow` on the head of `branch` in
@@ -251,15 +306,36 @@ fn emit(shared: &Shared, world: &World, id: u64, action: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::workflow_name;
+    use super::{Value, glob, pushed};
+
+    fn on(yaml: &str, branch: &str) -> bool {
+        pushed(&serde_yaml::from_str::<Value>(yaml).unwrap(), branch)
+    }
 
     #[test]
-    fn a_workflow_is_named_by_its_top_level_name() {
-        assert_eq!(
-            workflow_name("# x\nname: \"CI\"\non: push\n"),
-            Some("CI".into())
-        );
-        assert_eq!(workflow_name("on: push\njobs:\n  name: x\n"), None);
-        assert_eq!(workflow_name("name:\n"), None);
+    fn a_push_runs_the_workflows_whose_filters_take_its_branch() {
+        assert!(on("on: push", "x"));
+        assert!(on("on: [pull_request, push]", "x"));
+        assert!(!on("on: pull_request", "main"));
+        assert!(!on("name: no trigger", "main"));
+        assert!(on("on:\n  push:\n", "feature/a"));
+        let main_only = "on:\n  pull_request:\n  push:\n    branches: [main]\n";
+        assert!(on(main_only, "main"));
+        assert!(!on(main_only, "paved/template"));
+        let ignored = "on:\n  push:\n    branches-ignore: ['paved/**']\n";
+        assert!(!on(ignored, "paved/template"));
+        assert!(on(ignored, "main"));
+    }
+
+    #[test]
+    fn patterns_match_as_github_documents() {
+        assert!(glob("main", "main"));
+        assert!(!glob("main", "mains"));
+        assert!(glob("releases/*", "releases/v1"));
+        assert!(!glob("releases/*", "releases/v1/x"));
+        assert!(glob("releases/**", "releases/v1/x"));
+        assert!(glob("**", "any/thing"));
+        assert!(glob("v?", "v1"));
+        assert!(!glob("v?", "v10"));
     }
 }

@@ -25,12 +25,17 @@
 //!   statuses (create, with `auto_inactive` retiring the environment's older
 //!   non-production successes; list) and environments (made by the first
 //!   deployment that names one; list). Every answer carries `x-ratelimit-*`.
+//! - **GraphQL** at `POST /graphql`, for the one mutation GitHub offers only
+//!   there: `pinIssue` by the issue's node id (writers only, three pinned
+//!   issues a repository, firing `issues.pinned`); any other query is
+//!   answered with `errors`, as GitHub answers one it cannot run.
 //! - **Git** at `{url}/{owner}/{repo}.git` through `git http-backend`, basic
 //!   auth with `x-access-token:<installation token>` or `<login>:<personal
 //!   token>`. Pushes fire `push` (and `pull_request.synchronize`, in the
 //!   parent repository for a fork's branch), and queue a simulated GitHub
-//!   Actions run of each workflow the pushed commit holds
-//!   (`workflow_run.requested`; `GET .../actions/runs` lists them).
+//!   Actions run of each workflow the pushed commit holds whose `on: push`
+//!   takes the branch (`branches`/`branches-ignore` patterns;
+//!   `workflow_run.requested`; `GET .../actions/runs` lists them).
 //! - **Webhooks** signed with the App's secret, delivered in order by one
 //!   background task, recorded and redeliverable (same GUID); `deployment`
 //!   and `deployment_status` (`created`) among them.
@@ -499,6 +504,18 @@ impl Sandbox {
     pub fn issue(&self, repo: &str, number: u64) -> Option<Issue> {
         let key = RepoKey::parse(repo)?;
         self.shared.world().repo(&key)?.issues.get(&number).cloned()
+    }
+
+    /// Every issue (pull requests included) of `repo`, by number.
+    pub fn issues(&self, repo: &str) -> Vec<Issue> {
+        let Some(key) = RepoKey::parse(repo) else {
+            return Vec::new();
+        };
+        let world = self.shared.world();
+        let found = world
+            .repo(&key)
+            .map(|r| r.issues.values().cloned().collect());
+        found.unwrap_or_default()
     }
 
     /// Comments on issue `number` of `repo`, oldest first.

@@ -19,7 +19,7 @@ fn ts(t: &Time) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn node_id(kind: &str, id: u64) -> String {
+pub(crate) fn node_id(kind: &str, id: u64) -> String {
     format!("{kind}_{id:08}")
 }
 

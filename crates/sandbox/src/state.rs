@@ -132,6 +132,8 @@ pub struct Issue {
     pub updated_at: Time,
     pub closed_at: Option<Time>,
     pub pull: Option<Pull>,
+    /// Pinned to the repository's issue list (GraphQL's `pinIssue`).
+    pub pinned: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -91,3 +91,27 @@ async fn a_commit_without_workflows_runs_nothing() {
         w.hooks.events()
     );
 }
+
+#[tokio::test]
+async fn a_push_runs_only_the_workflows_whose_branch_filters_take_it() {
+    let w = world(SandboxConfig::default()).await;
+    let main_only = b"name: ci\non:\n  pull_request:\n  push:\n    branches: [main]\njobs: {}\n";
+    let files = [(".github/workflows/ci.yml", &main_only[..])];
+    let side =
+        w.sb.push_files("acme/catalog", "template", &files, "One", "paved[bot]")
+            .await
+            .unwrap();
+    assert!(w.sb.settle(std::time::Duration::from_secs(5)).await);
+    assert_eq!(
+        runs(&w, &format!("head_sha={side}")).await["total_count"],
+        0
+    );
+    let main =
+        w.sb.push_files("acme/catalog", "main", &files, "One", "paved[bot]")
+            .await
+            .unwrap();
+    let requested = w.hooks.wait_for("workflow_run", Some("requested")).await;
+    assert_eq!(requested.payload["workflow_run"]["head_sha"], main.as_str());
+    assert_eq!(requested.payload["workflow_run"]["head_branch"], "main");
+    assert_eq!(runs(&w, "").await["total_count"], 1);
+}

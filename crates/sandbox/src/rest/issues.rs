@@ -386,6 +386,7 @@ pub(crate) fn open_issue(
             updated_at: now,
             closed_at: None,
             pull,
+            pinned: false,
         },
     );
     number

@@ -8,6 +8,7 @@ mod comments;
 mod contents;
 mod control;
 mod deployments;
+mod graphql;
 pub(crate) mod issues;
 mod ops;
 mod pulls;
@@ -74,6 +75,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .merge(checks::routes())
         .merge(actions::routes())
         .merge(deployments::routes())
+        .merge(graphql::routes())
         .nest("/_sandbox", control::routes())
         .fallback(super::git_http::serve)
         // GitHub answers an unsupported method on a known path with a JSON 404.

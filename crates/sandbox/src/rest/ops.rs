@@ -22,6 +22,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("POST", "/user/repos", "repos/create-for-authenticated-user"),
     ("GET", "/user", "users/get-authenticated"),
     ("GET", "/rate_limit", "rate-limit/get"),
+    ("POST", "/graphql", "graphql"),
     ("GET", "/repos/{o}/{r}", "repos/get"),
     ("PATCH", "/repos/{o}/{r}", "repos/update"),
     ("GET", "/repos/{o}/{r}/installation", "apps/get-repo-installation"),
