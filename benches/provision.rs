@@ -45,7 +45,7 @@ async fn main() {
             .settled(n, Duration::from_secs(60))
             .await
             .expect("settled");
-        assert!(labels.iter().any(|l| l == "paved:ready"), "{labels:?}");
+        assert!(labels.iter().any(|l| l == "paved:deploying"), "{labels:?}");
         times.push(start.elapsed());
         calls.push(rest_calls(&stage) - before);
     }
@@ -79,7 +79,7 @@ async fn burst(stage: &Stage) {
             .await
             .expect("settled");
         assert!(
-            labels.iter().any(|l| l == "paved:ready"),
+            labels.iter().any(|l| l == "paved:deploying"),
             "#{n}: {labels:?}"
         );
     }

@@ -47,6 +47,10 @@ pub struct StageOptions {
     pub resync: Duration,
     pub github_timeout: Duration,
     pub github_max_wait: Duration,
+    /// Keep the fleet dashboard. Off by default on a stage: its rebuilds
+    /// read every service, and most stories count or fault paved's calls;
+    /// the demo and the dashboard's own stories turn it on.
+    pub dashboard: bool,
 }
 
 impl StageOptions {
@@ -69,6 +73,7 @@ impl StageOptions {
             resync: Duration::from_secs(3600),
             github_timeout: paved_app::config::DEFAULT_GITHUB_TIMEOUT,
             github_max_wait: paved_app::config::DEFAULT_GITHUB_MAX_WAIT,
+            dashboard: false,
         }
     }
 }
@@ -189,6 +194,7 @@ impl Stage {
             templates: self.options.templates.clone(),
             body_timeout: DEFAULT_BODY_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            dashboard: self.options.dashboard,
         }
     }
 
@@ -291,15 +297,19 @@ impl Stage {
         }
     }
 
-    /// Waits until request `number` is closed as ready, or failed/invalid;
-    /// the labels it ended with. Bounded by `limit`.
+    /// Waits until paved is done with request `number`: committed (deploying
+    /// or ready), failed or invalid; the labels it ended with. Bounded by
+    /// `limit`.
     pub async fn settled(&self, number: u64, limit: Duration) -> Result<Vec<String>, DemoError> {
         let deadline = Instant::now() + limit;
         loop {
             assert_no_background_panic();
             if let Some(issue) = self.sandbox.issue(CATALOG, number) {
                 let done = issue.labels.iter().any(|l| {
-                    matches!(l.as_str(), "paved:ready" | "paved:failed" | "paved:invalid")
+                    matches!(
+                        l.as_str(),
+                        "paved:deploying" | "paved:ready" | "paved:failed" | "paved:invalid"
+                    )
                 });
                 let idle = self.paved.as_ref().is_none_or(|p| p.jobs.idle());
                 if done && idle {
@@ -349,6 +359,7 @@ pub async fn run(
     }
     let options = StageOptions {
         dir: Some(dir.join("github")),
+        dashboard: true,
         ..StageOptions::new(dir.join("paved-work"), templates, catalog_dir)
     };
     let started = Instant::now();
@@ -385,7 +396,7 @@ pub async fn run(
         .into_iter()
         .find(|c| c.body.starts_with(paved_app::status::MARKER));
     let comment = comment.map(|c| c.body).unwrap_or_default();
-    if !labels.iter().any(|l| l == "paved:ready") {
+    if !labels.iter().any(|l| l == "paved:deploying") {
         return Err(DemoError::Failed(format!(
             "the request ended as {labels:?}:\n{comment}"
         )));
@@ -394,7 +405,7 @@ pub async fn run(
     let rest = requests.by_installation().filter(|r| !r.is_git()).count();
     let git = requests.by_installation().filter(|r| r.is_git()).count();
     println!(
-        "ready in {:.2} s: {rest} REST calls and {git} git requests by paved\n",
+        "committed in {:.2} s: {rest} REST calls and {git} git requests by paved\n",
         took.as_secs_f64()
     );
     println!("── status comment on {CATALOG}#{number} ──\n{comment}");
@@ -414,7 +425,10 @@ pub async fn run(
         "\n── {PLATFORM}: {app_path} ──\n{}",
         String::from_utf8_lossy(&app)
     );
+    go_live(&stage, number, &repo).await?;
     day_two(&stage, number, &repo).await?;
+    history(&stage, &repo).await?;
+    fleet(&stage).await?;
     let bare = stage.sandbox.dir().display().to_string();
     println!("\nthe repositories are bare git repositories under {bare}/<owner>/<repo>.git, e.g.");
     println!("  git clone {bare}/{repo}.git && git -C {name} log --stat");
@@ -447,7 +461,7 @@ async fn day_two(stage: &Stage, number: u64, repo: &str) -> Result<(), DemoError
         .await?;
     stage
         .sandbox
-        .complete_workflow_run(repo, "main", "CI", "success")
+        .complete_workflow_run(repo, "main", "ci", "success")
         .await
         .map_err(|e| DemoError::Failed(format!("completing CI: {}", e.message)))?;
     let path = paved_app::platform::path(&repo[ORG.len() + 1..], "dev");
@@ -475,59 +489,184 @@ async fn day_two(stage: &Stage, number: u64, repo: &str) -> Result<(), DemoError
         .await?;
     println!("writer: /paved rollback dev\n  {}", result_line(&answer));
     println!("{}", last_change(&stage.sandbox)?);
-    what_runs(stage, number, repo).await
-}
-
-/// Argo CD's notifications report dev Healthy on the service repository,
-/// played here by the admin with the same REST calls; `/paved status` then
-/// shows what runs, from GitHub's deployments.
-async fn what_runs(stage: &Stage, number: u64, repo: &str) -> Result<(), DemoError> {
-    let failed = |what: &str, e: paved_sandbox::ApiError| {
-        DemoError::Failed(format!("{what}: {}", e.message))
-    };
-    let path = paved_app::platform::path(&repo[ORG.len() + 1..], "dev");
-    let file = stage.sandbox.file(PLATFORM, "main", &path).await;
-    let app = file
-        .and_then(|f| paved_app::platform::AppSpec::from_yaml(&String::from_utf8_lossy(&f)).ok())
-        .ok_or_else(|| DemoError::Failed(format!("{path} cannot be read")))?;
-    let found = stage
-        .admin
-        .call(
-            reqwest::Method::GET,
-            &format!("/repos/{repo}/deployments?sha={}&environment=dev", app.tag),
-            None,
-        )
-        .await
-        .map_err(|e| failed("listing deployments", e))?;
-    let report = serde_json::json!({
-        "state": "success",
-        "description": format!("{} is Healthy", app.name()),
-        "environment_url": app.url,
-        "log_url": format!("https://argocd.example.com/applications/{}", app.name()),
-    });
-    stage
-        .admin
-        .call(
-            reqwest::Method::POST,
-            &format!("/repos/{repo}/deployments/{}/statuses", found[0]["id"]),
-            Some(report),
-        )
-        .await
-        .map_err(|e| failed("reporting health", e))?;
-    println!(
-        "Argo CD (played by admin) reported dev Healthy on {repo}'s deployment of `{}`",
-        &app.tag[..7]
-    );
+    for env in ["dev", "staging"] {
+        argo_cd_healthy(stage, repo, env).await?;
+    }
+    println!("Argo CD synced dev and staging, and reported both Healthy");
     stage.quiesce().await;
     let (answer, _) = stage
         .ask(&stage.writer, CATALOG, number, "/paved status")
         .await?;
-    let dev = answer
-        .lines()
-        .find(|l| l.starts_with("| [dev]"))
-        .unwrap_or_default();
-    println!("writer: /paved status\n  {dev}");
+    println!("writer: /paved status");
+    for row in answer.lines().filter(|l| l.starts_with("| [")) {
+        println!("  {row}");
+    }
     Ok(())
+}
+
+/// From committed to live: the scaffold's CI run starts and passes, then
+/// Argo CD (the sandbox's `argo-cd` App, with the REST calls its GitHub
+/// notification service makes) reports dev Healthy; the status comment's
+/// card and the labels follow each step.
+async fn go_live(stage: &Stage, number: u64, repo: &str) -> Result<(), DemoError> {
+    println!("── from committed to live ──");
+    let failed = |what: &str, e: paved_sandbox::ApiError| {
+        DemoError::Failed(format!("{what}: {}", e.message))
+    };
+    let sha = stage
+        .sandbox
+        .branch_sha(repo, "main")
+        .await
+        .unwrap_or_default();
+    stage
+        .sandbox
+        .start_workflow_run(repo, "main", "ci")
+        .await
+        .map_err(|e| failed("starting CI", e))?;
+    stage
+        .sandbox
+        .complete_workflow_run(repo, "main", "ci", "success")
+        .await
+        .map_err(|e| failed("completing CI", e))?;
+    let card = card_once(stage, number, "CI passed").await?;
+    println!(
+        "CI (played by the sandbox) ran on `{}` and passed\n  {card}",
+        short(&sha)
+    );
+
+    argo_cd_healthy(stage, repo, "dev").await?;
+    let card = card_once(stage, number, "**Live**").await?;
+    let labels = stage
+        .sandbox
+        .issue(CATALOG, number)
+        .map(|i| i.labels.join(", "))
+        .unwrap_or_default();
+    println!(
+        "Argo CD (the sandbox's argo-cd App) synced dev and reported it Healthy\n  {card}\n  labels: {labels}\n"
+    );
+    Ok(())
+}
+
+/// Argo CD (the sandbox's `argo-cd` App) reports `repo`'s Application in
+/// `env` synced and Healthy, through the REST calls its GitHub
+/// notification service makes.
+async fn argo_cd_healthy(stage: &Stage, repo: &str, env: &str) -> Result<(), DemoError> {
+    let app = application(stage, repo, env).await?;
+    let healthy = paved_sandbox::Notification {
+        repo: repo.to_owned(),
+        revision: app.tag.clone(),
+        environment: app.environment.clone(),
+        health: paved_sandbox::Health::Healthy,
+        environment_url: app.url.clone(),
+        log_url: format!("https://argocd.example.com/applications/{}", app.name()),
+        message: format!("{} is synced and Healthy", app.name()),
+    };
+    stage
+        .sandbox
+        .argo_cd_notifies(&healthy)
+        .await
+        .map_err(|e| DemoError::Failed(format!("reporting {env} Healthy: {}", e.message)))?;
+    Ok(())
+}
+
+/// The deployments GitHub holds for `repo`, newest first, as its
+/// Environments panel shows them: environment, commit, newest status.
+async fn history(stage: &Stage, repo: &str) -> Result<(), DemoError> {
+    let failed =
+        |e: paved_sandbox::ApiError| DemoError::Failed(format!("deployments: {}", e.message));
+    stage.quiesce().await;
+    let list = stage
+        .admin
+        .call(
+            reqwest::Method::GET,
+            &format!("/repos/{repo}/deployments"),
+            None,
+        )
+        .await
+        .map_err(failed)?;
+    println!("\n── deployments of {repo} (its Environments panel) ──");
+    for d in list.as_array().into_iter().flatten() {
+        let statuses = stage
+            .admin
+            .call(
+                reqwest::Method::GET,
+                &format!("/repos/{repo}/deployments/{}/statuses", d["id"]),
+                None,
+            )
+            .await
+            .map_err(failed)?;
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        println!(
+            "  {:<8} `{}`  {:<12} {}",
+            text(&d["environment"]),
+            short(&text(&d["sha"])),
+            text(&statuses[0]["state"]),
+            text(&statuses[0]["environment_url"]),
+        );
+    }
+    Ok(())
+}
+
+/// The fleet dashboard paved keeps in the catalog: its number and body.
+async fn fleet(stage: &Stage) -> Result<(), DemoError> {
+    stage.quiesce().await;
+    let dashboard = stage
+        .sandbox
+        .issues(CATALOG)
+        .into_iter()
+        .find(|i| i.user == BOT && i.title == "Services")
+        .ok_or_else(|| DemoError::Failed("paved kept no fleet dashboard".into()))?;
+    let pinned = if dashboard.pinned { ", pinned" } else { "" };
+    println!(
+        "\n── fleet dashboard: {CATALOG}#{} \"{}\"{pinned} ──",
+        dashboard.number, dashboard.title
+    );
+    for line in dashboard.body.unwrap_or_default().lines().skip(1) {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+/// `service`'s Application in `env` on the platform repository's main.
+async fn application(
+    stage: &Stage,
+    repo: &str,
+    env: &str,
+) -> Result<paved_app::platform::AppSpec, DemoError> {
+    let path = paved_app::platform::path(&repo[ORG.len() + 1..], env);
+    let file = stage.sandbox.file(PLATFORM, "main", &path).await;
+    file.and_then(|f| paved_app::platform::AppSpec::from_yaml(&String::from_utf8_lossy(&f)).ok())
+        .ok_or_else(|| DemoError::Failed(format!("{path} cannot be read")))
+}
+
+/// Waits (bounded) until the live card on request `number` says `text`; its
+/// headline.
+async fn card_once(stage: &Stage, number: u64, text: &str) -> Result<String, DemoError> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let card = stage
+            .sandbox
+            .comments(CATALOG, number)
+            .into_iter()
+            .find(|c| c.body.starts_with(paved_app::status::MARKER))
+            .and_then(|c| {
+                c.body
+                    .split_once("#### What runs\n\n")
+                    .map(|(_, live)| live.to_owned())
+            });
+        if let Some(card) = card.filter(|c| c.contains(text)) {
+            return Ok(card.lines().next().unwrap_or_default().to_owned());
+        }
+        if Instant::now() > deadline {
+            return Err(DemoError::Failed(format!("the card never said {text:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+/// The first seven characters of a commit.
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
 }
 
 /// The line of an answer that says what happened.

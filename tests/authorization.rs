@@ -120,7 +120,7 @@ async fn a_deleted_service_stays_deleted() {
     let issue = stage.sandbox.issue(CATALOG, n).unwrap();
     assert!(
         issue.labels.contains(&"paved:deleted".to_owned())
-            && !issue.labels.contains(&"paved:ready".to_owned()),
+            && !issue.labels.contains(&"paved:deploying".to_owned()),
         "{:?}",
         issue.labels
     );
@@ -349,9 +349,9 @@ async fn an_edit_by_someone_else_is_judged_by_the_editors_rights() {
         )
         .await
         .unwrap();
-    paved_comment(&stage, CATALOG, n, "**Ready.** ledger").await;
+    paved_comment(&stage, CATALOG, n, "**Committed.** ledger").await;
     let labels = stage.settled(n, LIMIT).await.unwrap();
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
     assert!(repo(&stage, "ledger").await.is_some());
 }
 
@@ -391,6 +391,6 @@ async fn requesters_may_be_named_by_team() {
         )
         .await
         .unwrap();
-    paved_comment(&stage, CATALOG, n, "**Ready.** tally").await;
+    paved_comment(&stage, CATALOG, n, "**Committed.** tally").await;
     assert!(repo(&stage, "tally").await.is_some());
 }

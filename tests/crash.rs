@@ -92,7 +92,7 @@ async fn killed_at_random_points_and_restarted_every_request_completes_once() {
     for n in &numbers {
         loop {
             let labels = stage.sandbox.issue(CATALOG, *n).unwrap().labels;
-            if labels.iter().any(|l| l == "paved:ready") {
+            if labels.iter().any(|l| l == "paved:deploying") {
                 break;
             }
             let failed = labels.iter().any(|l| l == "paved:failed");

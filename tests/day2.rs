@@ -35,7 +35,7 @@ async fn ci_deploys(stage: &Stage, conclusions: &[&str]) -> String {
     for conclusion in conclusions {
         stage
             .sandbox
-            .complete_workflow_run("acme/orders", "main", "CI", conclusion)
+            .complete_workflow_run("acme/orders", "main", "ci", conclusion)
             .await
             .unwrap();
     }
@@ -58,7 +58,7 @@ async fn a_service_lives_its_life_from_comments() {
             .settled(n, LIMIT)
             .await
             .unwrap()
-            .contains(&"paved:ready".to_owned())
+            .contains(&"paved:deploying".to_owned())
     );
     let first = app(&stage, "dev").await.unwrap().tag;
 
@@ -103,7 +103,7 @@ async fn a_service_lives_its_life_from_comments() {
     ci_deploys(&stage, &["failure", "success"]).await;
     stage
         .sandbox
-        .complete_workflow_run("acme/orders", "main", "CI", "success")
+        .complete_workflow_run("acme/orders", "main", "ci", "success")
         .await
         .unwrap();
 
@@ -240,7 +240,7 @@ async fn commands_apply_in_order_ci_deploys_once_and_service_repos_take_commands
     for _ in 0..2 {
         stage
             .sandbox
-            .complete_workflow_run("acme/orders", "main", "CI", "success")
+            .complete_workflow_run("acme/orders", "main", "ci", "success")
             .await
             .unwrap();
     }

@@ -63,7 +63,7 @@ async fn an_organisation_on_trunk_is_served_on_trunk() {
         .await
         .unwrap();
     let labels = stage.settled(n, Duration::from_secs(60)).await.unwrap();
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
 
     // The scaffold is on the service's trunk, and Argo CD deploys trunk.
     let service = format!("{ORG}/billing");
@@ -83,7 +83,7 @@ async fn an_organisation_on_trunk_is_served_on_trunk() {
         .unwrap();
     stage
         .sandbox
-        .complete_workflow_run(&service, BRANCH, "CI", "success")
+        .complete_workflow_run(&service, BRANCH, "ci", "success")
         .await
         .unwrap();
     dev_runs(&stage, &pushed).await;

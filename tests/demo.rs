@@ -44,16 +44,24 @@ fn the_demo_tells_a_services_life_and_warns_of_nothing() {
     assert!(!stdout.contains('\x1b'), "colour codes off a terminal");
     let story = [
         "writer opened acme/catalog#1",
-        "ready in ",
-        "**Ready.** billing-api is committed to **dev**",
+        "committed in ",
+        "**Committed.** billing-api is committed to **dev**",
         "apps/billing-api/dev.yaml",
+        "── from committed to live ──",
+        "CI (played by the sandbox) ran on `",
+        "**Deploying** to dev: CI passed; waiting for Argo CD to sync",
+        "Argo CD (the sandbox's argo-cd App) synced dev and reported it Healthy",
+        "**Live** in dev at https://billing-api.apps.example.com.",
+        "labels: paved:request, paved:ready",
         "writer: /paved promote staging\n  ✅ promote billing-api dev → staging",
         "apps/billing-api/staging.yaml (new) +        count: 2",
         "CI passed, so paved deployed it to dev",
         "writer: /paved rollback dev\n  ✅ roll billing-api in dev back to",
-        "Argo CD (played by admin) reported dev Healthy on acme/billing-api",
         "writer: /paved status\n  | [dev](",
         "| ✅ Healthy at https://billing-api.",
+        "── deployments of acme/billing-api (its Environments panel) ──",
+        "  dev      `",
+        "  staging  `",
     ];
     let mut at = 0;
     for part in story {
@@ -112,7 +120,10 @@ fn a_copied_binary_runs_the_demo_from_an_empty_folder_with_what_is_built_in() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("**Ready.** billing-api"), "{stdout}");
+    assert!(
+        stdout.contains("**Live** in dev at https://billing-api."),
+        "{stdout}"
+    );
     let entries: Vec<_> = std::fs::read_dir(work.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -6,6 +6,7 @@ mod common;
 
 use common::{ask, quiescent};
 use paved::demo::{PLATFORM, Stage};
+use paved_sandbox::{Health, Notification};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -52,7 +53,7 @@ async fn ci_deploys(stage: &Stage) -> String {
         .unwrap();
     stage
         .sandbox
-        .complete_workflow_run(SERVICE, "main", "CI", "success")
+        .complete_workflow_run(SERVICE, "main", "ci", "success")
         .await
         .unwrap();
     common::wait_for_application(stage, "orders", "dev", |a| {
@@ -165,35 +166,19 @@ async fn every_environment_change_is_a_deployment_recorded_once() {
     );
 }
 
-/// Reports as Argo CD's GitHub service posts them: a status on the newest
-/// deployment of the image to the environment. (The admin stands in for
-/// Argo CD's own App here.)
-async fn argo_reports(stage: &Stage, sha: &str, env: &str, state: &str, description: &str) {
-    let list = stage
-        .admin
-        .call(
-            Method::GET,
-            &format!("/repos/{SERVICE}/deployments?sha={sha}&environment={env}"),
-            None,
-        )
-        .await
-        .unwrap();
-    let id = &list[0]["id"];
-    let body = serde_json::json!({
-        "state": state,
-        "description": description,
-        "environment_url": "https://orders.apps.acme.dev",
-        "log_url": format!("https://argocd.acme.dev/applications/orders-{env}"),
-    });
-    stage
-        .admin
-        .call(
-            Method::POST,
-            &format!("/repos/{SERVICE}/deployments/{id}/statuses"),
-            Some(body),
-        )
-        .await
-        .unwrap();
+/// Argo CD reports on `sha` in `env` through GitHub, as its own App with
+/// the REST calls its GitHub notification service makes.
+async fn argo_reports(stage: &Stage, sha: &str, env: &str, health: Health, message: &str) {
+    let notification = Notification {
+        repo: SERVICE.into(),
+        revision: sha.into(),
+        environment: env.into(),
+        health,
+        environment_url: "https://orders.apps.acme.dev".into(),
+        log_url: format!("https://argocd.acme.dev/applications/orders-{env}"),
+        message: message.into(),
+    };
+    stage.sandbox.argo_cd_notifies(&notification).await.unwrap();
 }
 
 /// The `live` cell of `env` in paved's answer to `/paved status`.
@@ -215,11 +200,18 @@ async fn status_shows_what_argo_cd_reported_for_the_image_that_runs_now() {
     let (_work, stage, n) = common::ready_service("deployment-reports", "orders").await;
     quiescent(&stage).await;
     let scaffold = stage.sandbox.branch_sha(SERVICE, "main").await.unwrap();
-    assert_eq!(live(&stage, n, "dev").await, "⏳ waiting for Argo CD");
+    assert_eq!(live(&stage, n, "dev").await, "⏳ waiting for sync");
     let status = ask(&stage, &stage.reader, n, "/paved status").await;
     assert!(status.contains("| staging | not deployed |"), "{status}");
 
-    argo_reports(&stage, &scaffold, "dev", "success", "orders-dev is Healthy").await;
+    argo_reports(
+        &stage,
+        &scaffold,
+        "dev",
+        Health::Healthy,
+        "orders-dev is Healthy",
+    )
+    .await;
     assert_eq!(
         live(&stage, n, "dev").await,
         "✅ Healthy at https://orders.apps.acme.dev ([Argo CD](https://argocd.acme.dev/applications/orders-dev))"
@@ -228,7 +220,7 @@ async fn status_shows_what_argo_cd_reported_for_the_image_that_runs_now() {
         &stage,
         &scaffold,
         "dev",
-        "failure",
+        Health::Degraded,
         "orders-dev is Degraded",
     )
     .await;
@@ -240,13 +232,13 @@ async fn status_shows_what_argo_cd_reported_for_the_image_that_runs_now() {
     // CI deploys a new image: dev waits for Argo CD again, and a late
     // report on the old image is never shown as current.
     let pushed = ci_deploys(&stage).await;
-    argo_reports(&stage, &scaffold, "dev", "success", "late").await;
-    assert_eq!(live(&stage, n, "dev").await, "⏳ waiting for Argo CD");
+    argo_reports(&stage, &scaffold, "dev", Health::Healthy, "late").await;
+    assert_eq!(live(&stage, n, "dev").await, "⏳ waiting for sync");
     argo_reports(
         &stage,
         &pushed,
         "dev",
-        "error",
+        Health::SyncFailed,
         "one or more objects failed to apply | @alice",
     )
     .await;
@@ -280,21 +272,43 @@ async fn the_request_is_labelled_degraded_while_argo_cd_says_so() {
     quiescent(&stage).await;
     let scaffold = stage.sandbox.branch_sha(SERVICE, "main").await.unwrap();
     let degraded = |l: &[String]| l.iter().any(|l| l == "paved:degraded");
+    let ready = |l: &[String]| l.iter().any(|l| l == "paved:ready");
 
+    // Healthy first: the request is ready.
     argo_reports(
         &stage,
         &scaffold,
         "dev",
-        "failure",
+        Health::Healthy,
+        "orders-dev is Healthy",
+    )
+    .await;
+    labels_become(&stage, n, ready).await;
+    // Then health is lost: degraded beside ready, and the card says so.
+    argo_reports(
+        &stage,
+        &scaffold,
+        "dev",
+        Health::Degraded,
         "orders-dev is Degraded",
     )
     .await;
     let labels = labels_become(&stage, n, degraded).await;
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
-    quiescent(&stage).await;
-    let card = common::paved_comment(&stage, paved::demo::CATALOG, n, "#### What runs").await;
-    assert!(card.contains("❌ Degraded"), "{card}");
-    argo_reports(&stage, &scaffold, "dev", "success", "orders-dev is Healthy").await;
+    assert_eq!(
+        labels,
+        ["paved:request", "paved:ready", "paved:degraded"],
+        "{labels:?}"
+    );
+    let card = common::paved_comment(&stage, paved::demo::CATALOG, n, "❌ Degraded").await;
+    assert!(card.contains("**Not healthy** in dev"), "{card}");
+    argo_reports(
+        &stage,
+        &scaffold,
+        "dev",
+        Health::Healthy,
+        "orders-dev is Healthy",
+    )
+    .await;
     let labels = labels_become(&stage, n, |l| !degraded(l)).await;
     assert_eq!(labels, ["paved:request", "paved:ready"]);
     quiescent(&stage).await;
@@ -318,7 +332,7 @@ async fn the_request_is_labelled_degraded_while_argo_cd_says_so() {
     // Another environment, a stale image, a repository paved did not make:
     // none of them touches the request.
     let pushed = ci_deploys(&stage).await;
-    argo_reports(&stage, &scaffold, "dev", "failure", "late news").await;
+    argo_reports(&stage, &scaffold, "dev", Health::Degraded, "late news").await;
     stage.sandbox.create_repo("acme", "other").await.unwrap();
     stage
         .admin
@@ -360,7 +374,107 @@ async fn the_request_is_labelled_degraded_while_argo_cd_says_so() {
     let card = common::paved_comment(&stage, paved::demo::CATALOG, n, "#### What runs").await;
     assert!(card.contains(&format!("`{}`", &pushed[..7])), "{card}");
     assert!(
-        card.contains("⏳ waiting for Argo CD") && !card.contains("Healthy"),
+        card.contains("⏳ waiting for sync") && !card.contains("Healthy"),
         "{card}"
     );
+}
+
+/// The request's status comment once it contains `text`.
+async fn card_shows(stage: &Stage, n: u64, text: &str) -> String {
+    common::paved_comment(stage, paved::demo::CATALOG, n, text).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ci_passes_then_argo_cd_reports_healthy_and_the_request_is_ready() {
+    let (_work, stage, n) = common::ready_service("deployment-live", "orders").await;
+    quiescent(&stage).await;
+    let labels = stage.sandbox.issue(paved::demo::CATALOG, n).unwrap().labels;
+    assert_eq!(labels, ["paved:request", "paved:deploying"]);
+    let card = card_shows(&stage, n, "#### What runs").await;
+    assert!(
+        card.contains("**Committed.** orders is committed"),
+        "{card}"
+    );
+    assert!(card.contains("| ⏳ queued ([ci](http"), "{card}");
+
+    // The scaffold's CI run starts and passes: the card follows it.
+    stage
+        .sandbox
+        .start_workflow_run(SERVICE, "main", "ci")
+        .await
+        .unwrap();
+    card_shows(&stage, n, "| 🔄 running ([ci](http").await;
+    stage
+        .sandbox
+        .complete_workflow_run(SERVICE, "main", "ci", "success")
+        .await
+        .unwrap();
+    let card = card_shows(&stage, n, "| ✅ passed ([ci](http").await;
+    assert!(
+        card.contains("CI passed; waiting for Argo CD to sync"),
+        "{card}"
+    );
+    quiescent(&stage).await;
+    let labels = stage.sandbox.issue(paved::demo::CATALOG, n).unwrap().labels;
+    assert_eq!(
+        labels,
+        ["paved:request", "paved:deploying"],
+        "CI is not Argo CD"
+    );
+
+    // Argo CD synced it and it is Healthy: ready, live at its URL.
+    let scaffold = stage.sandbox.branch_sha(SERVICE, "main").await.unwrap();
+    argo_reports(
+        &stage,
+        &scaffold,
+        "dev",
+        Health::Healthy,
+        "orders-dev is Healthy",
+    )
+    .await;
+    let labels = labels_become(&stage, n, |l| l.iter().any(|l| l == "paved:ready")).await;
+    assert_eq!(labels, ["paved:request", "paved:ready"]);
+    let card = card_shows(
+        &stage,
+        n,
+        "**Live** in dev at https://orders.apps.acme.dev.",
+    )
+    .await;
+    assert!(
+        card.contains("✅ Healthy at https://orders.apps.acme.dev ([Argo CD](https://argocd.acme.dev/applications/orders-dev))"),
+        "{card}"
+    );
+    // Argo CD's report went on paved's deployment, not a second one.
+    assert_eq!(deployments(&stage).await.len(), 1);
+    assert_eq!(deployments(&stage).await[0].4, "success");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_ci_run_is_named_on_the_card_and_the_request_is_not_ready() {
+    let (_work, stage, n) = common::ready_service("deployment-ci-failed", "orders").await;
+    quiescent(&stage).await;
+    stage
+        .sandbox
+        .complete_workflow_run(SERVICE, "main", "ci", "failure")
+        .await
+        .unwrap();
+    let card = card_shows(&stage, n, "**CI failed**").await;
+    let runs = stage
+        .admin
+        .call(Method::GET, &format!("/repos/{SERVICE}/actions/runs"), None)
+        .await
+        .unwrap();
+    let url = runs["workflow_runs"][0]["html_url"].as_str().unwrap();
+    assert!(
+        card.contains(&format!("❌ failed ([ci]({url}))"))
+            && card.contains(&format!(
+                "**CI failed** on `{}` ([ci]({url}))",
+                &runs["workflow_runs"][0]["head_sha"].as_str().unwrap()[..7]
+            ))
+            && card.contains("Fix the build"),
+        "{card}"
+    );
+    quiescent(&stage).await;
+    let labels = stage.sandbox.issue(paved::demo::CATALOG, n).unwrap().labels;
+    assert_eq!(labels, ["paved:request", "paved:deploying"]);
 }

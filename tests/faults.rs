@@ -107,7 +107,7 @@ async fn provisioning_matrix(name: &str, calls: &[&str]) {
                 .unwrap();
             let labels = stage.settled(n, LIMIT).await.unwrap();
             assert!(
-                labels.contains(&"paved:ready".to_owned()),
+                labels.contains(&"paved:deploying".to_owned()),
                 "{kind_name} at {call}: {labels:?}"
             );
             let status = stage
@@ -241,7 +241,7 @@ async fn a_spent_rate_limit_parks_the_request_until_the_reset() {
     stage.sandbox.exhaust_rate_limit(Duration::from_secs(4));
     let exhausted_at = Instant::now();
     let labels = stage.settled(n, LIMIT).await.unwrap();
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
     assert_waited_without_hammering(&stage, exhausted_at);
 }
 
@@ -269,7 +269,7 @@ async fn a_limit_running_low_is_kept_for_reporting_and_work_resumes_after_the_re
         "{waiting}"
     );
     let labels = stage.settled(n, LIMIT).await.unwrap();
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
 
     // A command while the limit is low again waits for the reset, then runs once.
     stage.sandbox.drain_rate_limit(left, Duration::from_secs(4));
@@ -333,7 +333,7 @@ async fn a_platform_push_failing_past_gits_retries_is_tried_again_not_failed() {
         .await
         .unwrap();
     let labels = stage.settled(n, LIMIT).await.unwrap();
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
     stage.settled_jobs().await;
     let requests = stage.sandbox.requests();
     let pushes = requests
@@ -349,7 +349,11 @@ async fn a_platform_push_failing_past_gits_retries_is_tried_again_not_failed() {
         .filter(|c| c.body.starts_with("<!-- paved:status"))
         .collect();
     assert_eq!(status.len(), 1);
-    assert!(status[0].body.contains("**Ready.**"), "{}", status[0].body);
+    assert!(
+        status[0].body.contains("**Committed.**"),
+        "{}",
+        status[0].body
+    );
     assert_eq!(
         requests
             .with_operation("repos/create-in-org")
@@ -369,7 +373,7 @@ async fn ci_passes(stage: &Stage, repo: &str) -> String {
         .unwrap();
     stage
         .sandbox
-        .complete_workflow_run(repo, "main", "CI", "success")
+        .complete_workflow_run(repo, "main", "ci", "success")
         .await
         .unwrap();
     sha

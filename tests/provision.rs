@@ -48,7 +48,7 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
         .unwrap();
     let labels = stage.settled(number, LIMIT).await.unwrap();
     assert!(
-        labels.contains(&"paved:ready".to_owned()),
+        labels.contains(&"paved:deploying".to_owned()),
         "{labels:?}\n{:#?}",
         stage.sandbox.comments(CATALOG, number)
     );
@@ -95,12 +95,12 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
     assert!(
         comments[0]
             .body
-            .contains("**Ready.** billing-api is committed to **dev**"),
+            .contains("**Committed.** billing-api is committed to **dev**"),
         "{}",
         comments[0].body
     );
     let issue = sb.issue(CATALOG, number).unwrap();
-    assert_eq!(issue.labels, ["paved:request", "paved:ready"]);
+    assert_eq!(issue.labels, ["paved:request", "paved:deploying"]);
     assert_eq!(issue.state, paved_sandbox::IssueState::Closed);
 
     // The REST calls paved made for it, from the sandbox's log.
@@ -120,21 +120,26 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
         "GET pulls/list",
         "GET repos/get-content",
     ];
-    // 12 calls (the status comment is created, then checked to be the only
-    // one; the deployment is looked for, made and marked in progress), and
-    // GitHub sends `opened` and `labeled` for an issue opened with a label:
-    // the second wake-up costs one read of the (by then closed) issue.
-    for deployment in [
-        "GET repos/list-deployments",
-        "POST repos/create-deployment",
-        "POST repos/create-deployment-status",
+    // 18 calls: 12 to make it (the status comment is created, then checked
+    // to be the only one; the deployment is looked for, made and marked in
+    // progress), and 6 to read what runs for the card (each environment's
+    // Application; for dev, its deployment's newest status and the CI runs
+    // on its commit). GitHub sends `opened` and `labeled` for an issue
+    // opened with a label: the second wake-up costs one read of the (by
+    // then closed) issue.
+    for (deployment, times) in [
+        ("GET repos/list-deployments", 2),
+        ("POST repos/create-deployment", 1),
+        ("POST repos/create-deployment-status", 1),
+        ("GET repos/list-deployment-statuses", 1),
+        ("GET actions/list-workflow-runs-for-repo", 1),
     ] {
         let made = calls.iter().filter(|c| c.as_str() == deployment).count();
-        assert_eq!(made, 1, "{deployment}: {calls:#?}");
+        assert_eq!(made, times, "{deployment}: {calls:#?}");
     }
     let per_request = calls.iter().filter(|c| !once.contains(&c.as_str())).count();
     assert!(
-        per_request <= 13,
+        per_request <= 19,
         "{per_request} calls for one request: {calls:#?}"
     );
 }
@@ -172,7 +177,7 @@ async fn an_invalid_request_gets_every_problem_and_nothing_is_created() {
     let deadline = std::time::Instant::now() + LIMIT;
     loop {
         let issue = stage.sandbox.issue(CATALOG, number).unwrap();
-        if issue.labels.contains(&"paved:ready".to_owned()) {
+        if issue.labels.contains(&"paved:deploying".to_owned()) {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{:?}", issue.labels);
@@ -280,7 +285,7 @@ async fn two_requests_for_one_name_one_wins_the_other_is_told_why() {
     let lb = stage.settled(b, LIMIT).await.unwrap();
     let ready = [&la, &lb]
         .iter()
-        .filter(|l| l.contains(&"paved:ready".to_owned()))
+        .filter(|l| l.contains(&"paved:deploying".to_owned()))
         .count();
     let invalid = [&la, &lb]
         .iter()
@@ -320,7 +325,7 @@ async fn fifty_requests_at_once_make_fifty_services_in_a_few_platform_commits() 
     for n in &numbers {
         let labels = stage.settled(*n, Duration::from_secs(240)).await.unwrap();
         assert!(
-            labels.contains(&"paved:ready".to_owned()),
+            labels.contains(&"paved:deploying".to_owned()),
             "#{n}: {labels:?}"
         );
     }
@@ -379,7 +384,7 @@ async fn stopped_mid_way_and_restarted_the_resync_completes_once() {
     stage.sandbox.clear_faults();
     stage.start_paved().await.unwrap();
     let labels = stage.settled(number, LIMIT).await.unwrap();
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
     assert_once(&stage, number, "ledger", 1).await;
 }
 
@@ -409,7 +414,7 @@ async fn a_failure_at_any_github_call_heals_by_retry() {
             .unwrap();
         let labels = stage.settled(number, LIMIT).await.unwrap();
         assert!(
-            labels.contains(&"paved:ready".to_owned()),
+            labels.contains(&"paved:deploying".to_owned()),
             "502 at {call}: {labels:?}"
         );
         stage.sandbox.clear_faults();
@@ -446,7 +451,7 @@ async fn a_failure_at_any_github_call_heals_by_retry() {
         .issue(CATALOG, number)
         .unwrap()
         .labels
-        .contains(&"paved:ready".to_owned())
+        .contains(&"paved:deploying".to_owned())
     {
         assert!(std::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -540,7 +545,7 @@ async fn a_platform_push_that_loses_a_race_is_reapplied_and_nobodys_commit_is_lo
         .unwrap();
     let labels = stage.settled(number, LIMIT).await.unwrap();
     assert!(
-        labels.contains(&"paved:ready".to_owned()),
+        labels.contains(&"paved:deploying".to_owned()),
         "{labels:?} {:#?}",
         stage.sandbox.comments(CATALOG, number)
     );
@@ -591,7 +596,7 @@ async fn two_replicas_working_at_once_leave_one_repo_comment_and_commit_per_requ
     for n in &numbers {
         let labels = stage.settled(*n, LIMIT).await.unwrap();
         assert!(
-            labels.contains(&"paved:ready".to_owned()),
+            labels.contains(&"paved:deploying".to_owned()),
             "#{n}: {labels:?}"
         );
     }
@@ -605,7 +610,7 @@ async fn two_replicas_working_at_once_leave_one_repo_comment_and_commit_per_requ
             .filter(|c| c.body.starts_with("<!-- paved:status"))
             .collect();
         assert_eq!(status.len(), 1, "#{n}: {status:#?}");
-        assert!(status[0].body.contains("**Ready.**"), "#{n}");
+        assert!(status[0].body.contains("**Committed.**"), "#{n}");
         let log = platform_log(&stage).await;
         let adds = log
             .iter()

@@ -119,7 +119,7 @@ async fn a_valid_service_file_is_previewed_then_provisioned_when_merged() {
 
     stage.admin.merge_pull(CATALOG, number).await.unwrap();
     let labels = stage.settled(number, LIMIT).await.unwrap();
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
     assert!(
         stage
             .sandbox
@@ -140,7 +140,7 @@ async fn a_valid_service_file_is_previewed_then_provisioned_when_merged() {
         1,
         "the preview became the status: {comments:#?}"
     );
-    assert!(comments[0].body.contains("**Ready.**"));
+    assert!(comments[0].body.contains("**Committed.**"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -158,7 +158,7 @@ async fn a_merge_whose_webhook_was_lost_is_provisioned_by_the_resync() {
     assert!(stage.sandbox.settle(LIMIT).await);
     stage.start_paved().await.unwrap(); // resyncs on start
     let labels = stage.settled(number, LIMIT).await.unwrap();
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
     assert!(
         stage
             .sandbox
@@ -194,7 +194,7 @@ async fn a_merged_request_that_crashed_while_provisioning_is_finished_by_the_res
     assert!(stage.sandbox.settle(LIMIT).await);
     stage.start_paved().await.unwrap(); // resyncs on start
     let labels = stage.settled(number, LIMIT).await.unwrap();
-    assert_eq!(labels, ["paved:ready"]);
+    assert_eq!(labels, ["paved:deploying"]);
     assert!(
         stage
             .sandbox
@@ -297,7 +297,7 @@ async fn commands_work_on_the_merged_pull_request_and_delete_sticks() {
 
     stage.admin.merge_pull(CATALOG, number).await.unwrap();
     let labels = stage.settled(number, LIMIT).await.unwrap();
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
     let status = common::ask(&stage, &stage.reader, number, "/paved status").await;
     assert!(
         status.contains("**ledger**") && status.contains("[dev]("),
@@ -307,7 +307,8 @@ async fn commands_work_on_the_merged_pull_request_and_delete_sticks() {
     assert!(gone.contains("archived, not deleted"), "{gone}");
     let labels = stage.sandbox.issue(CATALOG, number).unwrap().labels;
     assert!(
-        labels.contains(&"paved:deleted".to_owned()) && !labels.contains(&"paved:ready".to_owned()),
+        labels.contains(&"paved:deleted".to_owned())
+            && !labels.contains(&"paved:deploying".to_owned()),
         "{labels:?}"
     );
     assert!(

@@ -33,7 +33,7 @@ async fn an_upgrade_keeps_the_services_changes_and_reports_the_conflict() {
             .settled(n, LIMIT)
             .await
             .unwrap()
-            .contains(&"paved:ready".to_owned())
+            .contains(&"paved:deploying".to_owned())
     );
     let up_to_date = ask(&stage, &stage.writer, n, "/paved upgrade").await;
     assert!(
@@ -166,7 +166,7 @@ async fn a_fleet_upgrade_opens_a_pull_request_per_service_and_answers_once() {
                 .settled(n, LIMIT)
                 .await
                 .unwrap()
-                .contains(&"paved:ready".to_owned())
+                .contains(&"paved:deploying".to_owned())
         );
     }
     bump(&work.path().join("templates"), "2.0.0");
@@ -235,7 +235,7 @@ async fn with_upgrades_auto_a_restart_with_a_newer_template_opens_the_pull_reque
             .settled(n, LIMIT)
             .await
             .unwrap()
-            .contains(&"paved:ready".to_owned())
+            .contains(&"paved:deploying".to_owned())
     );
     assert!(stage.sandbox.issue("acme/auto-shop", 1).is_none());
 

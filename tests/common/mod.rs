@@ -85,7 +85,7 @@ pub async fn ready_service(tag: &str, name: &str) -> (TempDir, paved::demo::Stag
         .settled(n, std::time::Duration::from_secs(60))
         .await
         .unwrap();
-    assert!(labels.contains(&"paved:ready".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
     (work, stage, n)
 }
 

@@ -75,6 +75,9 @@ pub struct Config {
     pub body_timeout: Duration,
     /// How long running jobs get to finish when paved stops.
     pub shutdown_grace: Duration,
+    /// Keep the fleet dashboard issue in the catalog (`PAVED_DASHBOARD`,
+    /// `true` unless `false`).
+    pub dashboard: bool,
 }
 
 /// Where settings come from: the environment first, then an optional env
@@ -187,6 +190,7 @@ impl Config {
             ),
             body_timeout: duration(src, "PAVED_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)?,
             shutdown_grace: duration(src, "PAVED_SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE)?,
+            dashboard: flag(src, "PAVED_DASHBOARD", true)?,
         })
     }
 }
@@ -321,6 +325,15 @@ fn number(
             Ok(n) if (1..=max).contains(&n) => Ok(n),
             _ => Err(invalid(var, EXPECTED, format!("got {v:?}, at most {max}"))),
         },
+    }
+}
+
+fn flag(src: &Source, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match src.get(var).as_deref() {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(invalid(var, "true or false", other)),
     }
 }
 

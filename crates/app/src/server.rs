@@ -216,7 +216,7 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
         }
     }
     std::fs::create_dir_all(&config.work_dir)?;
-    let jobs = Jobs::new(reconciler, config.workers);
+    let jobs = Jobs::new(reconciler, config.workers, config.dashboard);
     let App {
         router,
         jobs: deliveries,

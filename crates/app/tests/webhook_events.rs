@@ -125,7 +125,7 @@ fn actions_paved_does_not_act_on_are_not_decoded() {
         Parsed::Ignored("action not handled")
     );
     assert_eq!(
-        parse("workflow_run", br#"{"action":"requested"}"#).unwrap(),
+        parse("check_suite", br#"{"action":"requested"}"#).unwrap(),
         Parsed::Ignored("action not handled")
     );
 }

@@ -107,6 +107,24 @@ pub struct IssueInfo {
     pub is_pull_request: bool,
 }
 
+/// An issue paved opened.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NewIssue {
+    pub number: u64,
+    pub node_id: String,
+}
+
+#[derive(Deserialize)]
+struct GraphQlAnswer {
+    #[serde(default)]
+    errors: Vec<GraphQlError>,
+}
+
+#[derive(Deserialize)]
+struct GraphQlError {
+    message: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommentInfo {
     pub id: u64,
@@ -206,6 +224,8 @@ pub struct IssuePatch {
     pub close: bool,
     /// The whole new set, when it changes.
     pub labels: Option<Vec<String>>,
+    /// The new body, when it changes (cut to GitHub's limit).
+    pub body: Option<String>,
 }
 
 impl IssuePatch {
@@ -217,6 +237,9 @@ impl IssuePatch {
         }
         if let Some(labels) = &self.labels {
             body.insert("labels".into(), json!(labels));
+        }
+        if let Some(text) = &self.body {
+            body.insert("body".into(), fit(text, BODY_MAX).into());
         }
         body.into()
     }
@@ -340,12 +363,64 @@ impl GitHub {
         repo: &RepoName,
         label: &str,
     ) -> Result<Vec<IssueInfo>, GitHubError> {
+        self.list_issues(inst, repo, label, "open").await
+    }
+
+    /// Issues carrying `label` in `state` (`open`, `closed` or `all`),
+    /// every page.
+    pub async fn list_issues(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        label: &str,
+        state: &str,
+    ) -> Result<Vec<IssueInfo>, GitHubError> {
         let path = format!(
-            "/repos/{repo}/issues?state=open&labels={}&per_page=100",
+            "/repos/{repo}/issues?state={state}&labels={}&per_page=100",
             encode(label)
         );
         let wires: Vec<IssueWire> = self.get_all("issues/list-for-repo", inst, path).await?;
         Ok(wires.into_iter().map(Into::into).collect())
+    }
+
+    /// Opens an issue with `labels`; its number and node id (what GraphQL
+    /// names it by).
+    pub async fn create_issue(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        title: &str,
+        body: &str,
+        labels: &[&str],
+    ) -> Result<NewIssue, GitHubError> {
+        const OP: &str = "issues/create";
+        let path = format!("/repos/{repo}/issues");
+        let new = json!({ "title": title, "body": fit(body, BODY_MAX), "labels": labels });
+        self.act(OP, inst, Method::POST, &path, &new)
+            .await?
+            .json(OP)
+    }
+
+    /// Pins issue `node_id` to its repository's issue list: GitHub does this
+    /// only through GraphQL, which answers a refusal with 200 and `errors`.
+    pub async fn pin_issue(&self, inst: u64, node_id: &str) -> Result<(), GitHubError> {
+        const OP: &str = "graphql";
+        let query = json!({
+            "query": "mutation($issueId: ID!) { pinIssue(input: {issueId: $issueId}) { issue { number } } }",
+            "variables": { "issueId": node_id },
+        });
+        let answer: GraphQlAnswer = self
+            .act(OP, inst, Method::POST, "/graphql", &query)
+            .await?
+            .json(OP)?;
+        match answer.errors.into_iter().next() {
+            None => Ok(()),
+            Some(e) => Err(GitHubError::Api {
+                operation: OP,
+                status: reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+                message: e.message,
+            }),
+        }
     }
 
     pub async fn list_comments(
@@ -942,6 +1017,58 @@ impl From<DeploymentStatusWire> for DeploymentReport {
     }
 }
 
+/// Where one CI run on a commit stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiState {
+    Queued,
+    Running,
+    Passed,
+    /// Failed, cancelled or timed out: no image came of it.
+    Failed,
+}
+
+/// One GitHub Actions run on a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiRun {
+    /// The workflow's name.
+    pub name: String,
+    pub state: CiState,
+    /// Its page on GitHub.
+    pub url: String,
+}
+
+#[derive(Deserialize)]
+struct RunsWire {
+    workflow_runs: Vec<RunWire>,
+}
+
+#[derive(Deserialize)]
+struct RunWire {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    conclusion: Option<String>,
+    html_url: String,
+}
+
+impl From<RunWire> for CiRun {
+    fn from(r: RunWire) -> Self {
+        let state = match (r.status.as_deref(), r.conclusion.as_deref()) {
+            (Some("completed"), Some("success" | "neutral" | "skipped")) => CiState::Passed,
+            (Some("completed"), _) => CiState::Failed,
+            (Some("in_progress"), _) => CiState::Running,
+            _ => CiState::Queued,
+        };
+        Self {
+            name: r.name.unwrap_or_default(),
+            state,
+            url: r.html_url,
+        }
+    }
+}
+
 /// The states of a deployment paved reports; Argo CD reports the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeploymentState {
@@ -976,6 +1103,28 @@ impl GitHub {
             .get("repos/list-deployments", Auth::Installation(inst), &path)
             .await?;
         Ok(found.into_iter().map(Into::into).collect())
+    }
+
+    /// The GitHub Actions runs on commit `sha` of `repo`, newest first (one
+    /// page: the runs of one push).
+    pub async fn workflow_runs(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        sha: &str,
+    ) -> Result<Vec<CiRun>, GitHubError> {
+        let path = format!(
+            "/repos/{repo}/actions/runs?head_sha={}&per_page=30",
+            encode(sha)
+        );
+        let found: RunsWire = self
+            .get(
+                "actions/list-workflow-runs-for-repo",
+                Auth::Installation(inst),
+                &path,
+            )
+            .await?;
+        Ok(found.workflow_runs.into_iter().map(Into::into).collect())
     }
 
     /// Records a deployment: no merging of the default branch and no

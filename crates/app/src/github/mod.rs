@@ -11,9 +11,9 @@ pub mod limits;
 mod retry;
 
 pub use api::{
-    Annotation, AppInfo, CheckReport, CommentInfo, DeploymentInfo, DeploymentReport,
-    DeploymentState, IssueInfo, IssuePatch, NewDeployment, Permission, PullFile, PullInfo,
-    RepoInfo,
+    Annotation, AppInfo, CheckReport, CiRun, CiState, CommentInfo, DeploymentInfo,
+    DeploymentReport, DeploymentState, IssueInfo, IssuePatch, NewDeployment, NewIssue, Permission,
+    PullFile, PullInfo, RepoInfo,
 };
 pub use auth::{AppKey, InstallationToken, TokenCache};
 pub use budget::RESERVE as RATE_LIMIT_RESERVE;
@@ -108,11 +108,14 @@ fn valid_repo(s: &str) -> bool {
 
 /// Every operation the client names in its metrics (GitHub's operation ids
 /// where it has one), so each has its series from the start.
-pub const OPERATIONS: [&str; 29] = [
+pub const OPERATIONS: [&str; 32] = [
+    "actions/list-workflow-runs-for-repo",
     "apps/get-authenticated",
     "apps/get-repo-installation",
     "checks/create",
     "create_installation_token",
+    "graphql",
+    "issues/create",
     "issues/create-comment",
     "issues/delete-comment",
     "issues/get",

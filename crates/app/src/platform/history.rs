@@ -1,5 +1,6 @@
-//! Reading the platform repository's history, for rollbacks: every version
-//! an Application file had on the default branch, newest first.
+//! Reading the platform repository through a local clone: every version an
+//! Application file had on the default branch, newest first (for
+//! rollbacks), and every Application it holds now (for the fleet dashboard).
 
 use std::path::Path;
 
@@ -29,6 +30,50 @@ pub fn versions(
             && out.last() != Some(&bytes)
         {
             out.push(bytes);
+        }
+    }
+    Ok(out)
+}
+
+/// At most this many Application files are read for the fleet dashboard:
+/// the platform repository is input, and its size is not paved's to choose.
+pub const MAX_APPLICATIONS: usize = 20_000;
+
+/// Every file `apps/<service>/<environment>.yaml` on `branch` now, by path
+/// (at most [`MAX_APPLICATIONS`]). Blocking: run it in `spawn_blocking`.
+pub fn applications(
+    cache_dir: &Path,
+    url: &str,
+    token: &Secret,
+    branch: &str,
+) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+    let repo = git::open_cache(cache_dir)?;
+    let Some(head) = git::fetch(&repo, url, token, branch)? else {
+        return Ok(vec![]);
+    };
+    let tree = repo.find_commit(head)?.tree()?;
+    let Ok(apps) = tree.get_path(Path::new("apps")) else {
+        return Ok(vec![]);
+    };
+    let Ok(apps) = repo.find_tree(apps.id()) else {
+        return Ok(vec![]);
+    };
+    let mut out = Vec::new();
+    for service in apps.iter() {
+        let Some(dir) = service.to_object(&repo)?.into_tree().ok() else {
+            continue;
+        };
+        for file in dir.iter() {
+            let (Ok(s), Ok(f)) = (service.name(), file.name()) else {
+                continue;
+            };
+            let Ok(blob) = file.to_object(&repo)?.into_blob() else {
+                continue;
+            };
+            if out.len() == MAX_APPLICATIONS {
+                return Ok(out);
+            }
+            out.push((format!("apps/{s}/{f}"), blob.content().to_vec()));
         }
     }
     Ok(out)

@@ -167,8 +167,8 @@ impl Reconciler {
             }
             Ordered::Deploy { repo, sha, run } => self.report_deploy(repo, sha, *run, error).await,
             // Nobody asked: the next report, or `/paved status`, tells the truth.
-            Ordered::Health { repo, .. } => {
-                tracing::warn!(%repo, %error, "a deployment report could not be followed");
+            Ordered::Follow { repo, .. } => {
+                tracing::warn!(%repo, %error, "CI or a deployment report could not be followed");
                 Ok(())
             }
             Ordered::Landed { commit, .. } => {
@@ -321,10 +321,10 @@ impl Reconciler {
                 .ok()
                 .map(|r| r.name));
         }
-        use super::RequestState::{Deleted, Failed, Provisioning, Ready};
+        use super::RequestState::{Deleted, Deploying, Failed, Provisioning, Ready};
         let provisioned = matches!(
             super::RequestState::from_labels(&issue.labels),
-            Provisioning | Ready | Failed | Deleted
+            Provisioning | Deploying | Ready | Failed | Deleted
         );
         if !provisioned {
             return Ok(None);

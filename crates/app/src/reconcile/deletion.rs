@@ -120,6 +120,7 @@ impl Reconciler {
         let close = IssuePatch {
             close: true,
             labels: None,
+            body: None,
         };
         gh.update_issue(inst, catalog, ctx.issue.number, &close)
             .await?;

@@ -72,11 +72,12 @@ pub enum Ordered {
         commit: String,
         files: Vec<String>,
     },
-    /// A deployment status was posted on `sha` in `environment`.
-    Health {
+    /// Something moved on `sha` of the service `repo`: CI, or (with its
+    /// `environment`) a deployment status was posted.
+    Follow {
         repo: RepoName,
         sha: String,
-        environment: String,
+        environment: Option<String>,
     },
 }
 
@@ -103,10 +104,25 @@ pub struct Jobs {
     permits: Semaphore,
     /// Requests with a job running, and the strongest trigger that arrived meanwhile.
     running: Mutex<HashMap<u64, Option<(Trigger, String)>>>,
+    /// The fleet dashboard's rebuilds; `None` when it is off.
+    dashboard: Option<Mutex<Rebuild>>,
+}
+
+/// How long the fleet dashboard gathers changes before a rebuild: a burst
+/// of changes makes one rebuild, not one each.
+const DASHBOARD_DELAY: Duration = Duration::from_secs(1);
+
+/// Whether a fleet dashboard rebuild is due, and whether its task runs.
+#[derive(Debug, Default)]
+struct Rebuild {
+    due: bool,
+    running: bool,
 }
 
 impl Jobs {
-    pub fn new(reconciler: Arc<Reconciler>, workers: usize) -> Arc<Self> {
+    /// Jobs for `reconciler`, `workers` requests at a time; `dashboard`
+    /// keeps the fleet dashboard.
+    pub fn new(reconciler: Arc<Reconciler>, workers: usize, dashboard: bool) -> Arc<Self> {
         let (ordered, rx) = tokio::sync::mpsc::unbounded_channel();
         let jobs = Arc::new(Self {
             reconciler,
@@ -117,6 +133,7 @@ impl Jobs {
             stop: tokio::sync::watch::channel(false).0,
             permits: Semaphore::new(workers),
             running: Mutex::default(),
+            dashboard: dashboard.then(Mutex::default),
         });
         tokio::spawn(run_ordered(Arc::downgrade(&jobs), rx));
         jobs
@@ -136,6 +153,60 @@ impl Jobs {
         if self.ordered.send(queued).is_err() {
             self.ordered_pending.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// Something may have changed what the fleet dashboard shows: it is
+    /// rebuilt after [`DASHBOARD_DELAY`], or once more after the rebuild
+    /// under way.
+    pub fn dashboard_changed(self: &Arc<Self>) {
+        let Some(rebuild) = &self.dashboard else {
+            return;
+        };
+        {
+            let mut r = rebuild.lock().expect("jobs lock");
+            r.due = true;
+            if r.running || *self.stop.borrow() {
+                return;
+            }
+            r.running = true;
+        }
+        let jobs = self.clone();
+        let mut stop = self.stop.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = jobs.rebuild_dashboard() => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        });
+    }
+
+    /// Rebuilds the dashboard until no change is left; a failed rebuild is
+    /// tried again by the next change.
+    async fn rebuild_dashboard(&self) {
+        let Some(rebuild) = &self.dashboard else {
+            return;
+        };
+        loop {
+            tokio::time::sleep(DASHBOARD_DELAY).await;
+            {
+                let mut r = rebuild.lock().expect("jobs lock");
+                if !r.due {
+                    r.running = false;
+                    return;
+                }
+                r.due = false;
+            }
+            if let Err(e) = self.reconciler.refresh_dashboard().await {
+                tracing::warn!(error = %e, "the fleet dashboard could not be rebuilt; the next change tries again");
+            }
+        }
+    }
+
+    /// Whether a dashboard rebuild is due or running.
+    fn rebuilding(&self) -> bool {
+        self.dashboard
+            .as_ref()
+            .is_some_and(|r| r.lock().expect("jobs lock").running)
     }
 
     pub fn reconciler(&self) -> &Arc<Reconciler> {
@@ -196,6 +267,7 @@ impl Jobs {
                     self.after_request(number, trigger, attempt, &e);
                 }
                 metrics.jobs_running.dec();
+                self.dashboard_changed();
             }
             let mut running = self.running.lock().expect("jobs lock");
             match running.get_mut(&number).and_then(Option::take) {
@@ -315,11 +387,14 @@ impl Jobs {
         self.stop.send_replace(true);
         self.running.lock().expect("jobs lock").clear();
         self.parked.lock().expect("jobs lock").clear();
+        if let Some(rebuild) = &self.dashboard {
+            *rebuild.lock().expect("jobs lock") = Rebuild::default();
+        }
     }
 
     /// Whether no work is running, queued or waiting to be tried again.
     pub fn idle(&self) -> bool {
-        self.running() == 0 && self.waiting.load(Ordering::Relaxed) == 0
+        self.running() == 0 && self.waiting.load(Ordering::Relaxed) == 0 && !self.rebuilding()
     }
 
     /// Requests and ordered work (commands, deployments) running or queued.
@@ -398,16 +473,16 @@ async fn run_one(jobs: Arc<Jobs>, queued: Queued) {
                 let work = Ordered::Landed { commit, files };
                 (Queued { work, attempt }, e)
             }),
-        Ordered::Health {
+        Ordered::Follow {
             repo,
             sha,
             environment,
         } => reconciler
-            .follow_health(&repo, &sha, &environment)
+            .follow(&repo, &sha, environment.as_deref())
             .await
             .err()
             .map(|e| {
-                let work = Ordered::Health {
+                let work = Ordered::Follow {
                     repo,
                     sha,
                     environment,
@@ -418,6 +493,7 @@ async fn run_one(jobs: Arc<Jobs>, queued: Queued) {
     if let Some((queued, error)) = failed {
         jobs.after_ordered(queued, error).await;
     }
+    jobs.dashboard_changed();
 }
 
 /// Posts an answer; the answer back with the error when it did not go.

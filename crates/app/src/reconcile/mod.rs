@@ -6,11 +6,13 @@
 
 mod access;
 mod commands;
+mod dashboard;
 mod day2;
 mod deletion;
 mod deploy;
 mod environments;
 mod jobs;
+mod live;
 mod provision;
 mod pull;
 mod state;
@@ -40,7 +42,13 @@ const PLATFORM_CACHE: &str = "platform.git";
 const HISTORY_CACHE: &str = "platform-history.git";
 const SCAFFOLDS: &str = "scaffolds";
 const UPGRADES: &str = "upgrades";
-pub const CACHES: [&str; 4] = [PLATFORM_CACHE, HISTORY_CACHE, SCAFFOLDS, UPGRADES];
+pub const CACHES: [&str; 5] = [
+    PLATFORM_CACHE,
+    HISTORY_CACHE,
+    dashboard::CACHE,
+    SCAFFOLDS,
+    UPGRADES,
+];
 
 /// What the reconciler works with; all of it injected.
 pub struct Deps {
@@ -297,21 +305,34 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
                 jobs.order(jobs::Ordered::Commands(job));
             }
         }
-        EventKind::WorkflowRun(run)
+        EventKind::WorkflowRun(run) if !in_catalog => {
             if run.conclusion.as_deref() == Some("success")
-                && run.head_branch.as_deref() == Some(repo.default_branch.as_str()) =>
-        {
-            jobs.order(jobs::Ordered::Deploy {
+                && run.head_branch.as_deref() == Some(repo.default_branch.as_str())
+            {
+                jobs.order(jobs::Ordered::Deploy {
+                    repo: name.clone(),
+                    sha: run.head_sha.clone(),
+                    run: run.id,
+                });
+            }
+            jobs.order(jobs::Ordered::Follow {
                 repo: name,
                 sha: run.head_sha.clone(),
-                run: run.id,
+                environment: None,
+            });
+        }
+        EventKind::CheckSuite(suite) if !in_catalog => {
+            jobs.order(jobs::Ordered::Follow {
+                repo: name,
+                sha: suite.head_sha.clone(),
+                environment: None,
             });
         }
         EventKind::DeploymentStatus(status) if !in_catalog => {
-            jobs.order(jobs::Ordered::Health {
+            jobs.order(jobs::Ordered::Follow {
                 repo: name,
                 sha: status.sha.clone(),
-                environment: status.environment.clone(),
+                environment: Some(status.environment.clone()),
             });
         }
         EventKind::Push(push)
@@ -349,6 +370,8 @@ pub async fn resync_loop(jobs: Arc<Jobs>, every: std::time::Duration) {
                 for n in numbers {
                     jobs.submit(n, Trigger::Resync, "resync");
                 }
+                // A change whose rebuild failed, or that paved missed.
+                jobs.dashboard_changed();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "resync could not list requests; trying again next time")

@@ -9,8 +9,9 @@ use std::time::Instant;
 use tracing::Instrument;
 
 use super::jobs::{Action, decide};
+use super::live::card;
 use super::short;
-use super::state::RequestState;
+use super::state::{RequestState, with_health};
 use super::{Reconciler, Setup, StepError, Trigger};
 use crate::catalog::form::{self, Form, REQUEST_LABEL};
 use crate::catalog::{CatalogSettings, Problem, ValidRequest, validate};
@@ -160,16 +161,32 @@ impl Request<'_> {
             self.show(&progress).await?;
         }
         let (failed, error) = match self.steps(valid, settings, &mut steps).await {
-            Ok(summary) => {
-                let ready = Status::Progress {
+            Ok((summary, repo)) => {
+                let committed = Status::Progress {
                     service,
                     steps,
                     summary: Some(summary),
                 };
-                self.show(&ready).await?;
-                // A merged pull request is closed already; an issue is closed now.
+                // What runs goes on the card in the same edit, and its health
+                // into the labels: CI or Argo CD may have reported already (a
+                // run again of a live service). Should reading it fail, the
+                // next report shows it.
+                let live = match self.paved.what_runs(self.setup, settings, &repo).await {
+                    Ok(live) => live,
+                    Err(e) => {
+                        tracing::warn!(%repo, error = %e, "what runs could not be shown yet");
+                        Vec::new()
+                    }
+                };
+                let card = (!live.is_empty()).then(|| card(self.setup, &live));
+                self.show_live(&committed, card.as_deref()).await?;
+                // A merged pull request is closed already; an issue is closed
+                // now: paved's part is done, and the labels follow what runs.
                 let close = !self.issue.is_pull_request;
-                self.labels(RequestState::Ready, close).await?;
+                let deploying = RequestState::Deploying.relabel(&self.issue.labels);
+                let report = live.first().and_then(|l| l.report());
+                self.set_labels(with_health(&deploying, report), close)
+                    .await?;
                 let m = self.paved.metrics();
                 m.provisioning_requests
                     .with_label_values(&[template, "ready"])
@@ -237,14 +254,15 @@ impl Request<'_> {
         }
     }
 
-    /// Runs the steps in order, marking each done in `steps`; the summary
-    /// for the status comment when all are done, else the step that failed.
+    /// Runs the steps in order, marking each done in `steps`; when all are
+    /// done, the summary for the status comment and the service repository;
+    /// else the step that failed.
     async fn steps(
         &self,
         valid: &ValidRequest,
         settings: &CatalogSettings,
         steps: &mut [Step],
-    ) -> Result<String, (usize, StepError)> {
+    ) -> Result<(String, RepoName), (usize, StepError)> {
         let at = |i: usize| move |e: StepError| (i, e);
         let repo = self.ensure_repo(valid, settings).await.map_err(at(0))?;
         steps[0].state = StepState::Done(format!("[{}]({})", repo.name, repo.html_url));
@@ -272,7 +290,7 @@ impl Request<'_> {
         let name = &valid.request.name;
         // Committed is not running: CI builds the image, then Argo CD syncs.
         let mut summary = format!(
-            "**Ready.** {name} is committed to **{}**: Argo CD deploys it to https://{name}.{} once CI has built its image. `/paved status` shows what runs.",
+            "**Committed.** {name} is committed to **{}**: Argo CD deploys it to https://{name}.{} once CI has built its image. What runs, below, follows CI and Argo CD; `/paved status` shows it too.",
             app.environment, settings.domain
         );
         if let Some(url) = &settings.dashboard_url {
@@ -281,7 +299,7 @@ impl Request<'_> {
                 url.replace("{service}", name)
             ));
         }
-        Ok(summary)
+        Ok((summary, repo.name))
     }
 
     /// Creates `<org>/<name>`, or accepts it when paved made it for this very
@@ -474,8 +492,15 @@ impl Request<'_> {
     /// Progress keeps the comment's live section: redoing a step never
     /// hides what runs.
     pub(super) async fn show(&mut self, status: &Status) -> Result<(), StepError> {
-        let body = match (status, &self.status) {
-            (Status::Progress { .. }, Some(c)) => status::keep_live(&c.body, status.render()),
+        self.show_live(status, None).await
+    }
+
+    /// [`Request::show`], its live section showing `card` when given; else
+    /// a request's progress keeps the live section it had.
+    async fn show_live(&mut self, status: &Status, card: Option<&str>) -> Result<(), StepError> {
+        let body = match (status, &self.status, card) {
+            (_, _, Some(card)) => status::with_live(&status.render(), card),
+            (Status::Progress { .. }, Some(c), None) => status::keep_live(&c.body, status.render()),
             _ => status.render(),
         };
         let gh = &self.paved.deps.github;
@@ -529,10 +554,16 @@ impl Request<'_> {
         state: RequestState,
         close: bool,
     ) -> Result<(), StepError> {
-        let labels = state.relabel(&self.issue.labels);
+        self.set_labels(state.relabel(&self.issue.labels), close)
+            .await
+    }
+
+    /// Sets the request's labels to `labels`, closing it when `close`.
+    async fn set_labels(&mut self, labels: Vec<String>, close: bool) -> Result<(), StepError> {
         let patch = IssuePatch {
             close,
             labels: Some(labels.clone()),
+            body: None,
         };
         self.paved
             .deps

@@ -75,6 +75,7 @@ impl Reconciler {
                     let patch = crate::github::IssuePatch {
                         close: false,
                         labels: Some(labels),
+                        body: None,
                     };
                     gh.update_issue(inst, catalog, ctx.issue.number, &patch)
                         .await?;

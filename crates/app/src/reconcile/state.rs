@@ -2,9 +2,36 @@
 //! parsed into a state and a state into its label: resync, reconcile and the
 //! commands all ask this type.
 
+use crate::github::DeploymentReport;
+
 /// Beside the state: the first environment is not healthy now, by Argo CD's
 /// latest report on the image that runs there.
 pub const DEGRADED_LABEL: &str = "paved:degraded";
+
+/// A committed request's `labels` as `report` (GitHub's newest on the first
+/// environment's image) says: Healthy makes a deploying request ready and
+/// clears `paved:degraded`; Degraded or sync failed sets it; no report yet
+/// leaves them as they are.
+pub fn with_health(labels: &[String], report: Option<&DeploymentReport>) -> Vec<String> {
+    let healthy = match report {
+        Some(DeploymentReport::Healthy { .. }) => true,
+        Some(DeploymentReport::Degraded { .. } | DeploymentReport::SyncFailed { .. }) => false,
+        _ => return labels.to_vec(),
+    };
+    let state = match RequestState::from_labels(labels) {
+        RequestState::Deploying if healthy => RequestState::Ready,
+        other => other,
+    };
+    let mut out: Vec<String> = state
+        .relabel(labels)
+        .into_iter()
+        .filter(|l| l != DEGRADED_LABEL)
+        .collect();
+    if !healthy {
+        out.push(DEGRADED_LABEL.into());
+    }
+    out
+}
 
 /// A request's state. An issue or pull request carries at most one of
 /// these labels; paved writes them and reads them back.
@@ -13,6 +40,10 @@ pub enum RequestState {
     /// No state label yet: paved has not started.
     New,
     Provisioning,
+    /// Committed: the service exists and its first environment is on its
+    /// way, waiting for CI to build the image and Argo CD to report it Healthy.
+    Deploying,
+    /// The first environment has been reported Healthy.
     Ready,
     /// A step failed; waits for `/paved retry`.
     Failed,
@@ -23,8 +54,9 @@ pub enum RequestState {
 }
 
 impl RequestState {
-    const ALL: [RequestState; 5] = [
+    const ALL: [RequestState; 6] = [
         Self::Provisioning,
+        Self::Deploying,
         Self::Ready,
         Self::Failed,
         Self::Invalid,
@@ -35,6 +67,7 @@ impl RequestState {
         Some(match self {
             Self::New => return None,
             Self::Provisioning => "paved:provisioning",
+            Self::Deploying => "paved:deploying",
             Self::Ready => "paved:ready",
             Self::Failed => "paved:failed",
             Self::Invalid => "paved:invalid",
@@ -51,6 +84,7 @@ impl RequestState {
             Self::Invalid,
             Self::Failed,
             Self::Ready,
+            Self::Deploying,
             Self::Provisioning,
         ]
         .into_iter()
@@ -80,6 +114,11 @@ impl RequestState {
     pub fn unfinished(self) -> bool {
         matches!(self, Self::New | Self::Provisioning)
     }
+
+    /// Whether the service exists: its labels follow what Argo CD reports.
+    pub fn committed(self) -> bool {
+        matches!(self, Self::Deploying | Self::Ready)
+    }
 }
 
 #[cfg(test)]
@@ -105,6 +144,31 @@ mod tests {
             RequestState::from_labels(&labels(&["paved:request"])),
             RequestState::New
         );
+    }
+
+    #[test]
+    fn health_makes_a_deploying_request_ready_and_marks_it_degraded() {
+        let healthy = DeploymentReport::Healthy {
+            url: String::new(),
+            log: String::new(),
+        };
+        let degraded = DeploymentReport::Degraded { log: String::new() };
+        let deploying = labels(&["paved:request", "paved:deploying"]);
+        assert_eq!(
+            with_health(&deploying, Some(&healthy)),
+            labels(&["paved:request", "paved:ready"])
+        );
+        assert_eq!(
+            with_health(&deploying, Some(&degraded)),
+            labels(&["paved:request", "paved:deploying", "paved:degraded"])
+        );
+        let sick = labels(&["paved:request", "paved:ready", "paved:degraded"]);
+        assert_eq!(
+            with_health(&sick, Some(&healthy)),
+            labels(&["paved:request", "paved:ready"])
+        );
+        assert_eq!(with_health(&sick, Some(&DeploymentReport::Waiting)), sick);
+        assert_eq!(with_health(&deploying, None), deploying);
     }
 
     #[test]

@@ -61,6 +61,13 @@ pub struct Push {
 /// commits and 3,000 files in a push delivery.
 pub const MAX_PUSHED_FILES: usize = 3_000;
 
+/// A check suite finished on a commit: CI other than GitHub Actions'
+/// workflow runs, or their suite. What it says is read from GitHub again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSuite {
+    pub head_sha: String,
+}
+
 /// A deployment status someone (Argo CD, as a rule) posted: which image in
 /// which environment it is about. What it says is read from GitHub again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,8 +120,10 @@ pub enum EventKind {
     /// A push: to the catalog only that it happened matters; to the
     /// platform repository, which files it wrote.
     Push(Push),
-    /// Only completed runs are handled.
+    /// A run was requested, started or completed (`conclusion` set).
     WorkflowRun(WorkflowRun),
+    /// Only completed suites are handled.
+    CheckSuite(CheckSuite),
     DeploymentStatus(DeploymentStatus),
 }
 
@@ -163,6 +172,7 @@ impl EventKind {
             Self::PullRequest { .. } => "pull_request",
             Self::Push(_) => "push",
             Self::WorkflowRun(_) => "workflow_run",
+            Self::CheckSuite(_) => "check_suite",
             Self::DeploymentStatus(_) => "deployment_status",
         }
     }
@@ -208,13 +218,14 @@ pub fn event_label(name: &str) -> &'static str {
 /// The events paved knows by name (`ping` included); others are ignored.
 /// Installation events reach every App; paved needs nothing from them, since
 /// it looks its installation up when it first works.
-pub const EVENTS: [&str; 9] = [
+pub const EVENTS: [&str; 10] = [
     "ping",
     "issues",
     "issue_comment",
     "pull_request",
     "push",
     "workflow_run",
+    "check_suite",
     "deployment_status",
     "installation",
     "installation_repositories",
@@ -237,7 +248,10 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Parsed, ParseError> {
         "issue_comment" => CommentAction::from_name(action).map(Handled::Comment),
         "pull_request" => PullRequestAction::from_name(action).map(Handled::Pull),
         "push" => Some(Handled::Push),
-        "workflow_run" => (action == "completed").then_some(Handled::Run),
+        "workflow_run" => {
+            matches!(action, "requested" | "in_progress" | "completed").then_some(Handled::Run)
+        }
+        "check_suite" => (action == "completed").then_some(Handled::Suite),
         "deployment_status" => (action == "created").then_some(Handled::DeploymentStatus),
         "installation" | "installation_repositories" => {
             return Ok(Parsed::Ignored("installation changes need no work"));
@@ -258,6 +272,7 @@ enum Handled {
     Pull(PullRequestAction),
     Push,
     Run,
+    Suite,
     DeploymentStatus,
 }
 
@@ -297,6 +312,8 @@ mod wire {
         pull_request: Option<Numbered>,
         #[serde(default)]
         workflow_run: Option<RunBody>,
+        #[serde(default)]
+        check_suite: Option<SuiteBody>,
         #[serde(default)]
         deployment: Option<DeploymentBody>,
         #[serde(default, rename = "ref")]
@@ -357,6 +374,9 @@ mod wire {
                 Handled::Run => {
                     EventKind::WorkflowRun(required(self.workflow_run, "workflow_run")?.into())
                 }
+                Handled::Suite => EventKind::CheckSuite(CheckSuite {
+                    head_sha: required(self.check_suite, "check_suite")?.head_sha,
+                }),
                 Handled::DeploymentStatus => {
                     let d = required(self.deployment, "deployment")?;
                     EventKind::DeploymentStatus(DeploymentStatus {
@@ -477,6 +497,11 @@ mod wire {
     struct DeploymentBody {
         sha: String,
         environment: String,
+    }
+
+    #[derive(Deserialize)]
+    struct SuiteBody {
+        head_sha: String,
     }
 
     #[derive(Deserialize)]

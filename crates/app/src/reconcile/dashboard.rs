@@ -1,0 +1,270 @@
+//! The fleet dashboard: one issue in the catalog, titled "Services" and
+//! pinned, listing every service the platform repository deploys: its
+//! owner and template version, and per environment the image tag, what
+//! Argo CD last reported and the URL. It is found again by a hidden marker,
+//! edited in place and never duplicated, and rebuilt from Git and GitHub
+//! each time, never from paved's memory. The job runner batches rebuilds:
+//! changes that arrive while one runs make one more, not one each.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::live::web_url;
+use super::{Reconciler, Setup, short};
+use crate::catalog::CatalogSettings;
+use crate::error::StepError;
+use crate::github::{DeploymentReport, IssueInfo, IssuePatch, RepoName};
+use crate::platform::{AppSpec, history, of_path};
+use crate::scaffold::escape::inert;
+use crate::scaffold::publish::{ANSWERS_PATH, Answers};
+
+/// Opens the dashboard's body; paved finds its issue by it.
+pub const MARKER: &str = "<!-- paved:dashboard -->";
+/// The dashboard issue's label, so finding it is one listing.
+pub const LABEL: &str = "paved:dashboard";
+const TITLE: &str = "Services";
+/// The platform clone the dashboard reads (its own: rebuilds run beside
+/// rollbacks, which read the history clone).
+pub(super) const CACHE: &str = "platform-fleet.git";
+/// Room left under GitHub's 65,536-character body for the closing line.
+const BODY_BUDGET: usize = 64_000;
+
+/// One service as the dashboard shows it.
+struct Row {
+    service: String,
+    repo_url: String,
+    /// From the service repository's `.paved/answers.yml`: owner, template
+    /// and version; `None` when it cannot be read.
+    made: Option<Answers>,
+    /// Per environment of `paved.yaml`, in order: what runs and the report.
+    cells: Vec<Option<(AppSpec, Option<DeploymentReport>)>>,
+}
+
+impl Reconciler {
+    /// Rebuilds the dashboard and writes it when it changed: creates and
+    /// pins it the first time.
+    pub async fn refresh_dashboard(&self) -> Result<(), StepError> {
+        let setup = self.setup().await?;
+        let settings = self.settings(setup.installation).await?;
+        let apps = self.all_applications(setup).await?;
+        let mut rows = Vec::with_capacity(apps.len());
+        for (service, envs) in apps {
+            rows.push(self.row(setup, &settings, service, envs).await?);
+        }
+        let body = render(&settings, &rows);
+        self.write_dashboard(setup, &body).await
+    }
+
+    /// Every Application on the platform's default branch, by service, then
+    /// environment. A file that does not parse, or that names another place
+    /// than its path, is left out: the platform repository is input.
+    async fn all_applications(
+        &self,
+        setup: &Setup,
+    ) -> Result<BTreeMap<String, BTreeMap<String, AppSpec>>, StepError> {
+        let token = self
+            .deps
+            .github
+            .installation_token(setup.installation)
+            .await?;
+        let cache = self.deps.work_dir.join(CACHE);
+        let url = setup.platform.clone_url.clone();
+        let branch = setup.platform.default_branch.clone();
+        let files = tokio::task::spawn_blocking(move || {
+            history::applications(&cache, &url, &token, &branch)
+        })
+        .await??;
+        let mut by_service: BTreeMap<String, BTreeMap<String, AppSpec>> = BTreeMap::new();
+        for (path, bytes) in files {
+            let Some((service, env)) = of_path(&path) else {
+                continue;
+            };
+            let Ok(app) = AppSpec::from_yaml(&String::from_utf8_lossy(&bytes)) else {
+                continue;
+            };
+            if app.service == service && app.environment == env {
+                by_service
+                    .entry(service.to_owned())
+                    .or_default()
+                    .insert(env.to_owned(), app);
+            }
+        }
+        Ok(by_service)
+    }
+
+    /// One service's row: how it was made, and GitHub's newest report on
+    /// each environment's image.
+    async fn row(
+        &self,
+        setup: &Setup,
+        settings: &CatalogSettings,
+        service: String,
+        mut envs: BTreeMap<String, AppSpec>,
+    ) -> Result<Row, StepError> {
+        let repo = RepoName {
+            owner: settings.organization.clone(),
+            name: service.clone(),
+        };
+        let first = envs.values().next();
+        let branch = first.map(|a| a.revision.clone()).unwrap_or_default();
+        let repo_url = first.map(|a| a.repo_url.clone()).unwrap_or_default();
+        let answers = self
+            .deps
+            .github
+            .get_file(setup.installation, &repo, ANSWERS_PATH, &branch)
+            .await?;
+        let made = answers.and_then(|bytes| Answers::parse(&bytes).ok());
+        let mut cells = Vec::with_capacity(settings.environments.len());
+        for env in &settings.environments {
+            let cell = match envs.remove(&env.name) {
+                Some(app) => {
+                    let report = self.report(setup, &repo, &app).await?;
+                    Some((app, report))
+                }
+                None => None,
+            };
+            cells.push(cell);
+        }
+        Ok(Row {
+            service,
+            repo_url: repo_url.trim_end_matches(".git").to_owned(),
+            made,
+            cells,
+        })
+    }
+
+    /// Writes `body` to the dashboard issue: found by label and marker
+    /// (the oldest, should two replicas have made one each), else opened
+    /// and pinned.
+    async fn write_dashboard(&self, setup: &Setup, body: &str) -> Result<(), StepError> {
+        let gh = &self.deps.github;
+        let (inst, catalog) = (setup.installation, &self.deps.catalog);
+        let found = ours(setup, gh.list_issues(inst, catalog, LABEL, "all").await?);
+        match found.first() {
+            Some(issue) => {
+                if issue.body != body {
+                    let patch = IssuePatch {
+                        body: Some(body.to_owned()),
+                        ..IssuePatch::default()
+                    };
+                    gh.update_issue(inst, catalog, issue.number, &patch).await?;
+                }
+                // Another replica's twin goes.
+                for twin in found.iter().skip(1).filter(|i| i.open) {
+                    let close = IssuePatch {
+                        close: true,
+                        ..IssuePatch::default()
+                    };
+                    gh.update_issue(inst, catalog, twin.number, &close).await?;
+                }
+            }
+            None => {
+                let made = gh
+                    .create_issue(inst, catalog, TITLE, body, &[LABEL])
+                    .await?;
+                tracing::info!(number = made.number, "fleet dashboard opened");
+                if let Err(e) = gh.pin_issue(inst, &made.node_id).await {
+                    // Pinning is a convenience: GitHub pins at most three.
+                    tracing::warn!(error = %e, "the fleet dashboard could not be pinned");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// paved's dashboard issues among `issues`, oldest first.
+fn ours(setup: &Setup, issues: Vec<IssueInfo>) -> Vec<IssueInfo> {
+    let mut found: Vec<IssueInfo> = issues
+        .into_iter()
+        .filter(|i| !i.is_pull_request && i.author == setup.bot && i.body.starts_with(MARKER))
+        .collect();
+    found.sort_by_key(|i| i.number);
+    found
+}
+
+/// The dashboard's body: a line on what it is, then one table row per
+/// service, cut to GitHub's body limit with a line saying how many are left
+/// out.
+fn render(settings: &CatalogSettings, rows: &[Row]) -> String {
+    let mut out = format!(
+        "{MARKER}\nEvery service the platform repository deploys: {} in all. paved rebuilds this issue from the platform repository and GitHub's deployments whenever one changes; edits by hand are overwritten.\n\n",
+        rows.len()
+    );
+    let envs: Vec<&str> = settings
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    let _ = writeln!(
+        out,
+        "| service | owner | template | {} |\n|---|---|---|{}",
+        envs.join(" | "),
+        "---|".repeat(envs.len())
+    );
+    for (shown, row) in rows.iter().enumerate() {
+        let line = row_line(row);
+        if out.len() + line.len() > BODY_BUDGET {
+            let _ = writeln!(
+                out,
+                "\n{} more services are not shown: GitHub's limit on an issue's size.",
+                rows.len() - shown
+            );
+            break;
+        }
+        out.push_str(&line);
+    }
+    out
+}
+
+/// One service's table row. Everything in it was read from Git or GitHub,
+/// so text is made inert and only plain web links are kept.
+fn row_line(row: &Row) -> String {
+    let service = match web_url(&row.repo_url) {
+        Some(url) => format!("[{}]({url})", inert(&row.service)),
+        None => inert(&row.service),
+    };
+    let (owner, template) = match &row.made {
+        Some(a) => (
+            a.answers
+                .get("owner")
+                .and_then(|o| o.as_str())
+                .map_or_else(|| "?".to_owned(), inert),
+            format!("{} {}", inert(&a.template), version(&a.version)),
+        ),
+        None => ("?".to_owned(), "?".to_owned()),
+    };
+    let cells: Vec<String> = row.cells.iter().map(cell).collect();
+    format!(
+        "| {service} | {owner} | {template} | {} |\n",
+        cells.join(" | ")
+    )
+}
+
+/// A template version as a code span, when it is one (`1.2.0`, `2.0.0-rc.1`).
+fn version(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'));
+    if plain { format!("`{v}`") } else { "?".into() }
+}
+
+/// One environment: the image tag, what Argo CD last said and, once
+/// Healthy, the URL.
+fn cell(running: &Option<(AppSpec, Option<DeploymentReport>)>) -> String {
+    let Some((app, report)) = running else {
+        return "—".into();
+    };
+    let state = match report {
+        Some(DeploymentReport::Healthy { url, .. }) => match web_url(url) {
+            Some(url) => format!("✅ [live]({url})"),
+            None => "✅ Healthy".into(),
+        },
+        Some(DeploymentReport::Degraded { .. }) => "❌ Degraded".into(),
+        Some(DeploymentReport::SyncFailed { .. }) => "❌ sync failed".into(),
+        Some(DeploymentReport::Waiting) | None => "⏳ deploying".into(),
+        Some(DeploymentReport::Inactive) => "replaced".into(),
+    };
+    format!("`{}` {state}", short(&app.tag))
+}
