@@ -1,8 +1,8 @@
 //! Provisioning against the sandbox: `cargo bench --bench provision`.
 //! 1. Requests opened one at a time: for each, the time from the issue being
-//!    opened (its webhook) to the service being ready, and the REST calls
-//!    paved made for it.
-//! 2. 100 requests opened at once: the time until all are ready, REST calls
+//!    opened (its webhook) to the service being committed
+//!    (`paved:deploying`), and the REST calls paved made for it.
+//! 2. 100 requests opened at once: the time until all are committed, REST calls
 //!    and git pushes per request, and platform commits in total.
 
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ async fn main() {
     stage
         .settled(first, Duration::from_secs(60))
         .await
-        .expect("ready");
+        .expect("committed");
     let mut times = Vec::with_capacity(REQUESTS);
     let mut calls = Vec::with_capacity(REQUESTS);
     for i in 0..REQUESTS {
@@ -52,7 +52,7 @@ async fn main() {
     times.sort();
     calls.sort();
     println!(
-        "provision (issue form to ready, {REQUESTS} requests one at a time): median {:.0} ms, max {:.0} ms; REST calls per request: median {}, max {}",
+        "provision (issue form to committed, {REQUESTS} requests one at a time): median {:.0} ms, max {:.0} ms; REST calls per request: median {}, max {}",
         times[REQUESTS / 2].as_secs_f64() * 1000.0,
         times[REQUESTS - 1].as_secs_f64() * 1000.0,
         calls[REQUESTS / 2],
@@ -90,7 +90,7 @@ async fn burst(stage: &Stage) {
         .filter(|r| r.operation.as_deref() == Some("git/receive-pack"))
         .count();
     println!(
-        "provision ({BURST} requests opened at once, in {:.1} s): all ready after {:.1} s; REST calls per request {:.1}, git pushes per request {:.2}; platform commits in total {}",
+        "provision ({BURST} requests opened at once, in {:.1} s): all committed after {:.1} s; REST calls per request {:.1}, git pushes per request {:.2}; platform commits in total {}",
         opened.as_secs_f64(),
         elapsed.as_secs_f64(),
         rest_calls(stage) as f64 / BURST as f64,

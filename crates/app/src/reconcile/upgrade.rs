@@ -90,9 +90,15 @@ impl Upgrades<'_> {
         let (url, branch) = (repo.clone_url.clone(), repo.default_branch.clone());
         let pushed = tokio::task::spawn_blocking(move || -> Result<Pushed, UpgradeError> {
             let git_repo = git::open_cache(&cache)?;
-            let template_head = git::fetch(&git_repo, &url, &token, TEMPLATE_BRANCH)?
-                .ok_or(UpgradeError::NoAnswers)?;
-            let main = git::fetch(&git_repo, &url, &token, &branch)?.unwrap_or(template_head);
+            // A fleet upgrade fetches many repositories at once: a dropped
+            // connection is tried again, not reported as a skipped service.
+            let fetch = |branch: &str| {
+                git::with_retries(git::TRANSIENT_ATTEMPTS, || {
+                    git::fetch(&git_repo, &url, &token, branch)
+                })
+            };
+            let template_head = fetch(TEMPLATE_BRANCH)?.ok_or(UpgradeError::NoAnswers)?;
+            let main = fetch(&branch)?.unwrap_or(template_head);
             let answers = up::recorded_answers(&git_repo, template_head)?;
             let template = templates.get(&answers.template).ok_or_else(|| {
                 UpgradeError::Render(format!("template {} no longer exists", answers.template))
