@@ -181,6 +181,18 @@ async fn argo_reports(stage: &Stage, sha: &str, env: &str, health: Health, messa
     stage.sandbox.argo_cd_notifies(&notification).await.unwrap();
 }
 
+/// Argo CD reports `sha` in dev as `health`, saying so.
+async fn argo_dev(stage: &Stage, sha: &str, health: Health) {
+    argo_reports(
+        stage,
+        sha,
+        "dev",
+        health,
+        &format!("orders-dev is {health:?}"),
+    )
+    .await;
+}
+
 /// The `live` cell of `env` in paved's answer to `/paved status`.
 async fn live(stage: &Stage, n: u64, env: &str) -> String {
     let status = ask(stage, &stage.reader, n, "/paved status").await;
@@ -204,26 +216,12 @@ async fn status_shows_what_argo_cd_reported_for_the_image_that_runs_now() {
     let status = ask(&stage, &stage.reader, n, "/paved status").await;
     assert!(status.contains("| staging | not deployed |"), "{status}");
 
-    argo_reports(
-        &stage,
-        &scaffold,
-        "dev",
-        Health::Healthy,
-        "orders-dev is Healthy",
-    )
-    .await;
+    argo_dev(&stage, &scaffold, Health::Healthy).await;
     assert_eq!(
         live(&stage, n, "dev").await,
         "✅ Healthy at https://orders.apps.acme.dev ([Argo CD](https://argocd.acme.dev/applications/orders-dev))"
     );
-    argo_reports(
-        &stage,
-        &scaffold,
-        "dev",
-        Health::Degraded,
-        "orders-dev is Degraded",
-    )
-    .await;
+    argo_dev(&stage, &scaffold, Health::Degraded).await;
     assert_eq!(
         live(&stage, n, "dev").await,
         "❌ Degraded ([Argo CD](https://argocd.acme.dev/applications/orders-dev))"
@@ -275,24 +273,10 @@ async fn the_request_is_labelled_degraded_while_argo_cd_says_so() {
     let ready = |l: &[String]| l.iter().any(|l| l == "paved:ready");
 
     // Healthy first: the request is ready.
-    argo_reports(
-        &stage,
-        &scaffold,
-        "dev",
-        Health::Healthy,
-        "orders-dev is Healthy",
-    )
-    .await;
+    argo_dev(&stage, &scaffold, Health::Healthy).await;
     labels_become(&stage, n, ready).await;
     // Then health is lost: degraded beside ready, and the card says so.
-    argo_reports(
-        &stage,
-        &scaffold,
-        "dev",
-        Health::Degraded,
-        "orders-dev is Degraded",
-    )
-    .await;
+    argo_dev(&stage, &scaffold, Health::Degraded).await;
     let labels = labels_become(&stage, n, degraded).await;
     assert_eq!(
         labels,
@@ -301,14 +285,7 @@ async fn the_request_is_labelled_degraded_while_argo_cd_says_so() {
     );
     let card = common::paved_comment(&stage, paved::demo::CATALOG, n, "❌ Degraded").await;
     assert!(card.contains("**Not healthy** in dev"), "{card}");
-    argo_reports(
-        &stage,
-        &scaffold,
-        "dev",
-        Health::Healthy,
-        "orders-dev is Healthy",
-    )
-    .await;
+    argo_dev(&stage, &scaffold, Health::Healthy).await;
     let labels = labels_become(&stage, n, |l| !degraded(l)).await;
     assert_eq!(labels, ["paved:request", "paved:ready"]);
     quiescent(&stage).await;
@@ -424,14 +401,7 @@ async fn ci_passes_then_argo_cd_reports_healthy_and_the_request_is_ready() {
 
     // Argo CD synced it and it is Healthy: ready, live at its URL.
     let scaffold = stage.sandbox.branch_sha(SERVICE, "main").await.unwrap();
-    argo_reports(
-        &stage,
-        &scaffold,
-        "dev",
-        Health::Healthy,
-        "orders-dev is Healthy",
-    )
-    .await;
+    argo_dev(&stage, &scaffold, Health::Healthy).await;
     let labels = labels_become(&stage, n, |l| l.iter().any(|l| l == "paved:ready")).await;
     assert_eq!(labels, ["paved:request", "paved:ready"]);
     let card = card_shows(
