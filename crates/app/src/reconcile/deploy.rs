@@ -70,6 +70,7 @@ impl Reconciler {
             .write(vec![file], WriteMode::Replace, reason)
             .await?;
         self.record_deployment(setup, repo, &deployed, &written, env.review)
-            .await
+            .await?;
+        Ok(())
     }
 }

@@ -21,6 +21,8 @@ impl Reconciler {
     /// as it is. The platform commit has landed, so it starts `in_progress`.
     /// GitHub refusing the record (a tag that names no commit of the
     /// repository, say) does not undo the change: it is logged, not raised.
+    /// What GitHub now says of it when this call made it (waiting for Argo
+    /// CD), so the caller need not ask again.
     pub(super) async fn record_deployment(
         &self,
         setup: &Setup,
@@ -28,8 +30,8 @@ impl Reconciler {
         app: &AppSpec,
         written: &Written,
         production: bool,
-    ) -> Result<(), StepError> {
-        let recorded: Result<(), StepError> = async {
+    ) -> Result<Option<DeploymentReport>, StepError> {
+        let recorded: Result<Option<DeploymentReport>, StepError> = async {
             let gh = &self.deps.github;
             let inst = setup.installation;
             let (sha, env) = (app.tag.as_str(), app.environment.as_str());
@@ -38,7 +40,7 @@ impl Reconciler {
                 !written.changed || d.platform_commit.as_deref() == Some(written.commit.as_str())
             });
             if recorded {
-                return Ok(());
+                return Ok(None);
             }
             let description = format!("{} {} in {env}", app.service, short(sha));
             let new = NewDeployment {
@@ -52,13 +54,13 @@ impl Reconciler {
             let id = gh.create_deployment(inst, repo, &new).await?;
             gh.create_deployment_status(inst, repo, id, DeploymentState::InProgress, &description)
                 .await?;
-            Ok(())
+            Ok(Some(DeploymentReport::Waiting))
         }
         .await;
         match recorded {
             Err(StepError::Refused(why)) => {
                 tracing::warn!(%repo, environment = %app.environment, %why, "GitHub refused to record a deployment");
-                Ok(())
+                Ok(None)
             }
             other => other,
         }
@@ -137,7 +139,7 @@ impl Reconciler {
     ) -> Result<(), StepError> {
         let setup = self.setup().await?;
         let settings = self.settings(setup.installation).await?;
-        let live = self.what_runs(setup, &settings, repo).await?;
+        let live = self.what_runs(setup, &settings, repo, None).await?;
         let Some(running) = live.iter().find_map(|l| l.running.as_ref()) else {
             return Ok(());
         };

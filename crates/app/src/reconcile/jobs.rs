@@ -3,7 +3,7 @@
 //! so no wake-up is lost and none piles up. Work that fails comes back here
 //! with its [`StepError`], and [`decide`] alone says what happens next.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -106,6 +106,10 @@ pub struct Jobs {
     running: Mutex<HashMap<u64, Option<(Trigger, String)>>>,
     /// The fleet dashboard's rebuilds; `None` when it is off.
     dashboard: Option<Mutex<Rebuild>>,
+    /// Service repositories with a `Follow` queued and not yet started: a
+    /// follow reads everything afresh, so one more for the same repository
+    /// would only repeat it. A burst of CI and Argo CD events costs one.
+    following: Mutex<HashSet<RepoName>>,
 }
 
 /// How long the fleet dashboard gathers changes before a rebuild: a burst
@@ -134,14 +138,32 @@ impl Jobs {
             permits: Semaphore::new(workers),
             running: Mutex::default(),
             dashboard: dashboard.then(Mutex::default),
+            following: Mutex::default(),
         });
         tokio::spawn(run_ordered(Arc::downgrade(&jobs), rx));
         jobs
     }
 
-    /// Queues commands or a deployment behind those already queued.
+    /// Queues commands or a deployment behind those already queued; a
+    /// `Follow` of a repository that has one queued already is that one.
     pub fn order(&self, work: Ordered) {
+        if let Ordered::Follow { repo, .. } = &work {
+            let fresh = self
+                .following
+                .lock()
+                .expect("jobs lock")
+                .insert(repo.clone());
+            if !fresh {
+                tracing::debug!(%repo, "a follow is queued already");
+                return;
+            }
+        }
         self.enqueue(Queued { work, attempt: 1 });
+    }
+
+    /// A `Follow` of `repo` starts: events from now on need one more.
+    fn follow_started(&self, repo: &RepoName) {
+        self.following.lock().expect("jobs lock").remove(repo);
     }
 
     fn enqueue(&self, queued: Queued) {
@@ -477,18 +499,21 @@ async fn run_one(jobs: Arc<Jobs>, queued: Queued) {
             repo,
             sha,
             environment,
-        } => reconciler
-            .follow(&repo, &sha, environment.as_deref())
-            .await
-            .err()
-            .map(|e| {
-                let work = Ordered::Follow {
-                    repo,
-                    sha,
-                    environment,
-                };
-                (Queued { work, attempt }, e)
-            }),
+        } => {
+            jobs.follow_started(&repo);
+            reconciler
+                .follow(&repo, &sha, environment.as_deref())
+                .await
+                .err()
+                .map(|e| {
+                    let work = Ordered::Follow {
+                        repo,
+                        sha,
+                        environment,
+                    };
+                    (Queued { work, attempt }, e)
+                })
+        }
     };
     if let Some((queued, error)) = failed {
         jobs.after_ordered(queued, error).await;

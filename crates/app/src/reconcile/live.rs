@@ -28,6 +28,14 @@ pub(super) struct Running {
     pub ci: Option<CiRun>,
 }
 
+/// What the caller knows of one environment already: the Application it
+/// has just written and, when it has just recorded its deployment, what
+/// GitHub says of it. Spares reading them back.
+pub(super) struct Known {
+    pub app: AppSpec,
+    pub report: Option<DeploymentReport>,
+}
+
 impl Live<'_> {
     pub fn report(&self) -> Option<&DeploymentReport> {
         self.running.as_ref().and_then(|r| r.report.as_ref())
@@ -44,16 +52,22 @@ impl Reconciler {
         setup: &Setup,
         settings: &'s CatalogSettings,
         repo: &RepoName,
+        known: Option<Known>,
     ) -> Result<Vec<Live<'s>>, StepError> {
         let mut live = Vec::with_capacity(settings.environments.len());
         for (i, env) in settings.environments.iter().enumerate() {
-            let app = match live.first() {
-                Some(Live { running: None, .. }) if i > 0 => None,
+            let here = known.as_ref().filter(|k| k.app.environment == env.name);
+            let app = match (here, live.first()) {
+                (Some(k), _) => Some(k.app.clone()),
+                (None, Some(Live { running: None, .. })) if i > 0 => None,
                 _ => self.application(setup, &repo.name, &env.name).await?,
             };
             let running = match app {
                 Some(app) => {
-                    let report = self.report(setup, repo, &app).await?;
+                    let report = match here.and_then(|k| k.report.clone()) {
+                        Some(report) => Some(report),
+                        None => self.report(setup, repo, &app).await?,
+                    };
                     let ci = self.ci(setup, repo, &app.tag).await?;
                     Some(Running { app, report, ci })
                 }
@@ -99,7 +113,7 @@ impl Reconciler {
         settings: &CatalogSettings,
         repo: &RepoName,
     ) -> Result<String, StepError> {
-        let live = self.what_runs(setup, settings, repo).await?;
+        let live = self.what_runs(setup, settings, repo, None).await?;
         Ok(card(setup, &live))
     }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use tracing::Instrument;
 
 use super::jobs::{Action, decide};
-use super::live::card;
+use super::live::{Known, card};
 use super::short;
 use super::state::{RequestState, with_health};
 use super::{Reconciler, Setup, StepError, Trigger};
@@ -161,7 +161,7 @@ impl Request<'_> {
             self.show(&progress).await?;
         }
         let (failed, error) = match self.steps(valid, settings, &mut steps).await {
-            Ok((summary, repo)) => {
+            Ok((summary, repo, known)) => {
                 let committed = Status::Progress {
                     service,
                     steps,
@@ -171,7 +171,10 @@ impl Request<'_> {
                 // into the labels: CI or Argo CD may have reported already (a
                 // run again of a live service). Should reading it fail, the
                 // next report shows it.
-                let live = match self.paved.what_runs(self.setup, settings, &repo).await {
+                let read = self
+                    .paved
+                    .what_runs(self.setup, settings, &repo, Some(known));
+                let live = match read.await {
                     Ok(live) => live,
                     Err(e) => {
                         tracing::warn!(%repo, error = %e, "what runs could not be shown yet");
@@ -255,14 +258,14 @@ impl Request<'_> {
     }
 
     /// Runs the steps in order, marking each done in `steps`; when all are
-    /// done, the summary for the status comment and the service repository;
-    /// else the step that failed.
+    /// done, the summary for the status comment, the service repository and
+    /// what is known of its first environment; else the step that failed.
     async fn steps(
         &self,
         valid: &ValidRequest,
         settings: &CatalogSettings,
         steps: &mut [Step],
-    ) -> Result<(String, RepoName), (usize, StepError)> {
+    ) -> Result<(String, RepoName, Known), (usize, StepError)> {
         let at = |i: usize| move |e: StepError| (i, e);
         let repo = self.ensure_repo(valid, settings).await.map_err(at(0))?;
         steps[0].state = StepState::Done(format!("[{}]({})", repo.name, repo.html_url));
@@ -275,7 +278,8 @@ impl Request<'_> {
         let app = self.app_spec(valid, settings, &repo, &commit, &version);
         let written = self.ensure_application(&app).await.map_err(at(2))?;
         let review = settings.first_environment().review;
-        self.paved
+        let report = self
+            .paved
             .record_deployment(self.setup, &repo.name, &app, &written, review)
             .await
             .map_err(at(2))?;
@@ -299,7 +303,7 @@ impl Request<'_> {
                 url.replace("{service}", name)
             ));
         }
-        Ok((summary, repo.name))
+        Ok((summary, repo.name, Known { app, report }))
     }
 
     /// Creates `<org>/<name>`, or accepts it when paved made it for this very
