@@ -367,3 +367,68 @@ fn a_name_leaves_room_for_its_longest_environment() {
         )]
     );
 }
+
+/// `paved check --catalog DIR` on a copy of the shipped catalog with
+/// `files` added: its exit code and what it printed on stderr.
+fn check_with(tag: &str, files: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = common::TempDir::new(tag);
+    common::copy_dir(&common::workspace().join("catalog"), dir.path());
+    for (path, text) in files {
+        dir.write(path, text);
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_paved"))
+        .args(["check", "--catalog"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr)
+        .unwrap()
+        .replace(&format!("{}/", dir.path().display()), "");
+    (out.status.code(), err)
+}
+
+const NAMES_POLICY: &str = r#"package main
+
+deny contains msg if {
+    startswith(input.name, "tmp-")
+    msg := "temporary names are not services"
+}
+"#;
+
+#[test]
+fn paved_check_compiles_the_policies_and_runs_their_tests() {
+    let passing = "package main\n\ntest_tmp_is_denied if {\n    count(deny) == 1 with input as {\"name\": \"tmp-x\"}\n}\n";
+    let (code, err) = check_with(
+        "check-policy-ok",
+        &[
+            ("policy/names.rego", NAMES_POLICY),
+            ("policy/names_test.rego", passing),
+        ],
+    );
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+
+    // A test that fails is named, and so is the rule it tested.
+    let failing = passing.replace("== 1", "== 0");
+    let (code, err) = check_with(
+        "check-policy-test",
+        &[
+            ("policy/names.rego", NAMES_POLICY),
+            ("policy/names_test.rego", &failing),
+        ],
+    );
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        ["policy/names_test.rego: test_tmp_is_denied failed: it is not true"]
+    );
+
+    // A policy that does not compile is named with its line.
+    let broken = NAMES_POLICY.replace("msg := \"temporary", "msg := (\"temporary");
+    let (code, err) = check_with("check-policy-broken", &[("policy/names.rego", &broken)]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with("policy error in policy/names.rego:6:1: expecting `)`")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+}

@@ -12,6 +12,7 @@ pub mod github;
 pub mod listener;
 pub mod metrics;
 pub mod platform;
+pub mod policy;
 pub mod queue;
 pub mod reconcile;
 pub mod scaffold;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::form::{FieldKind, Form, REQUEST_LABEL, REQUIRED_IDS};
 use super::{CatalogSettings, service_file, validate};
+use crate::policy;
 use crate::scaffold::Templates;
 
 pub const FORM_PATH: &str = ".github/ISSUE_TEMPLATE/new-service.yml";
@@ -37,7 +38,39 @@ pub fn check_dir(dir: &Path, templates: &Templates) -> Vec<String> {
     if let Some(settings) = &settings {
         out.extend(service_problems(dir, templates, settings));
     }
+    out.extend(policy_problems(dir));
     out
+}
+
+/// The policies in `policy/`: each compiles, and their own tests pass.
+fn policy_problems(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join(policy::FOLDER)) else {
+        return vec![];
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".rego"))
+        .collect();
+    names.sort();
+    let mut files = Vec::with_capacity(names.len());
+    for name in names {
+        let path = format!("{}/{name}", policy::FOLDER);
+        match std::fs::read_to_string(dir.join(&path)) {
+            Ok(text) => files.push((path, text)),
+            Err(e) => return vec![format!("{path}: {e}")],
+        }
+    }
+    if let Err(e) = policy::Policies::compile(&files, &[]) {
+        return vec![e.to_string()];
+    }
+    match policy::run_tests(&files) {
+        Err(e) => vec![e.to_string()],
+        Ok(outcomes) => outcomes
+            .into_iter()
+            .filter_map(|t| Some(format!("{} failed: {}", t.name, t.failure?)))
+            .collect(),
+    }
 }
 
 fn located(path: &str, line: Option<usize>, message: &str) -> String {

@@ -1,0 +1,459 @@
+//! Policy as code: Rego files from the catalog's `policy/` folder decide
+//! what may be requested, evaluated in process by regorus. Conftest's
+//! conventions hold: `deny`, `violation` and `warn` rules in `package main`
+//! yield messages (strings, or objects with `msg`); a deny or violation
+//! blocks, a warn is shown and does not block. Rego v1 is the default; a
+//! file that only parses as v0 (an existing conftest policy) is read as v0.
+//! A policy that does not compile or fails at evaluation never allows: the
+//! error names its file and line.
+
+use regorus::Engine;
+use serde_json::Value;
+
+/// The catalog folder policies live in.
+pub const FOLDER: &str = "policy";
+/// The packages evaluated when `paved.yaml` names none, as conftest's.
+pub const DEFAULT_PACKAGE: &str = "main";
+/// The rules that yield messages, and whether each blocks.
+const RULES: [(&str, bool); 3] = [("deny", true), ("violation", true), ("warn", false)];
+/// At most this many policy files, each at most this many bytes: policies
+/// are input read from the catalog.
+pub const MAX_FILES: usize = 100;
+pub const MAX_FILE_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PolicyError {
+    /// A file that does not compile: its path, line and the parser's word.
+    #[error("policy error in {0}")]
+    Compile(String),
+    /// Evaluation failed (a builtin erred, a conflict, a time-out).
+    #[error("policy error in {file}: {message}")]
+    Eval { file: String, message: String },
+    #[error("policy error: {0}")]
+    Limit(String),
+}
+
+/// One message a rule yielded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The policy files of the package that declare the rule.
+    pub file: String,
+    /// `deny`, `violation` or `warn`, with its package: `main.deny`.
+    pub rule: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.file, self.rule, self.message)
+    }
+}
+
+/// What the policies said of one input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdict {
+    pub denied: Vec<Finding>,
+    pub warned: Vec<Finding>,
+}
+
+/// A policy test (`test_` rule in a `*_test.rego` file) and whether it passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestOutcome {
+    pub name: String,
+    /// `None` when it passed; else why not.
+    pub failure: Option<String>,
+}
+
+/// The catalog's policies, compiled.
+#[derive(Clone)]
+pub struct Policies {
+    engine: Engine,
+    /// Each policy file's path and package (`main`), tests left out.
+    files: Vec<(String, String)>,
+    packages: Vec<String>,
+}
+
+impl std::fmt::Debug for Policies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policies")
+            .field("files", &self.files)
+            .field("packages", &self.packages)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `path` is a policy's own test file.
+pub fn is_test(path: &str) -> bool {
+    path.ends_with("_test.rego")
+}
+
+impl Policies {
+    /// Compiles the policy files `(path, text)` (tests are left out),
+    /// evaluating `packages` (`main` when empty).
+    pub fn compile(files: &[(String, String)], packages: &[String]) -> Result<Self, PolicyError> {
+        let own: Vec<&(String, String)> = files.iter().filter(|(p, _)| !is_test(p)).collect();
+        let (engine, found) = load(&own)?;
+        let packages = if packages.is_empty() {
+            vec![DEFAULT_PACKAGE.to_owned()]
+        } else {
+            packages.to_vec()
+        };
+        Ok(Self {
+            engine,
+            files: found,
+            packages,
+        })
+    }
+
+    /// No policies: everything is allowed.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Every deny, violation and warn the policies yield for `input`.
+    pub fn evaluate(&self, input: &Value) -> Result<Verdict, PolicyError> {
+        let mut engine = self.engine.clone();
+        let input = regorus::Value::from_json_str(&input.to_string())
+            .map_err(|e| PolicyError::Limit(format!("the input is not JSON: {e}")))?;
+        engine.set_input(input);
+        let mut verdict = Verdict::default();
+        for package in &self.packages {
+            for (rule, blocks) in RULES {
+                let file = self.declaring(package);
+                let query = format!("data.{package}.{rule}");
+                let results = engine
+                    .eval_query(query, false)
+                    .map_err(|e| PolicyError::Eval {
+                        file: file.clone(),
+                        message: e.to_string(),
+                    })?;
+                for value in results.result.iter().flat_map(|r| &r.expressions) {
+                    for message in messages(&value.value) {
+                        let finding = Finding {
+                            file: file.clone(),
+                            rule: format!("{package}.{rule}"),
+                            message,
+                        };
+                        if blocks {
+                            verdict.denied.push(finding);
+                        } else {
+                            verdict.warned.push(finding);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(verdict)
+    }
+
+    /// The files that hold `package`, for naming where a message came from.
+    fn declaring(&self, package: &str) -> String {
+        let files: Vec<&str> = self
+            .files
+            .iter()
+            .filter(|(_, p)| p == package)
+            .map(|(f, _)| f.as_str())
+            .collect();
+        if files.is_empty() {
+            format!("package {package}")
+        } else {
+            files.join(", ")
+        }
+    }
+}
+
+/// Runs the policies' own tests: every `test_` rule of the `*_test.rego`
+/// files, with every policy loaded, passes when it is true (OPA's rule).
+pub fn run_tests(files: &[(String, String)]) -> Result<Vec<TestOutcome>, PolicyError> {
+    let all: Vec<&(String, String)> = files.iter().collect();
+    let (mut engine, found) = load(&all)?;
+    let mut out = Vec::new();
+    for (path, text) in files.iter().filter(|(p, _)| is_test(p)) {
+        let package = found
+            .iter()
+            .find(|(f, _)| f == path)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default();
+        for name in test_rules(text) {
+            let query = format!("data.{package}.{name}");
+            let failure = match engine.eval_query(query, false) {
+                Err(e) => Some(e.to_string()),
+                Ok(results) => {
+                    let passed = results
+                        .result
+                        .iter()
+                        .flat_map(|r| &r.expressions)
+                        .any(|e| e.value == regorus::Value::from(true));
+                    (!passed).then(|| "it is not true".to_owned())
+                }
+            };
+            out.push(TestOutcome {
+                name: format!("{path}: {name}"),
+                failure,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The names of a test file's `test_` rules, in order, each once.
+fn test_rules(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let head: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if head.starts_with("test_") && !names.contains(&head) {
+            names.push(head);
+        }
+    }
+    names
+}
+
+/// An engine holding `files`, each read as Rego v1 or, failing that, v0;
+/// every file's path and package.
+fn load(files: &[&(String, String)]) -> Result<(Engine, Vec<(String, String)>), PolicyError> {
+    if files.len() > MAX_FILES {
+        return Err(PolicyError::Limit(format!(
+            "{} policy files; at most {MAX_FILES} are read",
+            files.len()
+        )));
+    }
+    let mut engine = Engine::new();
+    let mut found = Vec::with_capacity(files.len());
+    for (path, text) in files {
+        if text.len() > MAX_FILE_BYTES {
+            return Err(PolicyError::Compile(format!(
+                "{path}: {} bytes; at most {MAX_FILE_BYTES} are read",
+                text.len()
+            )));
+        }
+        engine.set_rego_v0(false);
+        let package = match engine.add_policy(path.clone(), text.clone()) {
+            Ok(package) => package,
+            Err(v1) if !maybe_v0(text) => {
+                return Err(PolicyError::Compile(located(&v1.to_string())));
+            }
+            Err(v1) => {
+                engine.set_rego_v0(true);
+                engine
+                    .add_policy(path.clone(), text.clone())
+                    .map_err(|_| PolicyError::Compile(located(&v1.to_string())))?
+            }
+        };
+        let package = package.strip_prefix("data.").unwrap_or(&package).to_owned();
+        found.push((path.clone(), package));
+    }
+    // Compile now, so a rule error is the catalog's, not the request's.
+    engine
+        .eval_query("data".to_owned(), false)
+        .map_err(|e| PolicyError::Compile(located(&e.to_string())))?;
+    Ok((engine, found))
+}
+
+/// Whether `text` may be a Rego v0 policy: one that uses none of v1's
+/// keywords without importing them. Only such a file is read again as v0,
+/// so a v1 policy's mistake is reported as v1's (and the v0 parser's
+/// warnings about keywords never reach stderr).
+fn maybe_v0(text: &str) -> bool {
+    let code: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("import"))
+        .map(|l| {
+            // Strings and comments are not code.
+            let mut out = String::new();
+            let mut in_string = false;
+            for c in l.chars() {
+                match c {
+                    '"' => in_string = !in_string,
+                    '#' if !in_string => break,
+                    _ if !in_string => out.push(c),
+                    _ => {}
+                }
+            }
+            out + "\n"
+        })
+        .collect();
+    let v1_words = code
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| matches!(w, "if" | "contains" | "every"));
+    !v1_words || text.contains("import future.keywords")
+}
+
+/// regorus's report (`--> file:line:col`, the source, `error: why`) as
+/// one line: `file:line:col: why`.
+fn located(report: &str) -> String {
+    let at = report
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("--> "))
+        .map(str::trim);
+    let why = report
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("error: "))
+        .unwrap_or_else(|| {
+            report
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or(report)
+        });
+    match at {
+        Some(at) => format!("{at}: {}", why.trim()),
+        None => why.trim().to_owned(),
+    }
+}
+
+/// The messages in a rule's value: a set or array of strings, or of
+/// objects carrying `msg`, as conftest reads them.
+fn messages(value: &regorus::Value) -> Vec<String> {
+    let Ok(json) = value.to_json_str() else {
+        return Vec::new();
+    };
+    let Ok(json) = serde_json::from_str::<Value>(&json) else {
+        return Vec::new();
+    };
+    let items = match json {
+        Value::Array(items) => items,
+        Value::Object(_) | Value::String(_) => vec![json],
+        _ => Vec::new(),
+    };
+    items
+        .into_iter()
+        .filter_map(|item| match item {
+            Value::String(s) => Some(s),
+            Value::Object(o) => o.get("msg").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn files(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(p, t)| ((*p).to_owned(), (*t).to_owned()))
+            .collect()
+    }
+
+    const NAMES: &str = r#"package main
+
+deny contains msg if {
+    startswith(input.name, "tmp-")
+    msg := sprintf("%s: temporary names are not services", [input.name])
+}
+
+warn contains msg if {
+    count(input.name) > 20
+    msg := "long names are hard to type"
+}
+"#;
+
+    /// A conftest policy of the v0 era.
+    const OWNERS: &str = r#"package main
+
+violation[{"msg": msg}] {
+    not startswith(input.owner, "@acme/")
+    msg := sprintf("owner %s is not an acme team", [input.owner])
+}
+"#;
+
+    #[test]
+    fn denies_violations_and_warnings_come_with_their_file_and_rule() {
+        let set = Policies::compile(
+            &files(&[("policy/names.rego", NAMES), ("policy/owners.rego", OWNERS)]),
+            &[],
+        )
+        .unwrap();
+        let fine = set
+            .evaluate(&json!({"name": "orders", "owner": "@acme/payments"}))
+            .unwrap();
+        assert_eq!(fine, Verdict::default());
+        let bad = set
+            .evaluate(&json!({"name": "tmp-a-very-long-service-name", "owner": "@evil/x"}))
+            .unwrap();
+        let said: Vec<String> = bad.denied.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            said,
+            [
+                "policy/names.rego, policy/owners.rego (main.deny): tmp-a-very-long-service-name: temporary names are not services",
+                "policy/names.rego, policy/owners.rego (main.violation): owner @evil/x is not an acme team",
+            ]
+        );
+        assert_eq!(bad.warned.len(), 1);
+        assert_eq!(bad.warned[0].message, "long names are hard to type");
+    }
+
+    #[test]
+    fn only_a_file_without_v1_keywords_is_read_again_as_v0() {
+        assert!(maybe_v0(OWNERS));
+        assert!(!maybe_v0(NAMES));
+        assert!(maybe_v0(
+            "package main\n# deny if x\ndeny[m] { m := \"if\" }\n"
+        ));
+        assert!(maybe_v0(
+            "package main\nimport future.keywords.if\ndeny[m] if { m := 1 }\n"
+        ));
+    }
+
+    #[test]
+    fn a_policy_that_does_not_compile_names_its_file_and_line() {
+        let broken = "package main\n\ndeny contains msg if {\n    msg := \n}\n";
+        let err = Policies::compile(&files(&[("policy/x.rego", broken)]), &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "policy error in policy/x.rego:4:9: expecting `}` while parsing set"
+        );
+    }
+
+    #[test]
+    fn an_evaluation_error_never_allows() {
+        // A complete rule with two values is a conflict, at evaluation.
+        let erring = r#"package main
+
+level := "a" if input.a
+level := "b" if input.b
+
+deny contains level if level == "a"
+"#;
+        let set = Policies::compile(&files(&[("policy/level.rego", erring)]), &[]).unwrap();
+        assert_eq!(set.evaluate(&json!({"a": true})).unwrap().denied.len(), 1);
+        let verdict = set.evaluate(&json!({"a": true, "b": true}));
+        assert!(
+            matches!(&verdict, Err(PolicyError::Eval { file, .. }) if file == "policy/level.rego"),
+            "{verdict:?}"
+        );
+    }
+
+    #[test]
+    fn policy_tests_run_as_opa_runs_them() {
+        let test = r#"package main
+
+test_tmp_is_denied if {
+    count(deny) == 1 with input as {"name": "tmp-x"}
+}
+
+test_orders_is_fine if {
+    count(deny) == 1 with input as {"name": "orders"}
+}
+"#;
+        let outcomes = run_tests(&files(&[
+            ("policy/names.rego", NAMES),
+            ("policy/names_test.rego", test),
+        ]))
+        .unwrap();
+        let summary: Vec<(&str, bool)> = outcomes
+            .iter()
+            .map(|o| (o.name.as_str(), o.failure.is_none()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("policy/names_test.rego: test_tmp_is_denied", true),
+                ("policy/names_test.rego: test_orders_is_fine", false),
+            ]
+        );
+    }
+}
