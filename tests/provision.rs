@@ -113,12 +113,14 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
             .count(),
         1
     );
-    // Once per process: the platform repository, the resync listings, paved.yaml.
+    // Once per process (until the catalog changes): the platform
+    // repository, the resync listings, paved.yaml, the policy folder.
     let mut per_request = calls.clone();
     for once in [
         "GET repos/get",
         "GET issues/list-for-repo",
         "GET pulls/list",
+        "GET repos/get-content",
         "GET repos/get-content",
     ] {
         let at = per_request.iter().position(|c| c == once).expect(once);
@@ -139,7 +141,7 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
         ("POST repos/create-deployment-status", 1),
         ("GET repos/list-deployment-statuses", 0),
         ("GET actions/list-workflow-runs-for-repo", 1),
-        ("GET repos/get-content", 4),
+        ("GET repos/get-content", 5),
     ] {
         let made = calls.iter().filter(|c| c.as_str() == deployment).count();
         assert_eq!(made, times, "{deployment}: {calls:#?}");

@@ -78,6 +78,18 @@ impl Permission {
     /// GitHub's names of the permissions a collaborator can hold, least first.
     pub const NAMES: [&str; 5] = ["read", "triage", "write", "maintain", "admin"];
 
+    /// GitHub's name of it (`none` for no access).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Read => "read",
+            Self::Triage => "triage",
+            Self::Write => "write",
+            Self::Maintain => "maintain",
+            Self::Admin => "admin",
+        }
+    }
+
     /// The permission GitHub calls `name`, if it is one a person can hold.
     pub fn named(name: &str) -> Option<Self> {
         Some(match name {
@@ -210,6 +222,14 @@ struct ContentWire {
     content: String,
     #[serde(default)]
     encoding: String,
+}
+
+/// One entry of a folder's listing.
+#[derive(Deserialize)]
+struct DirEntryWire {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 #[derive(Deserialize)]
@@ -499,6 +519,30 @@ impl GitHub {
         self.act("issues/update", inst, Method::PATCH, &path, &patch.body())
             .await?;
         Ok(())
+    }
+
+    /// The names of the files (not folders) in folder `path` at `git_ref`,
+    /// or `None` when there is no such folder. GitHub lists up to 1,000.
+    pub async fn list_dir(
+        &self,
+        inst: u64,
+        repo: &RepoName,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<String>>, GitHubError> {
+        const OP: &str = "repos/get-content";
+        let url = format!("/repos/{repo}/contents/{path}?ref={}", encode(git_ref));
+        let listed: Vec<DirEntryWire> = match self.get(OP, Auth::Installation(inst), &url).await {
+            Ok(entries) => entries,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let files = listed
+            .into_iter()
+            .filter(|e| e.kind == "file")
+            .map(|e| e.name)
+            .collect();
+        Ok(Some(files))
     }
 
     /// A file's bytes at `git_ref`, or `None` when there is no such file.

@@ -13,6 +13,7 @@ mod deploy;
 mod environments;
 mod jobs;
 mod live;
+mod policies;
 mod provision;
 mod pull;
 mod state;
@@ -76,6 +77,8 @@ pub struct Reconciler {
     setup: OnceCell<Setup>,
     /// `paved.yaml` from the catalog; dropped when the catalog is pushed to.
     settings: Mutex<Option<CatalogSettings>>,
+    /// The catalog's policies, compiled; dropped with `settings`.
+    policies: Mutex<Option<policies::Compiled>>,
     /// Merged pull requests that asked for no service, so resyncs skip them.
     /// Only a cache: after a restart each is looked at once more.
     not_requests: std::sync::Mutex<std::collections::HashSet<u64>>,
@@ -91,6 +94,7 @@ impl Reconciler {
             deps,
             setup: OnceCell::new(),
             settings: Mutex::new(None),
+            policies: Mutex::new(None),
             not_requests: Default::default(),
             editors: Default::default(),
         })
@@ -199,9 +203,11 @@ impl Reconciler {
         self.editors.lock().expect("lock").remove(&number)
     }
 
-    /// The catalog changed: read `paved.yaml` again next time.
+    /// The catalog changed: read `paved.yaml` and the policies again next
+    /// time.
     pub async fn catalog_pushed(&self) {
         *self.settings.lock().await = None;
+        *self.policies.lock().await = None;
     }
 
     /// Every request a resync pass looks at: open request issues, and merged

@@ -10,6 +10,7 @@ use tracing::Instrument;
 
 use super::jobs::{Action, decide};
 use super::live::{Known, card};
+use super::policies::Decision;
 use super::short;
 use super::state::{RequestState, with_health};
 use super::{Reconciler, Setup, StepError, Trigger};
@@ -17,6 +18,7 @@ use crate::catalog::form::{self, Form, REQUEST_LABEL};
 use crate::catalog::{CatalogSettings, Problem, ValidRequest, validate};
 use crate::github::{CommentInfo, IssueInfo, IssuePatch, RepoInfo, RepoName};
 use crate::platform::{AppSpec, WriteMode, Written};
+use crate::scaffold::escape::inert;
 use crate::scaffold::{Rendered, Template, publish, render};
 use crate::status::{self, Status, Step, StepState};
 
@@ -32,6 +34,8 @@ pub(super) struct Request<'a> {
     pub(super) catalog: &'a RepoName,
     pub(super) issue: IssueInfo,
     pub(super) status: Option<CommentInfo>,
+    /// What the catalog's policies warned of: shown, not blocking.
+    pub(super) warnings: Vec<String>,
 }
 
 impl Reconciler {
@@ -91,9 +95,17 @@ impl Reconciler {
         }
         let request = form::request(Form::new_service(), &ctx.issue.body)
             .and_then(|r| validate(&r, &self.deps.templates, &settings));
-        match request {
-            Err(problems) => ctx.invalid(problems, "unknown").await,
-            Ok(valid) => ctx.provision(&valid, &settings, attempt).await,
+        let valid = match request {
+            Err(problems) => return ctx.invalid(problems, "unknown").await,
+            Ok(valid) => valid,
+        };
+        let member = ctx.issue.author_member;
+        match self.decide_request(setup, &valid, &author, member).await? {
+            Decision::Refused(problems) => ctx.invalid(problems, &valid.request.template).await,
+            Decision::Allowed(warnings) => {
+                ctx.warnings = warnings;
+                ctx.provision(&valid, &settings, attempt).await
+            }
         }
     }
 
@@ -117,6 +129,7 @@ impl Reconciler {
             catalog,
             issue,
             status,
+            warnings: Vec::new(),
         })
     }
 }
@@ -302,6 +315,9 @@ impl Request<'_> {
                 " · [dashboard]({})",
                 url.replace("{service}", name)
             ));
+        }
+        for warning in &self.warnings {
+            summary.push_str(&format!("\n\n⚠️ policy: {}", inert(warning)));
         }
         Ok((summary, repo.name, Known { app, report }))
     }

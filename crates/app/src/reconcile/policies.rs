@@ -1,0 +1,191 @@
+//! Asking the catalog's Rego policies about a request. They are read from
+//! the catalog's default branch once and kept until the catalog is pushed
+//! to; a set that does not compile is kept as its error, and every request
+//! is refused with it until the catalog is fixed: a policy error never
+//! allows.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{Reconciler, Setup};
+use crate::catalog::{Problem, ServiceRequest, ValidRequest};
+use crate::error::StepError;
+use crate::github::Permission;
+use crate::policy::{self, Policies, PolicyError};
+
+/// The catalog's policies, or why they cannot be used.
+pub(super) type Compiled = Arc<Result<Policies, PolicyError>>;
+
+/// What the policies decided about a request.
+pub(super) enum Decision {
+    /// Allowed; the warnings to show.
+    Allowed(Vec<String>),
+    /// Denied, or the policies could not decide: every reason.
+    Refused(Vec<Problem>),
+}
+
+impl Reconciler {
+    /// The catalog's policies, compiled; read once until the catalog changes.
+    pub(super) async fn policies(&self, setup: &Setup) -> Result<Compiled, StepError> {
+        let mut cached = self.policies.lock().await;
+        if let Some(compiled) = cached.as_ref() {
+            return Ok(compiled.clone());
+        }
+        let gh = &self.deps.github;
+        let (inst, catalog) = (setup.installation, &self.deps.catalog);
+        let names = gh
+            .list_dir(inst, catalog, policy::FOLDER, "HEAD")
+            .await?
+            .unwrap_or_default();
+        let names: Vec<String> = names.into_iter().filter(|n| n.ends_with(".rego")).collect();
+        let compiled = if names.len() > policy::MAX_FILES {
+            Err(PolicyError::Limit(format!(
+                "{} policy files; at most {} are read",
+                names.len(),
+                policy::MAX_FILES
+            )))
+        } else {
+            let mut files = Vec::with_capacity(names.len());
+            for name in names.iter().filter(|n| !policy::is_test(n)) {
+                let path = format!("{}/{name}", policy::FOLDER);
+                if let Some(bytes) = gh.get_file(inst, catalog, &path, "HEAD").await? {
+                    files.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+                }
+            }
+            Policies::compile(&files, &[])
+        };
+        if let Err(e) = &compiled {
+            tracing::warn!(error = %e, "the catalog's policies do not compile: every request is refused until they do");
+        }
+        let compiled = Arc::new(compiled);
+        *cached = Some(compiled.clone());
+        Ok(compiled)
+    }
+
+    /// What the catalog's policies say of `valid`, asked by `requester`
+    /// (whose permission on the catalog they are given, when there are
+    /// policies to read it).
+    pub(super) async fn decide_request(
+        &self,
+        setup: &Setup,
+        valid: &ValidRequest,
+        requester: &str,
+        member: bool,
+    ) -> Result<Decision, StepError> {
+        let compiled = self.policies(setup).await?;
+        let policies = match compiled.as_ref() {
+            Ok(p) if p.is_empty() => return Ok(Decision::Allowed(Vec::new())),
+            Ok(p) => p,
+            Err(e) => return Ok(Decision::Refused(vec![refusal(e)])),
+        };
+        let permission = self
+            .deps
+            .github
+            .permission(setup.installation, &self.deps.catalog, requester)
+            .await?;
+        let input = request_input(&valid.request, requester, member, permission);
+        Ok(match policies.evaluate(&input) {
+            Err(e) => Decision::Refused(vec![refusal(&e)]),
+            Ok(verdict) if !verdict.denied.is_empty() => Decision::Refused(
+                verdict
+                    .denied
+                    .iter()
+                    .map(|f| general(format!("denied by {f}")))
+                    .collect(),
+            ),
+            Ok(verdict) => {
+                Decision::Allowed(verdict.warned.iter().map(ToString::to_string).collect())
+            }
+        })
+    }
+}
+
+/// The input the policies read for a request, as
+/// `catalog/schema/policy-request.schema.json` documents it.
+fn request_input(
+    r: &ServiceRequest,
+    requester: &str,
+    member: bool,
+    permission: Permission,
+) -> Value {
+    json!({
+        "kind": "request",
+        "name": r.name,
+        "template": r.template,
+        "description": r.description,
+        "owner": r.owner,
+        "parameters": r.parameters,
+        "requester": {
+            "login": requester,
+            "member": member,
+            "permission": permission.name(),
+        },
+    })
+}
+
+/// A policy error, as the requester reads it: nothing was decided, so
+/// nothing is made.
+fn refusal(e: &PolicyError) -> Problem {
+    general(format!(
+        "{e}. Nothing can be decided until the platform team fixes it; edit this request to have it checked again."
+    ))
+}
+
+fn general(message: String) -> Problem {
+    Problem {
+        field: None,
+        line: None,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The property names of `schema`'s object at `pointer`, sorted.
+    fn properties(schema: &Value, pointer: &str) -> Vec<String> {
+        let mut names: Vec<String> = schema
+            .pointer(pointer)
+            .and_then(Value::as_object)
+            .expect("an object schema")
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn keys(value: &Value) -> Vec<String> {
+        let mut names: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_request_input_is_what_its_schema_documents() {
+        let schema: Value = serde_json::from_str(include_str!(
+            "../../../../catalog/schema/policy-request.schema.json"
+        ))
+        .unwrap();
+        let request = ServiceRequest {
+            name: "orders".into(),
+            template: "node-express".into(),
+            description: "Takes orders.".into(),
+            owner: "@acme/payments".into(),
+            parameters: [("port".to_owned(), "9000".to_owned())].into(),
+        };
+        let input = request_input(&request, "writer", true, Permission::Write);
+        assert_eq!(keys(&input), properties(&schema, "/properties"));
+        assert_eq!(
+            keys(&input["requester"]),
+            properties(&schema, "/properties/requester/properties")
+        );
+        let permissions = schema["properties"]["requester"]["properties"]["permission"]["enum"]
+            .as_array()
+            .unwrap();
+        assert!(permissions.contains(&input["requester"]["permission"]));
+        assert_eq!(input["parameters"]["port"], "9000");
+    }
+}

@@ -1,0 +1,136 @@
+//! Policies in Rego decide what may be requested: a deny refuses the
+//! request with the rule's message and makes nothing; a warn is shown and
+//! does not block; a policy that does not compile refuses every request,
+//! naming its file and line, until the catalog is fixed.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TempDir, quiescent};
+use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions};
+
+const NAMES: &str = r#"package main
+
+deny contains msg if {
+    startswith(input.name, "tmp-")
+    msg := sprintf("%s: temporary names are not services", [input.name])
+}
+
+warn contains "a description of a sentence or more helps the next on-call" if {
+    count(input.description) < 20
+}
+"#;
+
+/// A stage whose catalog holds `files` under `policy/`, pushed by the admin.
+async fn with_policies(tag: &str, files: &[(&str, &str)]) -> (TempDir, Stage) {
+    let work = TempDir::new(tag);
+    let stage = Stage::start(StageOptions::shipped(work.path().to_owned()))
+        .await
+        .unwrap();
+    push_policies(&stage, files).await;
+    (work, stage)
+}
+
+async fn push_policies(stage: &Stage, files: &[(&str, &str)]) {
+    let files: Vec<(String, &[u8])> = files
+        .iter()
+        .map(|(name, text)| (format!("policy/{name}"), text.as_bytes()))
+        .collect();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+    stage
+        .admin
+        .push_files(CATALOG, "main", &files, "Policies")
+        .await
+        .unwrap();
+    quiescent(stage).await;
+}
+
+/// Requests `name` as the writer and waits until paved is done with it.
+async fn request(stage: &Stage, name: &str, description: &str) -> (u64, Vec<String>) {
+    let n = stage
+        .request(&stage.writer, name, "node-express", description)
+        .await
+        .unwrap();
+    let labels = stage.settled(n, Duration::from_secs(60)).await.unwrap();
+    quiescent(stage).await;
+    (n, labels)
+}
+
+fn status(stage: &Stage, n: u64) -> String {
+    let comments = stage.sandbox.comments(CATALOG, n);
+    let status: Vec<_> = comments
+        .iter()
+        .filter(|c| c.body.starts_with(paved_app::status::MARKER))
+        .collect();
+    assert_eq!(status.len(), 1, "{comments:#?}");
+    status[0].body.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deny_refuses_the_request_and_a_warn_is_shown() {
+    let (_work, stage) = with_policies("policy-deny", &[("names.rego", NAMES)]).await;
+    let platform = stage.sandbox.branch_sha(PLATFORM, "main").await;
+
+    let (n, labels) = request(&stage, "tmp-orders", "Takes orders for a while.").await;
+    assert_eq!(labels, ["paved:request", "paved:invalid"]);
+    let said = status(&stage, n);
+    assert!(
+        said.contains(
+            "denied by policy/names.rego (main.deny): tmp-orders: temporary names are not services"
+        ),
+        "{said}"
+    );
+    // Nothing was made.
+    assert!(stage.sandbox.repo_path("acme/tmp-orders").is_none());
+    assert_eq!(stage.sandbox.branch_sha(PLATFORM, "main").await, platform);
+
+    // A request the policies allow is made, their warning on its status.
+    let (n, labels) = request(&stage, "orders", "Takes orders.").await;
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
+    let said = status(&stage, n);
+    assert!(
+        said.contains("⚠️ policy: policy/names.rego (main.warn): a description of a sentence or more helps the next on-call"),
+        "{said}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_policy_that_does_not_compile_refuses_every_request_until_fixed() {
+    let broken = NAMES.replace("msg := sprintf(", "msg := sprintf((");
+    let (_work, stage) = with_policies("policy-broken", &[("names.rego", &broken)]).await;
+    let platform = stage.sandbox.branch_sha(PLATFORM, "main").await;
+
+    let (n, labels) = request(&stage, "orders", "Takes orders, all day long.").await;
+    assert_eq!(labels, ["paved:request", "paved:invalid"]);
+    let said = status(&stage, n);
+    assert!(
+        said.contains("policy error in policy/names.rego:5:"),
+        "{said}"
+    );
+    assert!(stage.sandbox.repo_path("acme/orders").is_none());
+    assert_eq!(stage.sandbox.branch_sha(PLATFORM, "main").await, platform);
+
+    // Fixed in the catalog, the request is checked again when edited.
+    push_policies(&stage, &[("names.rego", NAMES)]).await;
+    let issue = stage.sandbox.issue(CATALOG, n).unwrap();
+    let body = issue
+        .body
+        .unwrap_or_default()
+        .replace("all day long", "all day");
+    stage
+        .writer
+        .update_issue(CATALOG, n, serde_json::json!({ "body": body }))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let labels = stage.sandbox.issue(CATALOG, n).unwrap().labels;
+        if labels.contains(&"paved:deploying".to_owned()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{labels:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stage.sandbox.repo_path("acme/orders").is_some());
+}
