@@ -134,3 +134,98 @@ async fn a_policy_that_does_not_compile_refuses_every_request_until_fixed() {
     }
     assert!(stage.sandbox.repo_path("acme/orders").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pull_request_shows_the_policies_verdicts_as_annotations() {
+    let (_work, stage) = with_policies("policy-pr", &[("names.rego", NAMES)]).await;
+    let head = |text: &'static str, branch: &'static str| {
+        let stage = &stage;
+        async move {
+            let path = format!("services/{}.yaml", &branch[4..]);
+            let head = stage
+                .writer
+                .push_files(CATALOG, branch, &[(path.as_str(), text.as_bytes())], "Add")
+                .await
+                .unwrap();
+            stage
+                .writer
+                .open_pull(CATALOG, branch, "main", "Add a service", "")
+                .await
+                .unwrap();
+            check_run(stage, &head).await
+        }
+    };
+    let denied = head(
+        "# asked by the payments team\nname: tmp-orders\ntemplate: node-express\ndescription: Takes orders for now.\nowner: \"@acme/payments\"\n",
+        "add-tmp-orders",
+    )
+    .await;
+    assert_eq!(denied.conclusion.as_deref(), Some("failure"));
+    let found: Vec<(u64, &str, &str)> = denied
+        .output
+        .annotations
+        .iter()
+        .map(|a| {
+            (
+                a.start_line,
+                a.annotation_level.as_str(),
+                a.message.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            2,
+            "failure",
+            "denied by policy/names.rego (main.deny): tmp-orders: temporary names are not services"
+        )]
+    );
+
+    let warned = head(
+        "name: orders\ntemplate: node-express\ndescription: Orders.\nowner: \"@acme/payments\"\n",
+        "add-orders",
+    )
+    .await;
+    assert_eq!(warned.conclusion.as_deref(), Some("success"));
+    let found: Vec<(u64, &str, &str)> = warned
+        .output
+        .annotations
+        .iter()
+        .map(|a| {
+            (
+                a.start_line,
+                a.annotation_level.as_str(),
+                a.message.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            1,
+            "warning",
+            "warned by policy/names.rego (main.warn): a description of a sentence or more helps the next on-call"
+        )]
+    );
+}
+
+/// The `paved/validate` check run on `head`, once paved has made it.
+async fn check_run(stage: &Stage, head: &str) -> paved_sandbox::CheckRun {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = stage
+            .sandbox
+            .check_runs(CATALOG)
+            .into_iter()
+            .find(|r| r.head_sha == head && r.name == "paved/validate");
+        if let Some(run) = found {
+            return run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no check run on {head}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -683,6 +683,8 @@ pub struct Annotation {
     pub path: String,
     pub line: usize,
     pub message: String,
+    /// A failure; else a warning.
+    pub blocking: bool,
 }
 
 /// A completed check run: its conclusion and what it says.
@@ -791,7 +793,7 @@ impl GitHub {
                     "path": a.path,
                     "start_line": a.line,
                     "end_line": a.line,
-                    "annotation_level": "failure",
+                    "annotation_level": if a.blocking { "failure" } else { "warning" },
                     "message": fit(&a.message, ANNOTATION_MAX),
                 })
             })

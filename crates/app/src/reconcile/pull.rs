@@ -4,6 +4,7 @@
 //! merged it is provisioned like an issue request. A PR is never
 //! provisioned before it is merged, so a fork can only ask.
 
+use super::policies::Decision;
 use super::provision::Request;
 use super::state::RequestState;
 use super::{Reconciler, Setup, StepError};
@@ -45,10 +46,14 @@ impl Reconciler {
             pull.head_sha.clone()
         };
         let mut ctx = self.context(setup, issue).await?;
+        let requester = (ctx.issue.author.clone(), ctx.issue.author_member);
         let (outcome, annotations) = match services.as_slice() {
             [one] => {
-                self.read_service(inst, &one.path, &git_ref, &settings)
-                    .await?
+                let checked = self
+                    .read_service(setup, &one.path, &git_ref, &settings, &requester)
+                    .await?;
+                ctx.warnings = checked.warnings;
+                (checked.result, checked.annotations)
             }
             many => {
                 let problem = Problem::new(
@@ -85,46 +90,79 @@ impl Reconciler {
         }
     }
 
-    /// The service file at `git_ref`, parsed and validated; problems carry lines.
+    /// The service file at `git_ref`, parsed, validated and put to the
+    /// catalog's policies as asked by `requester` (login, shown a member);
+    /// problems and policy warnings carry lines.
     async fn read_service(
         &self,
-        inst: u64,
+        setup: &Setup,
         path: &str,
         git_ref: &str,
         settings: &crate::catalog::CatalogSettings,
-    ) -> Result<(Result<ValidRequest, Vec<Problem>>, Vec<Annotation>), StepError> {
+        requester: &(String, bool),
+    ) -> Result<Checked, StepError> {
         let bytes = self
             .deps
             .github
-            .get_file(inst, &self.deps.catalog, path, git_ref)
+            .get_file(setup.installation, &self.deps.catalog, path, git_ref)
             .await?
             .unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
-        let result = service_file::parse(path, &text)
+        let mut result = service_file::parse(path, &text)
             .and_then(|r| validate(&r, &self.deps.templates, settings));
-        let annotations = match &result {
+        let mut warnings = Vec::new();
+        if let Ok(valid) = &result {
+            match self
+                .decide_request(setup, valid, &requester.0, requester.1)
+                .await?
+            {
+                Decision::Refused(problems) => result = Err(problems),
+                Decision::Allowed(warned) => warnings = warned,
+            }
+        }
+        // Problems of a field sit on its line; the policies' verdicts, which
+        // are about the whole service, on the line of its name.
+        let line_of = |p: &Problem| {
+            p.line
+                .or_else(|| {
+                    let field = p.field.as_deref().unwrap_or("name");
+                    service_file::line_of(&text, field)
+                })
+                .unwrap_or(1)
+        };
+        let at = |line: usize, message: String, blocking: bool| Annotation {
+            path: path.to_owned(),
+            line,
+            message,
+            blocking,
+        };
+        let mut annotations: Vec<Annotation> = match &result {
             Ok(_) => vec![],
             Err(problems) => problems
                 .iter()
-                .map(|p| {
-                    let line = p
-                        .line
-                        .or_else(|| {
-                            p.field
-                                .as_deref()
-                                .and_then(|f| service_file::line_of(&text, f))
-                        })
-                        .unwrap_or(1);
-                    Annotation {
-                        path: path.to_owned(),
-                        line,
-                        message: p.to_string(),
-                    }
-                })
+                .map(|p| at(line_of(p), p.to_string(), true))
                 .collect(),
         };
-        Ok((result, annotations))
+        let name_line = service_file::line_of(&text, "name").unwrap_or(1);
+        annotations.extend(
+            warnings
+                .iter()
+                .map(|w| at(name_line, format!("warned by {w}"), false)),
+        );
+        Ok(Checked {
+            result,
+            annotations,
+            warnings,
+        })
     }
+}
+
+/// A pull request's service file, checked.
+struct Checked {
+    result: Result<ValidRequest, Vec<Problem>>,
+    annotations: Vec<Annotation>,
+    /// What the policies warned of.
+    warnings: Vec<String>,
 }
 
 impl Request<'_> {
