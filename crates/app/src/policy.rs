@@ -275,10 +275,25 @@ fn maybe_v0(text: &str) -> bool {
             out + "\n"
         })
         .collect();
+    // `contains(` is the string builtin; `contains` before a term, the keyword.
     let v1_words = code
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|w| matches!(w, "if" | "contains" | "every"));
+        .match_indices(|c: char| c.is_ascii_alphabetic())
+        .any(|(at, _)| {
+            let starts = at == 0 || !is_word(code.as_bytes()[at - 1]);
+            let word: String = code[at..]
+                .chars()
+                .take_while(|c| is_word(*c as u8))
+                .collect();
+            let after = code[at + word.len()..].trim_start();
+            starts
+                && (matches!(word.as_str(), "if" | "every")
+                    || (word == "contains" && !after.starts_with('(')))
+        });
     !v1_words || text.contains("import future.keywords")
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 /// regorus's report (`--> file:line:col`, the source, `error: why`) as
@@ -395,6 +410,13 @@ violation[{"msg": msg}] {
         ));
         assert!(maybe_v0(
             "package main\nimport future.keywords.if\ndeny[m] if { m := 1 }\n"
+        ));
+        assert!(maybe_v0(
+            "package main\ndeny[m] { contains(input.image, \":\"); m := 1 }\n"
+        ));
+        assert!(!maybe_v0("package main\ndeny contains m if { m := 1 }\n"));
+        assert!(!maybe_v0(
+            "package main\nok := true if { every x in [1] { x } }\n"
         ));
     }
 
