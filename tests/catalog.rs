@@ -427,8 +427,7 @@ fn paved_check_compiles_the_policies_and_runs_their_tests() {
     let (code, err) = check_with("check-policy-broken", &[("policy/names.rego", &broken)]);
     assert_eq!(code, Some(2));
     assert!(
-        err.starts_with("policy error in policy/names.rego:6:1: expecting `)`")
-            && err.lines().count() == 1,
+        err.starts_with("policy/names.rego:6:1: expecting `)`") && err.lines().count() == 1,
         "{err}"
     );
 }

@@ -229,3 +229,64 @@ async fn check_run(stage: &Stage, head: &str) -> paved_sandbox::CheckRun {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Ports under 8000 are for the platform's own agents.
+const PORTS: &str = r#"package main
+
+import rego.v1
+
+deny contains msg if {
+	input.kind == "Deployment"
+	some c in input.spec.template.spec.containers
+	some port in c.ports
+	port.containerPort < 8000
+	msg := sprintf("%s listens on %d: services listen on 8000 or above", [c.name, port.containerPort])
+}
+
+deny contains msg if {
+	some doc in input
+	doc.contents.kind == "Ingress"
+	count([d | some d in input; d.contents.kind == "Service"]) == 0
+	msg := sprintf("%s has an Ingress and no Service", [doc.path])
+}
+
+warn contains sprintf("%d manifests", [count(input)]) if is_array(input)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_whose_manifests_break_a_rule_is_refused_with_its_message() {
+    let (_work, stage) = with_policies("policy-manifests", &[("ports.rego", PORTS)]).await;
+    let body = paved::demo::form_body(
+        "orders",
+        "node-express",
+        "Takes orders all day.",
+        "@acme/payments",
+        "port: 3000",
+    );
+    let n = stage
+        .writer
+        .open_issue(CATALOG, "New service: orders", &body, &["paved:request"])
+        .await
+        .unwrap();
+    let labels = stage.settled(n, Duration::from_secs(60)).await.unwrap();
+    quiescent(&stage).await;
+    assert_eq!(labels, ["paved:request", "paved:invalid"]);
+    let said = status(&stage, n);
+    assert!(
+        said.contains("denied by policy/ports.rego (main.deny) on k8s/deployment.yaml: app listens on 3000: services listen on 8000 or above"),
+        "{said}"
+    );
+    assert!(stage.sandbox.repo_path("acme/orders").is_none());
+
+    // The default port passes; the manifests the policies read are what
+    // Argo CD deploys: the cross-document rule finds the Service.
+    let (n, labels) = request(&stage, "ledger", "Keeps the books, carefully.").await;
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
+    let said = status(&stage, n);
+    assert!(
+        !said.contains("denied")
+            && said
+                .contains("⚠️ policy: policy/ports.rego (main.warn) on all manifests: 3 manifests"),
+        "{said}"
+    );
+}

@@ -114,19 +114,23 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
         1
     );
     // Once per process (until the catalog changes): the platform
-    // repository, the resync listings, paved.yaml, the policy folder.
+    // repository, the resync listings, paved.yaml, the policy folder and
+    // its five policies.
     let mut per_request = calls.clone();
+    let reads = std::iter::repeat_n("GET repos/get-content", 7);
     for once in [
         "GET repos/get",
         "GET issues/list-for-repo",
         "GET pulls/list",
-        "GET repos/get-content",
-        "GET repos/get-content",
-    ] {
+    ]
+    .into_iter()
+    .chain(reads)
+    {
         let at = per_request.iter().position(|c| c == once).expect(once);
         per_request.remove(at);
     }
-    // 16 calls: read the issue and its comments, label it, create the
+    // 17 calls: read the issue and its comments, the requester's
+    // permission for the policies, label it, create the
     // status comment and check it is the only one, create the repository,
     // set its topics, read the Application, look for the deployment, make
     // it and mark it in progress, read the CI runs on the scaffold commit
@@ -141,14 +145,15 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
         ("POST repos/create-deployment-status", 1),
         ("GET repos/list-deployment-statuses", 0),
         ("GET actions/list-workflow-runs-for-repo", 1),
-        ("GET repos/get-content", 5),
+        ("GET repos/get-content", 10),
+        ("GET repos/get-collaborator-permission-level", 1),
     ] {
         let made = calls.iter().filter(|c| c.as_str() == deployment).count();
         assert_eq!(made, times, "{deployment}: {calls:#?}");
     }
     let per_request = per_request.len();
     assert!(
-        per_request <= 17,
+        per_request <= 18,
         "{per_request} calls for one request: {calls:#?}"
     );
 }

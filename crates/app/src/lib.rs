@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod git;
 pub mod github;
+pub mod kustomize;
 pub mod listener;
 pub mod metrics;
 pub mod platform;

@@ -64,10 +64,27 @@ pub struct TestOutcome {
     pub failure: Option<String>,
 }
 
+/// A policy file: its path and text.
+type File = (String, String);
+
+/// One message a rule yielded.
+struct Yield {
+    /// `package.rule`.
+    rule: String,
+    blocks: bool,
+    message: String,
+}
+
 /// The catalog's policies, compiled.
 #[derive(Clone)]
 pub struct Policies {
+    /// Every file: what it yields is the verdict.
     engine: Engine,
+    /// For each file that declares a rule, an engine of it and the files
+    /// that declare none: what it yields names the file a message came
+    /// from. Never the verdict: a helper in another rule file is missing
+    /// there.
+    witnesses: Vec<(String, Engine)>,
     /// Each policy file's path and package (`main`), tests left out.
     files: Vec<(String, String)>,
     packages: Vec<String>,
@@ -93,6 +110,20 @@ impl Policies {
     pub fn compile(files: &[(String, String)], packages: &[String]) -> Result<Self, PolicyError> {
         let own: Vec<&(String, String)> = files.iter().filter(|(p, _)| !is_test(p)).collect();
         let (engine, found) = load(&own)?;
+        let declares = |path: &str| {
+            RULES.iter().any(|(rule, _)| {
+                engine
+                    .has_declared_rule_rooted_at(path, rule)
+                    .unwrap_or(true)
+            })
+        };
+        let (rules, library): (Vec<&File>, Vec<&File>) = own.iter().partition(|(p, _)| declares(p));
+        let mut witnesses = Vec::with_capacity(rules.len());
+        for file in rules {
+            let mut alone = library.clone();
+            alone.push(file);
+            witnesses.push((file.0.clone(), load(&alone)?.0));
+        }
         let packages = if packages.is_empty() {
             vec![DEFAULT_PACKAGE.to_owned()]
         } else {
@@ -100,6 +131,7 @@ impl Policies {
         };
         Ok(Self {
             engine,
+            witnesses,
             files: found,
             packages,
         })
@@ -110,40 +142,87 @@ impl Policies {
         self.files.is_empty()
     }
 
-    /// Every deny, violation and warn the policies yield for `input`.
+    /// Every deny, violation and warn the policies yield for `input`, each
+    /// with the file whose rule yielded it.
     pub fn evaluate(&self, input: &Value) -> Result<Verdict, PolicyError> {
-        let mut engine = self.engine.clone();
         let input = regorus::Value::from_json_str(&input.to_string())
             .map_err(|e| PolicyError::Limit(format!("the input is not JSON: {e}")))?;
-        engine.set_input(input);
+        let yielded = self
+            .yields(&self.engine, &input)
+            .map_err(|(package, message)| PolicyError::Eval {
+                file: self.declaring(&package),
+                message,
+            })?;
+        // Which file each message came from; an engine that errs names none.
+        let witnessed: Vec<(&str, Vec<(String, String)>)> = self
+            .witnesses
+            .iter()
+            .map(|(file, engine)| {
+                let found = self.yields(engine, &input).unwrap_or_default();
+                let found = found.into_iter().map(|y| (y.rule, y.message)).collect();
+                (file.as_str(), found)
+            })
+            .collect();
         let mut verdict = Verdict::default();
+        for Yield {
+            rule,
+            blocks,
+            message,
+        } in yielded
+        {
+            let from: Vec<&str> = witnessed
+                .iter()
+                .filter(|(_, found)| found.iter().any(|(r, m)| *r == rule && *m == message))
+                .map(|(file, _)| *file)
+                .collect();
+            let package = rule.rsplit_once('.').map_or("", |(p, _)| p);
+            let file = if from.is_empty() {
+                self.declaring(package)
+            } else {
+                from.join(", ")
+            };
+            let finding = Finding {
+                file,
+                rule,
+                message,
+            };
+            if blocks {
+                verdict.denied.push(finding);
+            } else {
+                verdict.warned.push(finding);
+            }
+        }
+        Ok(verdict)
+    }
+
+    /// What `engine` yields for `input`; else the package that failed, and
+    /// why.
+    fn yields(
+        &self,
+        engine: &Engine,
+        input: &regorus::Value,
+    ) -> Result<Vec<Yield>, (String, String)> {
+        let mut engine = engine.clone();
+        engine.set_input(input.clone());
+        let mut out = Vec::new();
         for package in &self.packages {
             for (rule, blocks) in RULES {
-                let file = self.declaring(package);
                 let query = format!("data.{package}.{rule}");
                 let results = engine
                     .eval_query(query, false)
-                    .map_err(|e| PolicyError::Eval {
-                        file: file.clone(),
-                        message: e.to_string(),
-                    })?;
+                    .map_err(|e| (package.clone(), e.to_string()))?;
                 for value in results.result.iter().flat_map(|r| &r.expressions) {
                     for message in messages(&value.value) {
-                        let finding = Finding {
-                            file: file.clone(),
+                        out.push(Yield {
                             rule: format!("{package}.{rule}"),
+                            blocks,
                             message,
-                        };
-                        if blocks {
-                            verdict.denied.push(finding);
-                        } else {
-                            verdict.warned.push(finding);
-                        }
+                        });
                     }
                 }
             }
         }
-        Ok(verdict)
+        Ok(out)
     }
 
     /// The files that hold `package`, for naming where a message came from.
@@ -393,8 +472,8 @@ violation[{"msg": msg}] {
         assert_eq!(
             said,
             [
-                "policy/names.rego, policy/owners.rego (main.deny): tmp-a-very-long-service-name: temporary names are not services",
-                "policy/names.rego, policy/owners.rego (main.violation): owner @evil/x is not an acme team",
+                "policy/names.rego (main.deny): tmp-a-very-long-service-name: temporary names are not services",
+                "policy/owners.rego (main.violation): owner @evil/x is not an acme team",
             ]
         );
         assert_eq!(bad.warned.len(), 1);

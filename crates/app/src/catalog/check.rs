@@ -61,11 +61,16 @@ fn policy_problems(dir: &Path) -> Vec<String> {
             Err(e) => return vec![format!("{path}: {e}")],
         }
     }
+    // Path first, as every problem here is.
+    let say = |e: policy::PolicyError| match e {
+        policy::PolicyError::Compile(at) => at,
+        other => format!("{}: {other}", policy::FOLDER),
+    };
     if let Err(e) = policy::Policies::compile(&files, &[]) {
-        return vec![e.to_string()];
+        return vec![say(e)];
     }
     match policy::run_tests(&files) {
-        Err(e) => vec![e.to_string()],
+        Err(e) => vec![say(e)],
         Ok(outcomes) => outcomes
             .into_iter()
             .filter_map(|t| Some(format!("{} failed: {}", t.name, t.failure?)))

@@ -26,6 +26,14 @@ const URL_ANNOTATION: &str = "paved.dev/url";
 pub const NOTIFICATION_TRIGGERS: [&str; 3] =
     ["on-deployed", "on-health-degraded", "on-sync-failed"];
 
+/// The folder of a service repository Argo CD deploys: its kustomization.
+pub const MANIFESTS: &str = "k8s";
+
+/// The image CI pushes for service `name` of organisation `org`, untagged.
+pub fn image_of(org: &str, name: &str) -> String {
+    format!("ghcr.io/{}/{name}", org.to_lowercase())
+}
+
 /// What paved decides about one environment of one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppSpec {
@@ -103,7 +111,7 @@ impl AppSpec {
                 source: Source {
                     repo_url: self.repo_url.clone(),
                     target_revision: self.revision.clone(),
-                    path: "k8s".into(),
+                    path: MANIFESTS.into(),
                     kustomize: Kustomize {
                         images: vec![format!("{}:{}", self.image, self.tag)],
                         replicas: vec![ReplicaOverride {

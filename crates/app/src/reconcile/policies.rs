@@ -9,10 +9,13 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{Reconciler, Setup};
-use crate::catalog::{Problem, ServiceRequest, ValidRequest};
+use crate::catalog::{CatalogSettings, Problem, ServiceRequest, ValidRequest};
 use crate::error::StepError;
 use crate::github::Permission;
+use crate::kustomize::{self, Overrides};
+use crate::platform::{MANIFESTS, image_of};
 use crate::policy::{self, Policies, PolicyError};
+use crate::scaffold::render;
 
 /// The catalog's policies, or why they cannot be used.
 pub(super) type Compiled = Arc<Result<Policies, PolicyError>>;
@@ -65,10 +68,13 @@ impl Reconciler {
 
     /// What the catalog's policies say of `valid`, asked by `requester`
     /// (whose permission on the catalog they are given, when there are
-    /// policies to read it).
+    /// policies to read it): of the request itself, of each Kubernetes
+    /// manifest its scaffold deploys (one evaluation a document, as
+    /// conftest does) and of all of them at once (conftest's `--combine`).
     pub(super) async fn decide_request(
         &self,
         setup: &Setup,
+        settings: &CatalogSettings,
         valid: &ValidRequest,
         requester: &str,
         member: bool,
@@ -84,22 +90,84 @@ impl Reconciler {
             .github
             .permission(setup.installation, &self.deps.catalog, requester)
             .await?;
-        let input = request_input(&valid.request, requester, member, permission);
-        Ok(match policies.evaluate(&input) {
-            Err(e) => Decision::Refused(vec![refusal(&e)]),
-            Ok(verdict) if !verdict.denied.is_empty() => Decision::Refused(
+        let mut inputs = vec![(
+            None,
+            request_input(&valid.request, requester, member, permission),
+        )];
+        match self.manifests(settings, valid) {
+            Err(why) => return Ok(Decision::Refused(vec![general(why)])),
+            Ok(documents) => {
+                let all: Vec<Value> = documents
+                    .iter()
+                    .map(|(path, contents)| json!({"path": path, "contents": contents}))
+                    .collect();
+                for (path, document) in documents {
+                    inputs.push((Some(path), document));
+                }
+                inputs.push((Some("all manifests".to_owned()), Value::Array(all)));
+            }
+        }
+        let mut denied = Vec::new();
+        let mut warned = Vec::new();
+        for (about, input) in &inputs {
+            let verdict = match policies.evaluate(input) {
+                Ok(verdict) => verdict,
+                Err(e) => return Ok(Decision::Refused(vec![refusal(&e)])),
+            };
+            let say = |f: &crate::policy::Finding| match about {
+                Some(about) => format!("{} ({}) on {about}: {}", f.file, f.rule, f.message),
+                None => f.to_string(),
+            };
+            denied.extend(
                 verdict
                     .denied
                     .iter()
-                    .map(|f| general(format!("denied by {f}")))
-                    .collect(),
-            ),
-            Ok(verdict) => {
-                Decision::Allowed(verdict.warned.iter().map(ToString::to_string).collect())
-            }
+                    .map(|f| general(format!("denied by {}", say(f)))),
+            );
+            warned.extend(verdict.warned.iter().map(say));
+        }
+        Ok(if denied.is_empty() {
+            Decision::Allowed(warned)
+        } else {
+            Decision::Refused(denied)
         })
     }
+
+    /// The Kubernetes manifests `valid`'s scaffold deploys to the first
+    /// environment, as Argo CD's kustomize builds them: the image tagged
+    /// with the scaffold commit (not made yet, so [`UNMADE_COMMIT`]) and
+    /// the environment's replica count.
+    fn manifests(
+        &self,
+        settings: &CatalogSettings,
+        valid: &ValidRequest,
+    ) -> Result<Vec<(String, Value)>, String> {
+        let name = &valid.request.name;
+        let template = self
+            .deps
+            .templates
+            .get(&valid.request.template)
+            .ok_or_else(|| format!("template {} is gone", valid.request.template))?;
+        let rendered = render(template, &valid.values).map_err(|e| e.to_string())?;
+        let files: Vec<(String, Vec<u8>)> = rendered
+            .files
+            .into_iter()
+            .map(|f| (f.path, f.contents))
+            .collect();
+        let image = image_of(&settings.organization, name);
+        let overrides = Overrides {
+            image: &image,
+            tag: UNMADE_COMMIT,
+            workload: name,
+            replicas: settings.first_environment().replicas.default,
+        };
+        kustomize::build(&files, MANIFESTS, &overrides)
+            .map_err(|e| format!("the policies cannot read the manifests: {e}"))
+    }
 }
+
+/// The tag the manifests carry while the scaffold commit does not exist.
+const UNMADE_COMMIT: &str = "0000000000000000000000000000000000000000";
 
 /// The input the policies read for a request, as
 /// `catalog/schema/policy-request.schema.json` documents it.

@@ -100,7 +100,10 @@ impl Reconciler {
             Ok(valid) => valid,
         };
         let member = ctx.issue.author_member;
-        match self.decide_request(setup, &valid, &author, member).await? {
+        match self
+            .decide_request(setup, &settings, &valid, &author, member)
+            .await?
+        {
             Decision::Refused(problems) => ctx.invalid(problems, &valid.request.template).await,
             Decision::Allowed(warnings) => {
                 ctx.warnings = warnings;
@@ -438,7 +441,7 @@ impl Request<'_> {
             template: format!("{}@{version}", valid.request.template),
             repo_url: repo.clone_url.clone(),
             revision: repo.default_branch.clone(),
-            image: format!("ghcr.io/{}/{name}", settings.organization.to_lowercase()),
+            image: crate::platform::image_of(&settings.organization, name),
             tag: commit.to_owned(),
             replicas: env.replicas.default,
             project: "default".into(),

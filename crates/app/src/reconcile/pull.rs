@@ -113,7 +113,7 @@ impl Reconciler {
         let mut warnings = Vec::new();
         if let Ok(valid) = &result {
             match self
-                .decide_request(setup, valid, &requester.0, requester.1)
+                .decide_request(setup, settings, valid, &requester.0, requester.1)
                 .await?
             {
                 Decision::Refused(problems) => result = Err(problems),
