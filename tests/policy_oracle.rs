@@ -1,5 +1,6 @@
 //! paved's policies give the verdicts an independent Rego implementation
-//! gives: every case under `tests/policies/` is evaluated by paved (regorus)
+//! gives: every case under `tests/policies/`, and the catalog's default set,
+//! is evaluated by paved (regorus)
 //! and by `regopy` (rego-cpp, through `scripts/policy_oracle.py`), and each
 //! input must get the same `deny`, `violation` and `warn` messages, or an
 //! error from both. Skipped, saying so, where Python has no regopy; CI
@@ -14,19 +15,21 @@ use std::process::{Command, Stdio};
 use paved_app::policy::Policies;
 use serde_json::{Value, json};
 
-/// A case's policy files, by name, and its inputs.
-fn case(dir: &Path) -> (Vec<(String, String)>, Vec<Value>) {
+/// The policy files of `dir` (its tests left out), by name, and the
+/// inputs in `inputs`.
+fn case(dir: &Path, inputs: &Path) -> (Vec<(String, String)>, Vec<Value>) {
     let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "rego"))
+        .filter(|p| !p.to_string_lossy().ends_with("_test.rego"))
         .map(|p| {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             (name, std::fs::read_to_string(&p).unwrap())
         })
         .collect();
     files.sort();
-    let inputs = std::fs::read_to_string(dir.join("inputs.json")).unwrap();
+    let inputs = std::fs::read_to_string(inputs).unwrap();
     (files, serde_json::from_str(&inputs).unwrap())
 }
 
@@ -89,16 +92,22 @@ fn oracle(files: &[(String, String)], inputs: &[Value]) -> Option<Vec<Value>> {
 #[test]
 fn every_case_gets_the_verdicts_regopy_gives() {
     let root = common::workspace().join("tests/policies");
-    let mut cases: Vec<_> = std::fs::read_dir(&root)
+    let mut cases: Vec<(std::path::PathBuf, std::path::PathBuf)> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
+        .map(|p| (p.clone(), p.join("inputs.json")))
         .collect();
     cases.sort();
     assert!(cases.len() >= 3, "{cases:?}");
+    // And the catalog's default set, on manifests of every kind it reads.
+    cases.push((
+        common::workspace().join("catalog/policy"),
+        root.join("defaults-inputs.json"),
+    ));
     let mut compared = 0;
-    for dir in cases {
-        let (files, inputs) = case(&dir);
+    for (dir, inputs) in cases {
+        let (files, inputs) = case(&dir, &inputs);
         let ours = paved(&files, &inputs);
         let Some(theirs) = oracle(&files, &inputs) else {
             common::skip("python3 has no regopy module", "PAVED_REQUIRE_VALIDATORS");

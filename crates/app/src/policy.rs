@@ -56,6 +56,14 @@ pub struct Verdict {
     pub warned: Vec<Finding>,
 }
 
+/// What the policies said of a request and its manifests, each message
+/// naming its file, rule and (for a manifest) what it is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Judgement {
+    pub denied: Vec<String>,
+    pub warned: Vec<String>,
+}
+
 /// A policy test (`test_` rule in a `*_test.rego` file) and whether it passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestOutcome {
@@ -193,6 +201,35 @@ impl Policies {
             }
         }
         Ok(verdict)
+    }
+
+    /// Judges a request: `request` itself, then each of its `manifests`
+    /// (path, object) alone, as conftest does, then all of them together,
+    /// as conftest's `--combine` does (`[{path, contents}]`).
+    pub fn judge(
+        &self,
+        request: &Value,
+        manifests: &[(String, Value)],
+    ) -> Result<Judgement, PolicyError> {
+        let all: Vec<Value> = manifests
+            .iter()
+            .map(|(path, contents)| serde_json::json!({"path": path, "contents": contents}))
+            .collect();
+        let all = Value::Array(all);
+        let inputs = std::iter::once((None, request))
+            .chain(manifests.iter().map(|(path, m)| (Some(path.as_str()), m)))
+            .chain(std::iter::once((Some("all manifests"), &all)));
+        let mut judged = Judgement::default();
+        for (about, input) in inputs {
+            let verdict = self.evaluate(input)?;
+            let say = |f: &Finding| match about {
+                Some(about) => format!("{} ({}) on {about}: {}", f.file, f.rule, f.message),
+                None => f.to_string(),
+            };
+            judged.denied.extend(verdict.denied.iter().map(say));
+            judged.warned.extend(verdict.warned.iter().map(say));
+        }
+        Ok(judged)
     }
 
     /// What `engine` yields for `input`; else the package that failed, and

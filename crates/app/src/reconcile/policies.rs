@@ -90,46 +90,21 @@ impl Reconciler {
             .github
             .permission(setup.installation, &self.deps.catalog, requester)
             .await?;
-        let mut inputs = vec![(
-            None,
-            request_input(&valid.request, requester, member, permission),
-        )];
-        match self.manifests(settings, valid) {
+        let request = request_input(&valid.request, requester, member, permission);
+        let manifests = match self.manifests(settings, valid) {
+            Ok(documents) => documents,
             Err(why) => return Ok(Decision::Refused(vec![general(why)])),
-            Ok(documents) => {
-                let all: Vec<Value> = documents
-                    .iter()
-                    .map(|(path, contents)| json!({"path": path, "contents": contents}))
-                    .collect();
-                for (path, document) in documents {
-                    inputs.push((Some(path), document));
-                }
-                inputs.push((Some("all manifests".to_owned()), Value::Array(all)));
-            }
-        }
-        let mut denied = Vec::new();
-        let mut warned = Vec::new();
-        for (about, input) in &inputs {
-            let verdict = match policies.evaluate(input) {
-                Ok(verdict) => verdict,
-                Err(e) => return Ok(Decision::Refused(vec![refusal(&e)])),
-            };
-            let say = |f: &crate::policy::Finding| match about {
-                Some(about) => format!("{} ({}) on {about}: {}", f.file, f.rule, f.message),
-                None => f.to_string(),
-            };
-            denied.extend(
-                verdict
+        };
+        Ok(match policies.judge(&request, &manifests) {
+            Err(e) => Decision::Refused(vec![refusal(&e)]),
+            Ok(judged) if judged.denied.is_empty() => Decision::Allowed(judged.warned),
+            Ok(judged) => Decision::Refused(
+                judged
                     .denied
-                    .iter()
-                    .map(|f| general(format!("denied by {}", say(f)))),
-            );
-            warned.extend(verdict.warned.iter().map(say));
-        }
-        Ok(if denied.is_empty() {
-            Decision::Allowed(warned)
-        } else {
-            Decision::Refused(denied)
+                    .into_iter()
+                    .map(|d| general(format!("denied by {d}")))
+                    .collect(),
+            ),
         })
     }
 
