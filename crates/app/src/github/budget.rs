@@ -18,9 +18,10 @@ pub const RESERVE: u64 = 50;
 /// Operations that may spend the reserve: reading a request, checking who
 /// asked for it, and telling its requester where it stands (status comment,
 /// labels).
-const REPORTING: [&str; 7] = [
+const REPORTING: [&str; 8] = [
     "issues/get",
     "orgs/get-membership-for-user",
+    "repos/get-collaborator-permission-level",
     "issues/update",
     "issues/list-comments",
     "issues/create-comment",
