@@ -161,6 +161,9 @@ impl Policies {
                 file: self.declaring(&package),
                 message,
             })?;
+        if yielded.is_empty() {
+            return Ok(Verdict::default());
+        }
         // Which file each message came from; an engine that errs names none.
         let witnessed: Vec<(&str, Vec<(String, String)>)> = self
             .witnesses
