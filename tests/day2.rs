@@ -94,8 +94,14 @@ async fn a_service_lives_its_life_from_comments() {
         ),
         (first.as_str(), 4, "orders-staging")
     );
+    // The cap is the catalog's policy's: a writer is denied, an admin not.
     let above = ask(&stage, &stage.writer, n, "/paved scale staging 50").await;
-    assert!(above.contains("needs admin permission"), "{above}");
+    assert!(
+        above.contains("❌")
+            && above.contains("denied by policy/replicas.rego (main.deny): orders in staging may run at most 5 replicas; 50 needs an admin"),
+        "{above}"
+    );
+    assert_eq!(app(&stage, "staging").await.unwrap().replicas, 4);
     let admin = ask(&stage, &stage.admin, n, "/paved scale staging 50").await;
     assert!(admin.contains("✅"), "{admin}");
 
@@ -321,8 +327,12 @@ async fn members_of_an_admin_team_in_paved_yaml_act_as_admins() {
         .await
         .unwrap();
     stage.settled(n, LIMIT).await.unwrap();
+    // Past dev's cap of 3 only an admin may scale, by the catalog's policy.
     let denied = ask(&stage, &stage.writer, n, "/paved scale dev 9").await;
-    assert!(denied.contains("needs admin permission"), "{denied}");
+    assert!(
+        denied.contains("denied by policy/replicas.rego (main.deny): orders in dev may run at most 3 replicas; 9 needs an admin"),
+        "{denied}"
+    );
     // catalog/paved.yaml names @acme/platform-team in policy.admin_teams.
     stage
         .sandbox

@@ -290,3 +290,57 @@ async fn a_request_whose_manifests_break_a_rule_is_refused_with_its_message() {
         "{said}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prod_runs_only_what_runs_in_staging_by_the_default_policy() {
+    let (_work, stage, n) = common::ready_service("policy-prod", "orders").await;
+    let ask = |who, text: &'static str| {
+        let stage = &stage;
+        async move { common::ask(stage, who, n, text).await }
+    };
+    assert!(
+        ask(&stage.writer, "/paved promote staging")
+            .await
+            .contains("✅")
+    );
+    let pr = ask(&stage.admin, "/paved promote prod").await;
+    assert!(pr.contains("pull request"), "{pr}");
+    let number: u64 = pr.rsplit('/').next().unwrap().trim().parse().unwrap();
+    stage.admin.merge_pull(PLATFORM, number).await.unwrap();
+    quiescent(&stage).await;
+    let prod = common::application(&stage, "orders", "prod").await.unwrap();
+
+    // CI deploys a new commit to dev; it never ran in staging.
+    let pushed = stage
+        .writer
+        .push_files("acme/orders", "main", &[("CHANGES.md", b"v2\n")], "v2")
+        .await
+        .unwrap();
+    stage
+        .sandbox
+        .complete_workflow_run("acme/orders", "main", "ci", "success")
+        .await
+        .unwrap();
+    common::wait_for_application(&stage, "orders", "dev", |a| {
+        a.as_ref().is_some_and(|a| a.tag == pushed)
+    })
+    .await;
+    quiescent(&stage).await;
+    let pulls_before = stage.sandbox.requests().count("pulls/create");
+    let asked = format!("/paved rollback prod {pushed}");
+    let answer = common::ask(&stage, &stage.admin, n, &asked).await;
+    assert!(
+        answer.contains("❌")
+            && answer.contains(&format!(
+                "denied by policy/promotion.rego (main.deny): orders may run in prod only what runs in staging now: `{pushed}` does not"
+            )),
+        "{answer}"
+    );
+    quiescent(&stage).await;
+    // Nothing changed: no pull request, prod as it was.
+    assert_eq!(stage.sandbox.requests().count("pulls/create"), pulls_before);
+    assert_eq!(
+        common::application(&stage, "orders", "prod").await.unwrap(),
+        prod
+    );
+}

@@ -82,3 +82,47 @@ test_a_missing_probe_is_denied if {
 	c := object.remove(good_container, ["livenessProbe"])
 	denied(c) == {"Deployment orders: container app has no livenessProbe"}
 }
+
+change(to, role) := {
+	"kind": "change",
+	"command": "scale",
+	"service": "orders",
+	"environment": "dev",
+	"previous": null,
+	"review": false,
+	"limits": {"replicas": {"default": 1, "max": 3}},
+	"from": {"tag": "a1", "replicas": 1},
+	"to": to,
+	"actor": {"login": "writer", "role": role},
+	"environments": {"dev": {"tag": "a1", "replicas": 1}, "staging": null, "prod": null},
+	"history": {"dev": ["a1"], "staging": [], "prod": []},
+}
+
+test_a_writer_may_not_scale_past_the_cap if {
+	deny == {"orders in dev may run at most 3 replicas; 4 needs an admin"} with input as change({"tag": "a1", "replicas": 4}, "write")
+}
+
+test_within_the_cap_or_as_an_admin_is_fine if {
+	count(deny) == 0 with input as change({"tag": "a1", "replicas": 3}, "write")
+	count(deny) == 0 with input as change({"tag": "a1", "replicas": 9}, "admin")
+}
+
+prod_change(to) := object.union(change(to, "admin"), {
+	"command": "rollback",
+	"environment": "prod",
+	"previous": "staging",
+	"review": true,
+	"limits": {"replicas": {"default": 3, "max": 10}},
+	"from": {"tag": "b2", "replicas": 3},
+	"environments": {"dev": {"tag": "c3", "replicas": 1}, "staging": {"tag": "b2", "replicas": 2}, "prod": {"tag": "a1", "replicas": 3}},
+})
+
+test_prod_runs_only_what_staging_runs if {
+	deny == {"orders may run in prod only what runs in staging now: `c3` does not"} with input as prod_change({"tag": "c3", "replicas": 3})
+	count(deny) == 0 with input as prod_change({"tag": "b2", "replicas": 3})
+}
+
+test_scaling_prod_keeps_its_image if {
+	c := object.union(prod_change({"tag": "a1", "replicas": 5}), {"from": {"tag": "a1", "replicas": 3}})
+	count(deny) == 0 with input as c
+}

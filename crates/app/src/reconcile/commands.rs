@@ -94,7 +94,7 @@ impl Reconciler {
                         (Err(StepError::invalid(denied)), "denied")
                     } else {
                         let outcome = self
-                            .run_one(setup, &settings, job, service.as_deref(), cmd)
+                            .run_one(setup, &settings, job, role, service.as_deref(), cmd)
                             .await;
                         if let Err(e @ (StepError::RateLimited { .. } | StepError::Transient(_))) =
                             &outcome
@@ -199,9 +199,11 @@ impl Reconciler {
             return Ok(None);
         }
         let mut role = Role::from(gh.permission(inst, &self.deps.catalog, &job.actor).await?);
-        let needs_admin = job.commands.iter().any(
-            |p| matches!(p, Parsed::Command(cmd) if required_role(cmd, &settings) == Role::Admin),
-        );
+        // Scaling asks too: the policies weigh an admin's scale differently.
+        let needs_admin = job.commands.iter().any(|p| {
+            matches!(p, Parsed::Command(cmd)
+                if required_role(cmd, &settings) == Role::Admin || matches!(cmd, Command::Scale { .. }))
+        });
         if needs_admin
             && role < Role::Admin
             && self
@@ -245,6 +247,7 @@ impl Reconciler {
         setup: &Setup,
         settings: &CatalogSettings,
         job: &CommandJob,
+        role: Role,
         service: Option<&str>,
         cmd: &Command,
     ) -> Outcome {
@@ -265,6 +268,7 @@ impl Reconciler {
             setup,
             settings,
             job,
+            role,
             service,
         };
         match cmd {
@@ -385,22 +389,18 @@ fn denial(cmd: &Command, need: Role, role: Role, catalog: &RepoName) -> String {
     )
 }
 
-/// The role a command needs here: production (review) changes, deletion and
-/// scaling past the policy maximum need admin.
+/// The role a command needs here: changes to environments under review,
+/// and deletion, need admin. How far a service may be scaled is the
+/// catalog's policies' to say (`catalog/policy/replicas.rego`).
 fn required_role(cmd: &Command, settings: &CatalogSettings) -> Role {
     let reviewed = |env: &str| settings.environment(env).is_some_and(|e| e.review);
     match cmd {
-        Command::Promote { env } | Command::Rollback { env, .. } if reviewed(env) => Role::Admin,
-        Command::Scale { env, replicas } => {
-            let above = settings
-                .environment(env)
-                .is_some_and(|e| *replicas > e.replicas.max);
-            if reviewed(env) || above {
-                Role::Admin
-            } else {
-                Role::Write
-            }
+        Command::Promote { env } | Command::Rollback { env, .. } | Command::Scale { env, .. }
+            if reviewed(env) =>
+        {
+            Role::Admin
         }
+        Command::Scale { .. } => Role::Write,
         other => other.base_role(),
     }
 }

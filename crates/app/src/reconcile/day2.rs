@@ -6,9 +6,11 @@
 use super::commands::CommandJob;
 use super::{Reconciler, Setup, short};
 use crate::catalog::{CatalogSettings, Environment};
+use crate::commands::Role;
 use crate::error::StepError;
 use crate::github::RepoName;
 use crate::platform::{AppSpec, WriteMode, history, path};
+use crate::scaffold::escape::inert;
 
 /// What a command did, or why it did nothing.
 pub(super) type Outcome = Result<String, StepError>;
@@ -20,6 +22,8 @@ pub(super) struct Day2<'a> {
     pub(super) settings: &'a CatalogSettings,
     /// The comment that asked, for commit messages and pull requests.
     pub(super) job: &'a CommandJob,
+    /// What the commenter may do here: by permission, or an admin team.
+    pub(super) role: Role,
     pub(super) service: &'a str,
 }
 
@@ -62,7 +66,7 @@ impl Reconciler {
 
 impl Day2<'_> {
     /// The service's Application in `env`, if it has one.
-    async fn application(&self, env: &str) -> Result<Option<AppSpec>, StepError> {
+    pub(super) async fn application(&self, env: &str) -> Result<Option<AppSpec>, StepError> {
         self.paved.application(self.setup, self.service, env).await
     }
 
@@ -103,7 +107,8 @@ impl Day2<'_> {
             })?;
         let source = self.deployed(&previous.name).await?;
         let service = self.service;
-        let app = match self.application(env).await? {
+        let current = self.application(env).await?;
+        let app = match current.clone() {
             Some(app) => AppSpec {
                 tag: source.tag.clone(),
                 ..app
@@ -120,7 +125,8 @@ impl Day2<'_> {
             "promote {service} {} → {env} (`{}`)",
             previous.name, app.tag
         );
-        self.change(target, &app, &what).await
+        let from = current.as_ref();
+        self.change("promote", target, from, &app, &what).await
     }
 
     /// `env` runs `tag`, or the tag it ran before its current one.
@@ -136,7 +142,11 @@ impl Day2<'_> {
             return Ok(format!("{service} in {env} already runs `{}`", short(&tag)));
         }
         let what = format!("roll {service} in {env} back to `{tag}`");
-        self.change(target, &AppSpec { tag, ..current }, &what)
+        let to = AppSpec {
+            tag,
+            ..current.clone()
+        };
+        self.change("rollback", target, Some(&current), &to, &what)
             .await
     }
 
@@ -144,20 +154,17 @@ impl Day2<'_> {
         let (_, target) = environment(self.settings, env)?;
         let current = self.deployed(env).await?;
         let what = format!("scale {} in {env} to {replicas}", self.service);
-        self.change(
-            target,
-            &AppSpec {
-                replicas,
-                ..current
-            },
-            &what,
-        )
-        .await
+        let to = AppSpec {
+            replicas,
+            ..current.clone()
+        };
+        self.change("scale", target, Some(&current), &to, &what)
+            .await
     }
 
     /// The tags `app`'s file has carried, newest first, from the platform
     /// history. Versions that do not parse are skipped: history is input.
-    async fn history_tags(&self, app: &AppSpec) -> Result<Vec<String>, StepError> {
+    pub(super) async fn history_tags(&self, app: &AppSpec) -> Result<Vec<String>, StepError> {
         let deps = &self.paved.deps;
         let token = deps
             .github
@@ -227,9 +234,30 @@ impl Day2<'_> {
         }
     }
 
+    /// Writes `app` (which was `from`), once the catalog's policies allow
+    /// `command`: a commit on the platform's default branch, or a pull
+    /// request when `env` is under review. Their warnings end the answer.
+    async fn change(
+        &self,
+        command: &str,
+        env: &Environment,
+        from: Option<&AppSpec>,
+        app: &AppSpec,
+        what: &str,
+    ) -> Outcome {
+        let warnings = self.judge_change(command, env, from, app).await?;
+        let warned: String = warnings
+            .iter()
+            .map(|w| format!("\n⚠️ policy: {}", inert(w)))
+            .collect();
+        self.write_change(env, app, what)
+            .await
+            .map(|answer| answer + &warned)
+    }
+
     /// Writes `app`: a commit on the platform's default branch, or a pull
     /// request when `env` is under review.
-    async fn change(&self, env: &Environment, app: &AppSpec, what: &str) -> Outcome {
+    async fn write_change(&self, env: &Environment, app: &AppSpec, what: &str) -> Outcome {
         let (setup, job) = (self.setup, self.job);
         let file = app.file();
         let reason = format!(

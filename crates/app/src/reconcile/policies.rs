@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::day2::Day2;
 use super::{Reconciler, Setup};
-use crate::catalog::{CatalogSettings, Problem, ServiceRequest, ValidRequest};
+use crate::catalog::{CatalogSettings, Environment, Problem, ServiceRequest, ValidRequest};
+use crate::commands::Role;
 use crate::error::StepError;
 use crate::github::Permission;
 use crate::kustomize::{self, Overrides};
-use crate::platform::{MANIFESTS, image_of};
+use crate::platform::{AppSpec, MANIFESTS, image_of};
 use crate::policy::{self, Policies, PolicyError};
 use crate::scaffold::render;
 
@@ -175,6 +177,118 @@ fn refusal(e: &PolicyError) -> Problem {
     ))
 }
 
+impl Day2<'_> {
+    /// What the catalog's policies say of changing `env` from `from` to
+    /// `to` by `command`: the warnings to show, or every deny as invalid
+    /// input (nothing is changed). A policy error never allows.
+    pub(super) async fn judge_change(
+        &self,
+        command: &str,
+        env: &Environment,
+        from: Option<&AppSpec>,
+        to: &AppSpec,
+    ) -> Result<Vec<String>, StepError> {
+        let compiled = self.paved.policies(self.setup).await?;
+        let policies = match compiled.as_ref() {
+            Ok(p) if p.is_empty() => return Ok(Vec::new()),
+            Ok(p) => p,
+            Err(e) => {
+                return Err(StepError::invalid(format!(
+                    "{e}. Nothing was changed: the platform team must fix it first."
+                )));
+            }
+        };
+        let mut now = serde_json::Map::new();
+        let mut history = serde_json::Map::new();
+        for e in &self.settings.environments {
+            let app = self.application(&e.name).await?;
+            let tags = match &app {
+                Some(app) => self.history_tags(app).await?,
+                None => Vec::new(),
+            };
+            now.insert(e.name.clone(), app.as_ref().map_or(Value::Null, running));
+            history.insert(e.name.clone(), json!(tags));
+        }
+        let names: Vec<&str> = self
+            .settings
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        let previous = names
+            .iter()
+            .position(|n| *n == env.name)
+            .and_then(|i| i.checked_sub(1))
+            .map(|i| names[i]);
+        let change = Change {
+            command,
+            service: self.service,
+            env,
+            previous,
+            from,
+            to,
+            actor: &self.job.actor,
+            role: self.role,
+        };
+        let input = change_input(&change, now, history);
+        let verdict = policies.evaluate(&input).map_err(|e| {
+            StepError::invalid(format!(
+                "{e}. Nothing was changed: the platform team must fix it first."
+            ))
+        })?;
+        if !verdict.denied.is_empty() {
+            let denied = verdict
+                .denied
+                .iter()
+                .map(|f| general(format!("denied by {f}")));
+            return Err(StepError::Invalid(denied.collect()));
+        }
+        Ok(verdict.warned.iter().map(ToString::to_string).collect())
+    }
+}
+
+/// A day-2 change, as the policies are asked about it.
+struct Change<'a> {
+    command: &'a str,
+    service: &'a str,
+    env: &'a Environment,
+    previous: Option<&'a str>,
+    from: Option<&'a AppSpec>,
+    to: &'a AppSpec,
+    actor: &'a str,
+    role: Role,
+}
+
+/// The input the policies read for a change, as
+/// `catalog/schema/policy-change.schema.json` documents it; `now` and
+/// `history` hold every environment.
+fn change_input(
+    c: &Change<'_>,
+    now: serde_json::Map<String, Value>,
+    history: serde_json::Map<String, Value>,
+) -> Value {
+    let replicas = &c.env.replicas;
+    json!({
+        "kind": "change",
+        "command": c.command,
+        "service": c.service,
+        "environment": c.env.name,
+        "previous": c.previous,
+        "review": c.env.review,
+        "limits": {"replicas": {"default": replicas.default, "max": replicas.max}},
+        "from": c.from.map_or(Value::Null, running),
+        "to": running(c.to),
+        "actor": {"login": c.actor, "role": c.role.name()},
+        "environments": now,
+        "history": history,
+    })
+}
+
+/// What runs in an environment, as the policies read it.
+fn running(app: &AppSpec) -> Value {
+    json!({"tag": app.tag, "replicas": app.replicas})
+}
+
 fn general(message: String) -> Problem {
     Problem {
         field: None,
@@ -230,5 +344,50 @@ mod tests {
             .unwrap();
         assert!(permissions.contains(&input["requester"]["permission"]));
         assert_eq!(input["parameters"]["port"], "9000");
+    }
+
+    #[test]
+    fn the_change_input_is_what_its_schema_documents() {
+        let schema: Value = serde_json::from_str(include_str!(
+            "../../../../catalog/schema/policy-change.schema.json"
+        ))
+        .unwrap();
+        let settings = CatalogSettings::defaults("acme");
+        let env = &settings.environments[1];
+        let app = AppSpec {
+            service: "orders".into(),
+            environment: env.name.clone(),
+            template: "node-express@1.0.0".into(),
+            repo_url: "https://github.com/acme/orders.git".into(),
+            revision: "main".into(),
+            image: "ghcr.io/acme/orders".into(),
+            tag: "0123abc".into(),
+            replicas: 2,
+            project: "default".into(),
+            cluster: "https://kubernetes.default.svc".into(),
+            namespace: "orders-staging".into(),
+            request_url: String::new(),
+            url: "https://orders.apps.example.com".into(),
+        };
+        let change = Change {
+            command: "promote",
+            service: "orders",
+            env,
+            previous: Some("dev"),
+            from: None,
+            to: &app,
+            actor: "writer",
+            role: Role::Write,
+        };
+        let input = change_input(&change, Default::default(), Default::default());
+        assert_eq!(keys(&input), properties(&schema, "/properties"));
+        assert_eq!(
+            keys(&input["actor"]),
+            properties(&schema, "/properties/actor/properties")
+        );
+        assert_eq!(
+            keys(&input["to"]),
+            properties(&schema, "/$defs/running/properties")
+        );
     }
 }
