@@ -431,3 +431,24 @@ fn paved_check_compiles_the_policies_and_runs_their_tests() {
         "{err}"
     );
 }
+
+#[test]
+fn policy_packages_must_be_rego_package_names() {
+    let base = "organization: acme\ndomain: apps.acme.dev\n";
+    let good = CatalogSettings::parse(&format!(
+        "{base}policy:\n  packages: [main, policy.services]\n"
+    ))
+    .unwrap();
+    assert_eq!(good.policy.packages, ["main", "policy.services"]);
+    let problems =
+        CatalogSettings::parse(&format!("{base}policy:\n  packages: [\"x-y\", \"a..b\"]\n"))
+            .unwrap_err();
+    let said: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        said,
+        [
+            "policy.packages: \"x-y\" is not a Rego package name such as main or policy.services",
+            "policy.packages: \"a..b\" is not a Rego package name such as main or policy.services",
+        ]
+    );
+}

@@ -540,6 +540,28 @@ violation[{"msg": msg}] {
     }
 
     #[test]
+    fn the_packages_named_decide_and_no_others() {
+        let services = "package policy.services\n\ndeny contains \"no\" if input.name == \"x\"\n";
+        let named = Policies::compile(
+            &files(&[
+                ("policy/main.rego", NAMES),
+                ("policy/services.rego", services),
+            ]),
+            &["policy.services".to_owned()],
+        )
+        .unwrap();
+        let verdict = named.evaluate(&json!({"name": "x"})).unwrap();
+        let said: Vec<String> = verdict.denied.iter().map(ToString::to_string).collect();
+        assert_eq!(said, ["policy/services.rego (policy.services.deny): no"]);
+        let tmp = named.evaluate(&json!({"name": "tmp-x"})).unwrap();
+        assert_eq!(
+            tmp,
+            Verdict::default(),
+            "main is not named, so it does not decide"
+        );
+    }
+
+    #[test]
     fn a_policy_that_does_not_compile_names_its_file_and_line() {
         let broken = "package main\n\ndeny contains msg if {\n    msg := \n}\n";
         let err = Policies::compile(&files(&[("policy/x.rego", broken)]), &[]).unwrap_err();

@@ -38,12 +38,13 @@ pub fn check_dir(dir: &Path, templates: &Templates) -> Vec<String> {
     if let Some(settings) = &settings {
         out.extend(service_problems(dir, templates, settings));
     }
-    out.extend(policy_problems(dir));
+    let packages = settings.map(|s| s.policy.packages).unwrap_or_default();
+    out.extend(policy_problems(dir, &packages));
     out
 }
 
 /// The policies in `policy/`: each compiles, and their own tests pass.
-fn policy_problems(dir: &Path) -> Vec<String> {
+fn policy_problems(dir: &Path, packages: &[String]) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir.join(policy::FOLDER)) else {
         return vec![];
     };
@@ -66,7 +67,7 @@ fn policy_problems(dir: &Path) -> Vec<String> {
         policy::PolicyError::Compile(at) => at,
         other => format!("{}: {other}", policy::FOLDER),
     };
-    if let Err(e) = policy::Policies::compile(&files, &[]) {
+    if let Err(e) = policy::Policies::compile(&files, packages) {
         return vec![say(e)];
     }
     match policy::run_tests(&files) {

@@ -93,6 +93,11 @@ pub struct Policy {
     /// Who may request a service by issue.
     #[serde(default)]
     pub requesters: Requesters,
+    /// The Rego packages whose `deny`, `violation` and `warn` rules the
+    /// catalog's `policy/` files decide with; `main`, as conftest's, when
+    /// empty.
+    #[serde(default)]
+    pub packages: Vec<String>,
 }
 
 /// Who may request a service. With neither set, members of the
@@ -155,6 +160,7 @@ impl Default for Policy {
             admin_teams: vec![],
             private_repositories: true,
             requesters: Requesters::default(),
+            packages: vec![],
         }
     }
 }
@@ -284,6 +290,22 @@ impl CatalogSettings {
                 "policy.requesters.permission",
                 format!("{p:?} is not one of {}", Permission::NAMES.join(", ")),
             );
+        }
+        for package in &self.policy.packages {
+            let valid = package.split('.').all(|part| {
+                part.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            if !valid {
+                problem(
+                    "policy.packages",
+                    format!(
+                        "{package:?} is not a Rego package name such as main or policy.services"
+                    ),
+                );
+            }
         }
         for team in requesters.teams.iter().chain(&self.policy.admin_teams) {
             if team_name(team).is_none() {

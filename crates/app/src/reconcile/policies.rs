@@ -58,7 +58,8 @@ impl Reconciler {
                     files.push((path, String::from_utf8_lossy(&bytes).into_owned()));
                 }
             }
-            Policies::compile(&files, &[])
+            let settings = self.settings(inst).await?;
+            Policies::compile(&files, &settings.policy.packages)
         };
         if let Err(e) = &compiled {
             tracing::warn!(error = %e, "the catalog's policies do not compile: every request is refused until they do");
