@@ -115,9 +115,14 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
     );
     // Once per process (until the catalog changes): the platform
     // repository, the resync listings, paved.yaml, the policy folder and
-    // its five policies.
+    // each policy in it.
+    let policies = std::fs::read_dir(common::workspace().join("catalog/policy"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".rego") && !n.ends_with("_test.rego"))
+        .count();
     let mut per_request = calls.clone();
-    let reads = std::iter::repeat_n("GET repos/get-content", 7);
+    let reads = std::iter::repeat_n("GET repos/get-content", 2 + policies);
     for once in [
         "GET repos/get",
         "GET issues/list-for-repo",
@@ -145,7 +150,7 @@ async fn an_issue_form_request_becomes_a_deployed_service() {
         ("POST repos/create-deployment-status", 1),
         ("GET repos/list-deployment-statuses", 0),
         ("GET actions/list-workflow-runs-for-repo", 1),
-        ("GET repos/get-content", 10),
+        ("GET repos/get-content", 5 + policies),
         ("GET repos/get-collaborator-permission-level", 1),
     ] {
         let made = calls.iter().filter(|c| c.as_str() == deployment).count();

@@ -199,13 +199,20 @@ impl Shared {
         code
     }
 
-    /// Creates a repository record and its bare git repository.
+    /// Creates a repository's bare git repository, then its record: the
+    /// record is what makes it exist, so a creation cut short (its caller
+    /// gone mid-request) never leaves a repository that git does not serve.
     async fn create_repo(
         &self,
         key: RepoKey,
         description: Option<String>,
         private: bool,
     ) -> Result<Repo, ApiError> {
+        if self.world().repo(&key).is_some() {
+            return Err(ApiError::repository_name_taken());
+        }
+        // Re-initialising a bare repository left by a cut-short creation is harmless.
+        self.git.init(&key).await?;
         let repo = {
             let mut world = self.world();
             if world.repo(&key).is_some() {
@@ -237,7 +244,6 @@ impl Shared {
             world.insert_repo(repo.clone());
             repo
         };
-        self.git.init(&key).await?;
         Ok(repo)
     }
 }
