@@ -1,6 +1,6 @@
 //! Git through libgit2: trees built from files in memory, commits, fetches and
-//! pushes over HTTP(S) with an installation token. Blocking: call it from
-//! `tokio::task::spawn_blocking`.
+//! pushes over HTTP(S) with an installation token. Blocking: call it through
+//! [`blocking`].
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -48,6 +48,35 @@ impl GitError {
             }
             _ => false,
         }
+    }
+}
+
+/// Runs git work `f` on tokio's blocking pool, on a thread that does not take
+/// SIGCHLD: libgit2's sockets carry timeouts, and a socket call with a
+/// timeout fails with EINTR when a signal lands on its thread, even under
+/// SA_RESTART. Child processes exiting anywhere in the process (a template
+/// hook, the sandbox's git in the tests) would otherwise fail fetches and
+/// pushes at random.
+pub fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    tokio::task::spawn_blocking(move || {
+        without_sigchld();
+        f()
+    })
+}
+
+/// Blocks SIGCHLD for the calling thread; the process still gets it, on a
+/// thread that does not block it.
+fn without_sigchld() {
+    #[cfg(unix)]
+    // SAFETY: sigemptyset, sigaddset and pthread_sigmask only write the
+    // set we own and this thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 

@@ -2,7 +2,7 @@
 //! the answers a service recorded, committed on top of its `paved/template`
 //! branch (which only ever holds pure renders), and git's own three-way
 //! merge into the service's branch keeps the service's changes. Blocking git
-//! work: call it from `spawn_blocking`.
+//! work: call it through `git::blocking`.
 
 use std::collections::BTreeMap;
 

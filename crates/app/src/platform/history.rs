@@ -8,7 +8,7 @@ use crate::git::{self, GitError};
 use crate::secret::Secret;
 
 /// The contents `path` had in each commit on `branch` that changed it,
-/// newest first. Blocking: run it in `spawn_blocking`.
+/// newest first. Blocking: run it through `git::blocking`.
 pub fn versions(
     cache_dir: &Path,
     url: &str,
@@ -40,7 +40,7 @@ pub fn versions(
 pub const MAX_APPLICATIONS: usize = 20_000;
 
 /// Every file `apps/<service>/<environment>.yaml` on `branch` now, by path
-/// (at most [`MAX_APPLICATIONS`]). Blocking: run it in `spawn_blocking`.
+/// (at most [`MAX_APPLICATIONS`]). Blocking: run it through `git::blocking`.
 pub fn applications(
     cache_dir: &Path,
     url: &str,

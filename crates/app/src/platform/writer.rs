@@ -165,7 +165,7 @@ async fn write_batch(config: &Arc<WriterConfig>, batch: &[Pending]) -> Result<Wr
     let reasons: Vec<String> = batch.iter().map(|p| p.reason.clone()).collect();
     let branch = batch[0].branch.clone();
     let config = config.clone();
-    tokio::task::spawn_blocking(move || {
+    crate::git::blocking(move || {
         git::with_retries(git::TRANSIENT_ATTEMPTS, || {
             push_changes(&config, &token, &changes, &reasons, branch.as_deref())
         })

@@ -70,10 +70,9 @@ impl Reconciler {
         let cache = self.deps.work_dir.join(CACHE);
         let url = setup.platform.clone_url.clone();
         let branch = setup.platform.default_branch.clone();
-        let files = tokio::task::spawn_blocking(move || {
-            history::applications(&cache, &url, &token, &branch)
-        })
-        .await??;
+        let files =
+            crate::git::blocking(move || history::applications(&cache, &url, &token, &branch))
+                .await??;
         let mut by_service: BTreeMap<String, BTreeMap<String, AppSpec>> = BTreeMap::new();
         for (path, bytes) in files {
             let Some((service, env)) = of_path(&path) else {

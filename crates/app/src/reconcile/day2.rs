@@ -174,10 +174,9 @@ impl Day2<'_> {
         let url = self.setup.platform.clone_url.clone();
         let branch = self.setup.platform.default_branch.clone();
         let file = app.path();
-        let versions = tokio::task::spawn_blocking(move || {
-            history::versions(&cache, &url, &token, &branch, &file)
-        })
-        .await??;
+        let versions =
+            crate::git::blocking(move || history::versions(&cache, &url, &token, &branch, &file))
+                .await??;
         Ok(versions
             .iter()
             .filter_map(|v| AppSpec::from_yaml(&String::from_utf8_lossy(v)).ok())

@@ -413,7 +413,7 @@ impl Request<'_> {
             ));
         let (url, branch) = (repo.clone_url.clone(), repo.default_branch.clone());
         let author = self.setup.author.clone();
-        let commit = tokio::task::spawn_blocking(move || {
+        let commit = crate::git::blocking(move || {
             let _ = std::fs::remove_dir_all(&scratch);
             let pushed = crate::git::with_retries(crate::git::TRANSIENT_ATTEMPTS, || {
                 publish::push_initial(&scratch, &url, &token, &branch, &files, &author, &message)

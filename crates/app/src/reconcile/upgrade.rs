@@ -88,7 +88,7 @@ impl Upgrades<'_> {
         let templates = deps.templates.clone();
         let author = setup.author.clone();
         let (url, branch) = (repo.clone_url.clone(), repo.default_branch.clone());
-        let pushed = tokio::task::spawn_blocking(move || -> Result<Pushed, UpgradeError> {
+        let pushed = crate::git::blocking(move || -> Result<Pushed, UpgradeError> {
             let git_repo = git::open_cache(&cache)?;
             // A fleet upgrade fetches many repositories at once: a dropped
             // connection is tried again, not reported as a skipped service.
