@@ -161,20 +161,8 @@ async fn a_pull_request_shows_the_policies_verdicts_as_annotations() {
     )
     .await;
     assert_eq!(denied.conclusion.as_deref(), Some("failure"));
-    let found: Vec<(u64, &str, &str)> = denied
-        .output
-        .annotations
-        .iter()
-        .map(|a| {
-            (
-                a.start_line,
-                a.annotation_level.as_str(),
-                a.message.as_str(),
-            )
-        })
-        .collect();
     assert_eq!(
-        found,
+        annotations(&denied),
         [(
             2,
             "failure",
@@ -188,8 +176,19 @@ async fn a_pull_request_shows_the_policies_verdicts_as_annotations() {
     )
     .await;
     assert_eq!(warned.conclusion.as_deref(), Some("success"));
-    let found: Vec<(u64, &str, &str)> = warned
-        .output
+    assert_eq!(
+        annotations(&warned),
+        [(
+            1,
+            "warning",
+            "warned by policy/names.rego (main.warn): a description of a sentence or more helps the next on-call"
+        )]
+    );
+}
+
+/// A check run's annotations: (line, level, message).
+fn annotations(run: &paved_sandbox::CheckRun) -> Vec<(u64, &str, &str)> {
+    run.output
         .annotations
         .iter()
         .map(|a| {
@@ -199,15 +198,7 @@ async fn a_pull_request_shows_the_policies_verdicts_as_annotations() {
                 a.message.as_str(),
             )
         })
-        .collect();
-    assert_eq!(
-        found,
-        [(
-            1,
-            "warning",
-            "warned by policy/names.rego (main.warn): a description of a sentence or more helps the next on-call"
-        )]
-    );
+        .collect()
 }
 
 /// The `paved/validate` check run on `head`, once paved has made it.
