@@ -38,11 +38,7 @@ pub enum StepError {
 impl StepError {
     /// Invalid input with one problem that names no field.
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::Invalid(vec![Problem {
-            field: None,
-            line: None,
-            message: message.into(),
-        }])
+        Self::Invalid(vec![Problem::general(message)])
     }
 }
 

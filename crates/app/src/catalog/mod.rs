@@ -43,6 +43,15 @@ impl Problem {
             message: message.into(),
         }
     }
+
+    /// A problem with the request as a whole: no field, no line.
+    pub fn general(message: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            line: None,
+            message: message.into(),
+        }
+    }
 }
 
 impl fmt::Display for Problem {

@@ -96,7 +96,7 @@ impl Reconciler {
         let request = request_input(&valid.request, requester, member, permission);
         let manifests = match self.manifests(settings, valid) {
             Ok(documents) => documents,
-            Err(why) => return Ok(Decision::Refused(vec![general(why)])),
+            Err(why) => return Ok(Decision::Refused(vec![Problem::general(why)])),
         };
         Ok(match policies.judge(&request, &manifests) {
             Err(e) => Decision::Refused(vec![refusal(&e)]),
@@ -105,7 +105,7 @@ impl Reconciler {
                 judged
                     .denied
                     .into_iter()
-                    .map(|d| general(format!("denied by {d}")))
+                    .map(|d| Problem::general(format!("denied by {d}")))
                     .collect(),
             ),
         })
@@ -173,7 +173,7 @@ fn request_input(
 /// A policy error, as the requester reads it: nothing was decided, so
 /// nothing is made.
 fn refusal(e: &PolicyError) -> Problem {
-    general(format!(
+    Problem::general(format!(
         "{e}. Nothing can be decided until the platform team fixes it; edit this request to have it checked again."
     ))
 }
@@ -193,11 +193,7 @@ impl Day2<'_> {
         let policies = match compiled.as_ref() {
             Ok(p) if p.is_empty() => return Ok(Vec::new()),
             Ok(p) => p,
-            Err(e) => {
-                return Err(StepError::invalid(format!(
-                    "{e}. Nothing was changed: the platform team must fix it first."
-                )));
-            }
+            Err(e) => return Err(unchanged(e)),
         };
         let mut now = serde_json::Map::new();
         let mut history = serde_json::Map::new();
@@ -232,16 +228,12 @@ impl Day2<'_> {
             role: self.role,
         };
         let input = change_input(&change, now, history);
-        let verdict = policies.evaluate(&input).map_err(|e| {
-            StepError::invalid(format!(
-                "{e}. Nothing was changed: the platform team must fix it first."
-            ))
-        })?;
+        let verdict = policies.evaluate(&input).map_err(|e| unchanged(&e))?;
         if !verdict.denied.is_empty() {
             let denied = verdict
                 .denied
                 .iter()
-                .map(|f| general(format!("denied by {f}")));
+                .map(|f| Problem::general(format!("denied by {f}")));
             return Err(StepError::Invalid(denied.collect()));
         }
         Ok(verdict.warned.iter().map(ToString::to_string).collect())
@@ -285,17 +277,17 @@ fn change_input(
     })
 }
 
+/// A policy error, as the one who asked for a change reads it: nothing was
+/// decided, so nothing changed.
+fn unchanged(e: &PolicyError) -> StepError {
+    StepError::invalid(format!(
+        "{e}. Nothing was changed: the platform team must fix it first."
+    ))
+}
+
 /// What runs in an environment, as the policies read it.
 fn running(app: &AppSpec) -> Value {
     json!({"tag": app.tag, "replicas": app.replicas})
-}
-
-fn general(message: String) -> Problem {
-    Problem {
-        field: None,
-        line: None,
-        message,
-    }
 }
 
 #[cfg(test)]
