@@ -7,29 +7,32 @@ use std::path::Path;
 use crate::git::{self, GitError};
 use crate::secret::Secret;
 
-/// The contents `path` had in each commit on `branch` that changed it,
-/// newest first. Blocking: run it through `git::blocking`.
+/// For each of `paths`, the contents it had in each commit on `branch` that
+/// changed it, newest first: one fetch and one walk of the history for all
+/// of them. Blocking: run it through `git::blocking`.
 pub fn versions(
     cache_dir: &Path,
     url: &str,
     token: &Secret,
     branch: &str,
-    path: &str,
-) -> Result<Vec<Vec<u8>>, GitError> {
+    paths: &[String],
+) -> Result<Vec<Vec<Vec<u8>>>, GitError> {
+    let mut out: Vec<Vec<Vec<u8>>> = vec![Vec::new(); paths.len()];
     let repo = git::open_cache(cache_dir)?;
     let Some(head) = git::fetch(&repo, url, token, branch)? else {
-        return Ok(vec![]);
+        return Ok(out);
     };
     let mut walk = repo.revwalk()?;
     walk.push(head)?;
     walk.simplify_first_parent()?;
-    let mut out: Vec<Vec<u8>> = Vec::new();
     for oid in walk {
         let tree = repo.find_commit(oid?)?.tree()?;
-        if let Some(bytes) = git::read_file(&repo, &tree, path)?
-            && out.last() != Some(&bytes)
-        {
-            out.push(bytes);
+        for (path, versions) in paths.iter().zip(&mut out) {
+            if let Some(bytes) = git::read_file(&repo, &tree, path)?
+                && versions.last() != Some(&bytes)
+            {
+                versions.push(bytes);
+            }
         }
     }
     Ok(out)

@@ -163,8 +163,16 @@ impl Day2<'_> {
     }
 
     /// The tags `app`'s file has carried, newest first, from the platform
-    /// history. Versions that do not parse are skipped: history is input.
+    /// history.
     pub(super) async fn history_tags(&self, app: &AppSpec) -> Result<Vec<String>, StepError> {
+        let mut tags = self.histories(&[app]).await?;
+        Ok(tags.pop().unwrap_or_default())
+    }
+
+    /// For each of `apps`, the tags its file has carried, newest first, from
+    /// one read of the platform history. Versions that do not parse are
+    /// skipped: history is input.
+    pub(super) async fn histories(&self, apps: &[&AppSpec]) -> Result<Vec<Vec<String>>, StepError> {
         let deps = &self.paved.deps;
         let token = deps
             .github
@@ -173,14 +181,18 @@ impl Day2<'_> {
         let cache = deps.work_dir.join(super::HISTORY_CACHE);
         let url = self.setup.platform.clone_url.clone();
         let branch = self.setup.platform.default_branch.clone();
-        let file = app.path();
+        let files: Vec<String> = apps.iter().map(|a| a.path()).collect();
         let versions =
-            crate::git::blocking(move || history::versions(&cache, &url, &token, &branch, &file))
+            crate::git::blocking(move || history::versions(&cache, &url, &token, &branch, &files))
                 .await??;
         Ok(versions
             .iter()
-            .filter_map(|v| AppSpec::from_yaml(&String::from_utf8_lossy(v)).ok())
-            .map(|a| a.tag)
+            .map(|file| {
+                file.iter()
+                    .filter_map(|v| AppSpec::from_yaml(&String::from_utf8_lossy(v)).ok())
+                    .map(|a| a.tag)
+                    .collect()
+            })
             .collect())
     }
 

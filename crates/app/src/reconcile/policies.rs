@@ -196,15 +196,22 @@ impl Day2<'_> {
             Err(e) => return Err(unchanged(e)),
         };
         let mut now = serde_json::Map::new();
-        let mut history = serde_json::Map::new();
+        let mut deployed = Vec::new();
         for e in &self.settings.environments {
             let app = self.application(&e.name).await?;
-            let tags = match &app {
-                Some(app) => self.history_tags(app).await?,
-                None => Vec::new(),
-            };
             now.insert(e.name.clone(), app.as_ref().map_or(Value::Null, running));
-            history.insert(e.name.clone(), json!(tags));
+            deployed.extend(app);
+        }
+        let apps: Vec<&AppSpec> = deployed.iter().collect();
+        let tags = self.histories(&apps).await?;
+        let mut history: serde_json::Map<String, Value> = self
+            .settings
+            .environments
+            .iter()
+            .map(|e| (e.name.clone(), json!([])))
+            .collect();
+        for (app, tags) in deployed.iter().zip(tags) {
+            history.insert(app.environment.clone(), json!(tags));
         }
         let names: Vec<&str> = self
             .settings
