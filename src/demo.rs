@@ -142,7 +142,7 @@ impl Stage {
     pub async fn seeded(options: StageOptions) -> Result<Self, DemoError> {
         watch_background_panics();
         // paved's address is known before paved exists: take a free port.
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let addr = free_addr()?;
         let sandbox = Sandbox::start(SandboxConfig {
             dir: options.dir.clone(),
             webhook_url: None,
@@ -198,8 +198,25 @@ impl Stage {
         }
     }
 
-    /// Starts paved (again, after [`Stage::stop_paved`]).
+    /// Starts paved (again, after [`Stage::stop_paved`]). The port was free
+    /// when the stage took it, but another test may have taken it since: then
+    /// paved listens on another, and the sandbox's webhooks follow it.
     pub async fn start_paved(&mut self) -> Result<(), DemoError> {
+        for _ in 0..3 {
+            match paved_app::server::start(self.config()).await {
+                Err(StartError::Listen { source, .. })
+                    if source.kind() == std::io::ErrorKind::AddrInUse =>
+                {
+                    self.addr = free_addr()?;
+                    let url = format!("http://{}/webhook", self.addr);
+                    self.sandbox.set_webhook_url(Some(url));
+                }
+                started => {
+                    self.paved = Some(started?);
+                    return Ok(());
+                }
+            }
+        }
         self.paved = Some(paved_app::server::start(self.config()).await?);
         Ok(())
     }
@@ -324,6 +341,11 @@ impl Stage {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// A loopback address with a port free at this moment.
+fn free_addr() -> std::io::Result<SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
 }
 
 /// An issue body as GitHub renders a submitted new-service form.
