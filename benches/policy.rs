@@ -58,10 +58,11 @@ fn main() {
         workload: "billing-api",
         replicas: 1,
     };
+    let hooks = paved_app::scaffold::foreign::hooks::Hooks::refused(&std::env::temp_dir(), "bench");
     for t in templates.iter() {
         let build = || {
             let values = resolve(t, &given).expect("values");
-            let files: Vec<(String, Vec<u8>)> = render(t, &values)
+            let files: Vec<(String, Vec<u8>)> = render(t, &values, &hooks)
                 .expect("render")
                 .files
                 .into_iter()

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use paved_app::config::{Config, Source};
+use paved_app::scaffold::foreign::hooks::Hooks;
 use paved_app::scaffold::{TemplateSource, Templates};
 
 #[derive(Parser)]
@@ -120,6 +121,10 @@ enum Command {
         /// Write into a non-empty directory, replacing files of the same name.
         #[arg(long)]
         force: bool,
+        /// Run a Cookiecutter or Copier template's hooks or tasks (code from
+        /// the template, run in a child process with a clean environment).
+        #[arg(long)]
+        trust: bool,
         #[command(flatten)]
         dir: TemplatesDir,
     },
@@ -168,13 +173,20 @@ impl TemplatesDir {
     }
 
     fn load(&self) -> Result<Templates, ExitCode> {
-        self.source().load().map_err(|errors| {
-            for e in errors {
-                eprintln!("paved: {e}");
-            }
-            ExitCode::from(2)
-        })
+        self.source().load().map_err(report)
     }
+
+    /// Only the template `name`, so one render reads one folder.
+    fn load_one(&self, name: &str) -> Result<Templates, ExitCode> {
+        self.source().load_one(name).map_err(report)
+    }
+}
+
+fn report(errors: Vec<paved_app::scaffold::TemplateError>) -> ExitCode {
+    for e in errors {
+        eprintln!("paved: {e}");
+    }
+    ExitCode::from(2)
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
@@ -261,10 +273,12 @@ fn main() -> ExitCode {
             values,
             out,
             force,
+            trust,
             dir,
-        } => dir
-            .load()
-            .map_or_else(|code| code, |t| render(&t, &template, values, &out, force)),
+        } => dir.load_one(&template).map_or_else(
+            |code| code,
+            |t| render(&t, &template, values, &out, force, trust),
+        ),
         Command::Check { dir, catalog } => dir
             .load()
             .map_or_else(|code| code, |t| check(&t, catalog.as_deref())),
@@ -293,7 +307,7 @@ fn check(templates: &Templates, catalog: Option<&Path>) -> ExitCode {
 
 fn upgrade(templates: &Templates, repo: &Path) -> ExitCode {
     use paved_app::upgrade::Local;
-    match paved_app::upgrade::upgrade_checkout(repo, templates) {
+    match paved_app::upgrade::upgrade_checkout(repo, templates, false) {
         Ok(Local::AlreadyOn(version)) => {
             println!("already on {version}");
             ExitCode::SUCCESS
@@ -320,6 +334,10 @@ fn list_templates(templates: &Templates) -> ExitCode {
     for t in templates.iter() {
         println!("{} {} ({}): {}", t.name, t.version, t.language, t.title);
         println!("  {}", t.description.trim());
+        if t.tool().is_some() {
+            list_variables(t);
+            continue;
+        }
         for p in &t.params {
             let need = match (&p.default, p.required) {
                 (Some(d), _) => format!("default {d}"),
@@ -336,12 +354,43 @@ fn list_templates(templates: &Templates) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// A Cookiecutter or Copier template's variables, by their own names.
+fn list_variables(t: &paved_app::scaffold::Template) {
+    let mapped: BTreeMap<&str, &str> = t
+        .mapping
+        .iter()
+        .map(|(field, var)| (var.as_str(), field.as_str()))
+        .collect();
+    for v in t.variables() {
+        let mut line = format!("  --set {}=…  {}", v.name, v.kind);
+        if !v.choices.is_empty() {
+            line.push_str(&format!(", one of {}", v.choices.join(" | ")));
+        }
+        if !v.default.is_empty() {
+            line.push_str(&format!(", default {:?}", v.default));
+        }
+        if let Some(field) = mapped.get(v.name.as_str()) {
+            line.push_str(&format!(", takes the request's {field}"));
+        }
+        if !v.help.is_empty() {
+            line.push_str(&format!(": {}", v.help.replace('\n', " ")));
+        }
+        println!("{line}");
+    }
+    let code = t.runs_code();
+    if !code.is_empty() {
+        println!("  runs code: {} (needs trust)", code.join(", "));
+    }
+    println!();
+}
+
 fn render(
     templates: &Templates,
     name: &str,
     values: Vec<(String, String)>,
     out: &Path,
     force: bool,
+    trust: bool,
 ) -> ExitCode {
     let Some(template) = templates.get(name) else {
         let known: Vec<&str> = templates.names().collect();
@@ -361,7 +410,10 @@ fn render(
             return ExitCode::from(2);
         }
     };
-    let result = paved_app::scaffold::render(template, &values)
+    let destination = std::path::absolute(out).unwrap_or_else(|_| out.to_owned());
+    let mut hooks = Hooks::refused(&std::env::temp_dir(), &destination.display().to_string());
+    hooks.trusted = trust;
+    let result = paved_app::scaffold::render(template, &values, &hooks)
         .and_then(|r| r.write_to(out, force).map(|()| r));
     match result {
         Ok(r) => {

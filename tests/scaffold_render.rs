@@ -3,6 +3,7 @@
 
 mod common;
 
+use paved_app::scaffold::foreign::hooks::Hooks;
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -26,7 +27,8 @@ fn render_with(templates: &Templates, template: &str, description: &str) -> Rend
         ("org", "Acme-Corp"),
         ("domain", "apps.acme.dev"),
     ]);
-    render(t, &resolve(t, &given).unwrap()).unwrap()
+    let hooks = Hooks::refused(&std::env::temp_dir(), "billing-api");
+    render(t, &resolve(t, &given).unwrap(), &hooks).unwrap()
 }
 
 fn text<'a>(r: &'a Rendered, path: &str) -> &'a str {

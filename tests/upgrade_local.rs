@@ -2,6 +2,7 @@
 
 mod common;
 
+use paved_app::scaffold::foreign::hooks::Hooks;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -40,8 +41,8 @@ fn checkout(work: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
     .into();
     let values = resolve(tpl, &given).unwrap();
     let files = scaffold_files(
-        &render(tpl, &values).unwrap(),
-        answers_file(tpl, &values, "https://example/acme/catalog/issues/1"),
+        &render(tpl, &values, &Hooks::refused(work.path(), "shop")).unwrap(),
+        answers_file(tpl, &values, "https://example/acme/catalog/issues/1", None),
     );
     let repo = work.path().join("shop");
     std::fs::create_dir_all(&repo).unwrap();

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use git2::{Oid, Repository};
 
 use crate::git::{self, Author, FileChange, GitError};
+use crate::scaffold::foreign::hooks::Hooks;
 use crate::scaffold::publish::{
     ANSWERS_PATH, Answers, TEMPLATE_BRANCH, answers_file, scaffold_files,
 };
@@ -42,6 +43,7 @@ pub fn up_to_date(template: &Template, answers: &Answers) -> bool {
 pub fn render_with(
     template: &Template,
     answers: &Answers,
+    hooks: &Hooks,
 ) -> Result<Vec<FileChange>, UpgradeError> {
     let given: BTreeMap<String, String> = answers
         .answers
@@ -58,10 +60,12 @@ pub fn render_with(
         template: template.name.clone(),
         problems,
     })?;
-    let rendered = render(template, &values).map_err(|e| UpgradeError::Render(e.to_string()))?;
+    let mut rendered =
+        render(template, &values, hooks).map_err(|e| UpgradeError::Render(e.to_string()))?;
+    let base = crate::scaffold::base::complete(template, &mut rendered, answers.base.as_ref());
     Ok(scaffold_files(
         &rendered,
-        answers_file(template, &values, &answers.request),
+        answers_file(template, &values, &answers.request, base.as_ref()),
     ))
 }
 
@@ -225,6 +229,7 @@ pub enum Local {
 pub fn upgrade_checkout(
     dir: &std::path::Path,
     templates: &crate::scaffold::Templates,
+    trusted: bool,
 ) -> Result<Local, UpgradeError> {
     let repo = Repository::open(dir).map_err(GitError::from)?;
     let dirty = repo
@@ -264,7 +269,9 @@ pub fn upgrade_checkout(
     };
     let (from, to) = (answers.version.clone(), template.version.clone());
     let message = format!("Upgrade {} {from} → {to}\n", template.name);
-    let files = render_with(template, &answers)?;
+    let mut hooks = Hooks::refused(&std::env::temp_dir(), &dir.display().to_string());
+    hooks.trusted = trusted;
+    let files = render_with(template, &answers, &hooks)?;
     let new = commit_render(&repo, base, &files, &author, &message)?;
     let theirs = repo.find_annotated_commit(new).map_err(GitError::from)?;
     repo.merge(&[&theirs], None, None).map_err(GitError::from)?;

@@ -20,6 +20,7 @@ fn spec() -> AppSpec {
         namespace: "billing-api-dev".into(),
         request_url: "https://github.com/acme/catalog/issues/12".into(),
         url: "https://billing-api.apps.acme.dev".into(),
+        path: "k8s".into(),
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod common;
 
+use paved_app::scaffold::foreign::hooks::Hooks;
 use std::collections::BTreeMap;
 
 use std::process::Command;
@@ -60,7 +61,12 @@ fn validate(template: &str, description: &str) {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    let rendered = render(t, &resolve(t, &given).unwrap()).unwrap();
+    let rendered = render(
+        t,
+        &resolve(t, &given).unwrap(),
+        &Hooks::refused(&std::env::temp_dir(), "svc"),
+    )
+    .unwrap();
     let dir = TempDir::new(&format!("validate-{template}"));
     rendered.write_to(dir.path(), false).unwrap();
     let script = common::workspace().join("scripts/validate-scaffold.sh");

@@ -37,9 +37,50 @@ pub fn check_dir(dir: &Path, templates: &Templates) -> Vec<String> {
     }
     if let Some(settings) = &settings {
         out.extend(service_problems(dir, templates, settings));
+        out.extend(template_problems(templates, settings));
     }
     let packages = settings.map(|s| s.policy.packages).unwrap_or_default();
     out.extend(policy_problems(dir, &packages));
+    out
+}
+
+/// What a request for each allowed template would trip on: a Cookiecutter
+/// or Copier template must say where a request's fields go, and its hooks
+/// run only when trusted; `templates.trusted` names only templates.
+fn template_problems(templates: &Templates, settings: &CatalogSettings) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in templates
+        .iter()
+        .filter(|t| settings.template_allowed(&t.name))
+    {
+        let unmapped: Vec<&str> = ["name", "description", "owner"]
+            .into_iter()
+            .filter(|f| !t.mapping.contains_key(*f))
+            .collect();
+        if !unmapped.is_empty() {
+            out.push(format!(
+                "paved.yaml: template {} cannot take a request: {}.paved.yaml beside it does not say which variables take the {}",
+                t.name,
+                t.name,
+                unmapped.join(", ")
+            ));
+        }
+        let code = t.runs_code();
+        if !code.is_empty() && !settings.templates.trusted.contains(&t.name) {
+            out.push(format!(
+                "paved.yaml: template {} runs code ({}), so its requests are refused until templates.trusted names it",
+                t.name,
+                code.join(", ")
+            ));
+        }
+    }
+    for name in &settings.templates.trusted {
+        if templates.get(name).is_none() {
+            out.push(format!(
+                "paved.yaml: templates.trusted names {name:?}, which is not a template here"
+            ));
+        }
+    }
     out
 }
 

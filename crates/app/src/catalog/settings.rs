@@ -77,6 +77,11 @@ pub struct TemplatePolicy {
     /// Empty: every template is allowed.
     #[serde(default)]
     pub allowed: Vec<String>,
+    /// Cookiecutter and Copier templates whose hooks and tasks paved runs
+    /// (in a child process with a clean environment); any other template
+    /// with hooks is refused.
+    #[serde(default)]
+    pub trusted: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -231,6 +236,29 @@ impl CatalogSettings {
     /// The first environment: where a new service is deployed.
     pub fn first_environment(&self) -> &Environment {
         &self.environments[0]
+    }
+
+    /// How a render of `template` may run its hooks, in `scratch`, for the
+    /// project folder `destination`.
+    pub fn hooks(
+        &self,
+        template: &str,
+        scratch: &std::path::Path,
+        destination: &str,
+    ) -> crate::scaffold::foreign::hooks::Hooks {
+        let mut hooks = crate::scaffold::foreign::hooks::Hooks::refused(scratch, destination);
+        hooks.trusted = self.templates.trusted.iter().any(|t| t == template);
+        hooks
+    }
+
+    /// What paved's standard base is made for: `name` in this organisation.
+    pub fn service(&self, name: &str, port: u16) -> crate::scaffold::base::Service {
+        crate::scaffold::base::Service {
+            name: name.to_owned(),
+            org: self.organization.clone(),
+            domain: self.domain.clone(),
+            port,
+        }
     }
 
     pub fn template_allowed(&self, template: &str) -> bool {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::form::MAX_PARAMETERS;
 use super::{CatalogSettings, Problem, ServiceRequest};
-use crate::scaffold::{COMMON_PARAMS, Templates, Values, is_dns_label, resolve};
+use crate::scaffold::{Templates, Values, is_dns_label, resolve};
 
 /// A request that passed validation, with its template's values resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,16 +37,6 @@ pub fn validate(
             "is required: the owning team, as @org/team",
         ));
     }
-    for key in request
-        .parameters
-        .keys()
-        .filter(|k| COMMON_PARAMS.contains(&k.as_str()))
-    {
-        problems.push(Problem::new(
-            key,
-            "is set by its own field, not as an extra parameter",
-        ));
-    }
     let Some(template) = templates.get(&request.template) else {
         let known: Vec<&str> = templates
             .names()
@@ -70,12 +60,41 @@ pub fn validate(
             ),
         ));
     }
+    for key in request
+        .parameters
+        .keys()
+        .filter(|k| template.mapping.values().any(|v| v == *k))
+    {
+        problems.push(Problem::new(
+            key,
+            "is set by its own field, not as an extra parameter",
+        ));
+    }
     let mut given: BTreeMap<String, String> = request.parameters.clone();
-    given.insert("name".into(), request.name.clone());
-    given.insert("description".into(), request.description.clone());
-    given.insert("owner".into(), request.owner.trim().to_owned());
-    given.insert("org".into(), settings.organization.clone());
-    given.insert("domain".into(), settings.domain.clone());
+    let fields = [
+        ("name", request.name.clone()),
+        ("description", request.description.clone()),
+        ("owner", request.owner.trim().to_owned()),
+        ("org", settings.organization.clone()),
+        ("domain", settings.domain.clone()),
+    ];
+    for (field, value) in fields {
+        match template.mapping.get(field) {
+            Some(variable) => {
+                given.insert(variable.clone(), value);
+            }
+            // The organisation and domain are paved's settings, which a
+            // foreign template may have no use for.
+            None if matches!(field, "org" | "domain") => {}
+            None => problems.push(Problem::new(
+                field,
+                format!(
+                    "cannot be given to template {}: it does not say which of its variables takes the {field} (`variables:` in {}.paved.yaml beside it)",
+                    template.name, template.name
+                ),
+            )),
+        }
+    }
     match resolve(template, &given) {
         Ok(values) if problems.is_empty() => Ok(ValidRequest {
             request: request.clone(),

@@ -26,9 +26,6 @@ const URL_ANNOTATION: &str = "paved.dev/url";
 pub const NOTIFICATION_TRIGGERS: [&str; 3] =
     ["on-deployed", "on-health-degraded", "on-sync-failed"];
 
-/// The folder of a service repository Argo CD deploys: its kustomization.
-pub const MANIFESTS: &str = "k8s";
-
 /// The image CI pushes for service `name` of organisation `org`, untagged.
 pub fn image_of(org: &str, name: &str) -> String {
     format!("ghcr.io/{}/{name}", org.to_lowercase())
@@ -56,6 +53,9 @@ pub struct AppSpec {
     /// Where the service answers once it runs (its Ingress), as Argo CD's
     /// notifications report it.
     pub url: String,
+    /// The folder of the repository holding the kustomize base Argo CD
+    /// deploys (the template's; `k8s` unless its sidecar names another).
+    pub path: String,
 }
 
 impl AppSpec {
@@ -111,7 +111,7 @@ impl AppSpec {
                 source: Source {
                     repo_url: self.repo_url.clone(),
                     target_revision: self.revision.clone(),
-                    path: MANIFESTS.into(),
+                    path: self.path.clone(),
                     kustomize: Kustomize {
                         images: vec![format!("{}:{}", self.image, self.tag)],
                         replicas: vec![ReplicaOverride {
@@ -182,6 +182,12 @@ impl AppSpec {
                 ("", "")
             }
         };
+        let path = app.spec.source.path.clone();
+        if !crate::scaffold::is_relative_folder(&path) {
+            problems.push(format!(
+                "spec.source.path {path:?} is not a folder inside the repository"
+            ));
+        }
         let replicas = match kustomize.replicas.as_slice() {
             [one] if one.name == service => one.count,
             _ => {
@@ -208,6 +214,7 @@ impl AppSpec {
             namespace: app.spec.destination.namespace,
             request_url: annotation(REQUEST_ANNOTATION),
             url: annotation(URL_ANNOTATION),
+            path,
         })
     }
 }

@@ -6,6 +6,6 @@ pub mod history;
 mod writer;
 
 pub use application::{
-    AppError, AppSpec, FINALIZER, MANIFESTS, NOTIFICATION_TRIGGERS, image_of, is_tag, of_path, path,
+    AppError, AppSpec, FINALIZER, NOTIFICATION_TRIGGERS, image_of, is_tag, of_path, path,
 };
 pub use writer::{PlatformWriter, WriteMode, WriterConfig, Written};

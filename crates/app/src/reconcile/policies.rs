@@ -15,9 +15,8 @@ use crate::commands::Role;
 use crate::error::StepError;
 use crate::github::Permission;
 use crate::kustomize::{self, Overrides};
-use crate::platform::{AppSpec, MANIFESTS, image_of};
+use crate::platform::{AppSpec, image_of};
 use crate::policy::{self, Policies, PolicyError};
-use crate::scaffold::render;
 
 /// The catalog's policies, or why they cannot be used.
 pub(super) type Compiled = Arc<Result<Policies, PolicyError>>;
@@ -94,7 +93,7 @@ impl Reconciler {
             .permission(setup.installation, &self.deps.catalog, requester)
             .await?;
         let request = request_input(&valid.request, requester, member, permission);
-        let manifests = match self.manifests(settings, valid) {
+        let manifests = match self.manifests(settings, valid).await {
             Ok(documents) => documents,
             Err(why) => return Ok(Decision::Refused(vec![Problem::general(why)])),
         };
@@ -115,7 +114,7 @@ impl Reconciler {
     /// environment, as Argo CD's kustomize builds them: the image tagged
     /// with the scaffold commit (not made yet, so [`UNMADE_COMMIT`]) and
     /// the environment's replica count.
-    fn manifests(
+    async fn manifests(
         &self,
         settings: &CatalogSettings,
         valid: &ValidRequest,
@@ -126,7 +125,7 @@ impl Reconciler {
             .templates
             .get(&valid.request.template)
             .ok_or_else(|| format!("template {} is gone", valid.request.template))?;
-        let rendered = render(template, &valid.values).map_err(|e| e.to_string())?;
+        let (rendered, _) = self.render_request(settings, valid).await?;
         let files: Vec<(String, Vec<u8>)> = rendered
             .files
             .into_iter()
@@ -139,7 +138,7 @@ impl Reconciler {
             workload: name,
             replicas: settings.first_environment().replicas.default,
         };
-        kustomize::build(&files, MANIFESTS, &overrides)
+        kustomize::build(&files, &template.manifests, &overrides)
             .map_err(|e| format!("the policies cannot read the manifests: {e}"))
     }
 }
@@ -368,6 +367,7 @@ mod tests {
             namespace: "orders-staging".into(),
             request_url: String::new(),
             url: "https://orders.apps.example.com".into(),
+            path: "k8s".into(),
         };
         let change = Change {
             command: "promote",

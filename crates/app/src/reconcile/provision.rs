@@ -18,8 +18,9 @@ use crate::catalog::form::{self, Form, REQUEST_LABEL};
 use crate::catalog::{CatalogSettings, Problem, ValidRequest, validate};
 use crate::github::{CommentInfo, IssueInfo, IssuePatch, RepoInfo, RepoName};
 use crate::platform::{AppSpec, WriteMode, Written};
+use crate::scaffold::base::Service;
 use crate::scaffold::escape::inert;
-use crate::scaffold::{Rendered, Template, publish, render};
+use crate::scaffold::{Rendered, Template, publish, render_service};
 use crate::status::{self, Status, Step, StepState};
 
 const STEP_REPO: &str = "Repository";
@@ -39,6 +40,31 @@ pub(super) struct Request<'a> {
 }
 
 impl Reconciler {
+    /// Renders `valid`'s scaffold as a service's repository gets it, on a
+    /// blocking thread: a trusted foreign template's hooks may run a while.
+    /// Returns the render and what paved's standard base was made for.
+    pub(super) async fn render_request(
+        &self,
+        settings: &CatalogSettings,
+        valid: &ValidRequest,
+    ) -> Result<(Rendered, Option<Service>), String> {
+        let templates = self.deps.templates.clone();
+        let template = valid.request.template.clone();
+        let service = valid.request.name.clone();
+        let hooks = settings.hooks(&template, &self.deps.work_dir, &service);
+        let values = valid.values.clone();
+        let settings = settings.clone();
+        tokio::task::spawn_blocking(move || {
+            let template = templates
+                .get(&template)
+                .ok_or_else(|| format!("template {template} is gone"))?;
+            let service = settings.service(&service, template.port);
+            render_service(template, &values, &hooks, &service).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("rendering stopped: {e}"))?
+    }
+
     /// Reconciles catalog request `number`, tried for the `attempt`th time.
     pub async fn reconcile_request(
         &self,
@@ -285,7 +311,10 @@ impl Request<'_> {
         let at = |i: usize| move |e: StepError| (i, e);
         let repo = self.ensure_repo(valid, settings).await.map_err(at(0))?;
         steps[0].state = StepState::Done(format!("[{}]({})", repo.name, repo.html_url));
-        let (commit, version) = self.ensure_scaffold(valid, &repo).await.map_err(at(1))?;
+        let (commit, version) = self
+            .ensure_scaffold(valid, settings, &repo)
+            .await
+            .map_err(at(1))?;
         steps[1].state = StepState::Done(format!(
             "{} {version}, commit `{}`",
             valid.request.template,
@@ -384,10 +413,12 @@ impl Request<'_> {
     async fn ensure_scaffold(
         &self,
         valid: &ValidRequest,
+        settings: &CatalogSettings,
         repo: &RepoInfo,
     ) -> Result<(String, String), StepError> {
-        let (template, rendered) = self.render(valid)?;
-        let answers = publish::answers_file(template, &valid.values, &self.issue.html_url);
+        let (template, rendered, base) = self.render(valid, settings).await?;
+        let answers =
+            publish::answers_file(template, &valid.values, &self.issue.html_url, base.as_ref());
         let files = publish::scaffold_files(&rendered, answers);
         let token = self
             .paved
@@ -449,13 +480,26 @@ impl Request<'_> {
             namespace: format!("{name}-{}", env.name),
             request_url: self.issue.html_url.clone(),
             url: format!("https://{name}.{}", settings.domain),
+            path: self
+                .paved
+                .deps
+                .templates
+                .get(&valid.request.template)
+                .map_or_else(
+                    || crate::scaffold::MANIFESTS.to_owned(),
+                    |t| t.manifests.clone(),
+                ),
         }
     }
 
     /// The request's template, and the files it renders for the request's
     /// values. Validation checked both, so a failure now (a template
     /// removed since) is not the requester's mistake.
-    pub(super) fn render(&self, valid: &ValidRequest) -> Result<(&Template, Rendered), StepError> {
+    pub(super) async fn render(
+        &self,
+        valid: &ValidRequest,
+        settings: &CatalogSettings,
+    ) -> Result<(&Template, Rendered, Option<Service>), StepError> {
         let name = &valid.request.template;
         let template = self
             .paved
@@ -463,9 +507,12 @@ impl Request<'_> {
             .templates
             .get(name)
             .ok_or_else(|| StepError::Refused(format!("template {name} is gone")))?;
-        let rendered =
-            render(template, &valid.values).map_err(|e| StepError::Refused(e.to_string()))?;
-        Ok((template, rendered))
+        let (rendered, base) = self
+            .paved
+            .render_request(settings, valid)
+            .await
+            .map_err(StepError::Refused)?;
+        Ok((template, rendered, base))
     }
 
     /// Makes the platform repository hold the Application. An Application

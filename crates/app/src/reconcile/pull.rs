@@ -74,7 +74,7 @@ impl Reconciler {
             Err(problems) => ctx.invalid(problems, "unknown").await,
             Ok(valid) if pull.merged => ctx.provision(&valid, &settings, attempt).await,
             Ok(valid) => {
-                let preview = ctx.preview(&valid, &settings)?;
+                let preview = ctx.preview(&valid, &settings).await?;
                 if RequestState::from_labels(&ctx.issue.labels) == RequestState::Invalid {
                     let labels = RequestState::New.relabel(&ctx.issue.labels);
                     let patch = crate::github::IssuePatch {
@@ -167,12 +167,12 @@ struct Checked {
 
 impl Request<'_> {
     /// What merging will create: the files and the Application.
-    fn preview(
+    async fn preview(
         &self,
         valid: &ValidRequest,
         settings: &crate::catalog::CatalogSettings,
     ) -> Result<Status, StepError> {
-        let (template, rendered) = self.render(valid)?;
+        let (template, rendered, _) = self.render(valid, settings).await?;
         let name = &valid.request.name;
         let repo = crate::github::RepoName {
             owner: settings.organization.clone(),

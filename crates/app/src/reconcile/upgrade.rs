@@ -31,6 +31,8 @@ pub(super) struct Upgrades<'a> {
     settings: &'a CatalogSettings,
 }
 
+use crate::scaffold::foreign::hooks::Hooks;
+
 impl Reconciler {
     pub(super) fn upgrades<'a>(
         &'a self,
@@ -87,6 +89,8 @@ impl Upgrades<'_> {
             .join(format!("{}.git", repo.name.file_name()));
         let templates = deps.templates.clone();
         let author = setup.author.clone();
+        let trusted = settings.templates.trusted.clone();
+        let (scratch, project) = (deps.work_dir.clone(), service.to_owned());
         let (url, branch) = (repo.clone_url.clone(), repo.default_branch.clone());
         let pushed = crate::git::blocking(move || -> Result<Pushed, UpgradeError> {
             let git_repo = git::open_cache(&cache)?;
@@ -106,7 +110,9 @@ impl Upgrades<'_> {
             if up::up_to_date(template, &answers) {
                 return Ok(Pushed::AlreadyOn(template.version.clone()));
             }
-            let files = up::render_with(template, &answers)?;
+            let mut hooks = Hooks::refused(&scratch, &project);
+            hooks.trusted = trusted.contains(&template.name);
+            let files = up::render_with(template, &answers, &hooks)?;
             let message = format!(
                 "Upgrade {} {} → {}\n",
                 template.name, answers.version, template.version

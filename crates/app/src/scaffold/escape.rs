@@ -142,7 +142,9 @@ fn fold_lines(s: &str) -> String {
     out
 }
 
-fn quoted(s: &str, mut each: impl FnMut(char, &mut String)) -> String {
+/// `s` in double quotes, its quotes, backslashes and line breaks escaped as
+/// YAML, JSON, Python and JavaScript all read them; `each` writes the rest.
+pub(crate) fn quoted(s: &str, mut each: impl FnMut(char, &mut String)) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -1,7 +1,10 @@
 //! Templates and scaffolds: loading and checking templates, resolving
 //! parameter values, escaping, and rendering a service's files in memory.
 
+mod adopt;
+pub mod base;
 pub mod escape;
+pub mod foreign;
 mod params;
 pub mod publish;
 mod render;
@@ -11,8 +14,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use params::{MAX_VALUE_BYTES, ParamError, Values, is_dns_label, resolve};
-pub use render::{RenderError, Rendered, RenderedFile, render};
-pub use template::{COMMON_PARAMS, Param, ParamType, Template, TemplateError};
+pub use render::{RenderError, Rendered, RenderedFile, render, render_service};
+pub use template::{
+    COMMON_PARAMS, DEFAULT_PORT, MANIFESTS, Param, ParamType, Template, TemplateError,
+    is_relative_folder,
+};
 
 /// Where the templates come from: a folder, or the ones built into paved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +48,14 @@ impl TemplateSource {
             Self::BuiltIn => Templates::builtin(),
         }
     }
+
+    /// Only the template `name` (all of them when built in: they are few).
+    pub fn load_one(&self, name: &str) -> Result<Templates, Vec<TemplateError>> {
+        match self {
+            Self::Folder(dir) => Templates::load_one(dir, name),
+            Self::BuiltIn => Templates::builtin(),
+        }
+    }
 }
 
 impl std::fmt::Display for TemplateSource {
@@ -60,8 +74,9 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// Loads every `*/template.yaml` under `dir`; all problems in all
-    /// templates are reported together.
+    /// Loads every template under `dir` (a folder with a `template.yaml`, a
+    /// `cookiecutter.json` or a `copier.yml`); all problems in all templates
+    /// are reported together.
     pub fn load(dir: &Path) -> Result<Self, Vec<TemplateError>> {
         let fail = |message: String| {
             vec![TemplateError {
@@ -75,15 +90,28 @@ impl Templates {
         let mut dirs: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.join("template.yaml").is_file())
+            .filter(|p| is_template_dir(p))
             .collect();
         dirs.sort();
-        let loaded: Vec<_> = dirs.iter().map(|d| template::load(d)).collect();
+        let loaded: Vec<_> = dirs.iter().map(|d| load_folder(d)).collect();
         Self::gather(loaded).map_err(|e| {
             e.unwrap_or_else(|| {
-                fail("no templates here (each is a folder with a template.yaml)".into())
+                fail("no templates here (each is a folder with a template.yaml, a cookiecutter.json or a copier.yml)".into())
             })
         })
+    }
+
+    /// Loads only the template `name` under `dir`: what `paved render` needs.
+    pub fn load_one(dir: &Path, name: &str) -> Result<Self, Vec<TemplateError>> {
+        let folder = dir.join(name);
+        if name.contains(['/', '\\']) || name.starts_with('.') || !is_template_dir(&folder) {
+            return Err(vec![TemplateError {
+                file: dir.to_owned(),
+                line: None,
+                message: format!("there is no template {name:?} here"),
+            }]);
+        }
+        Self::gather(vec![load_folder(&folder)]).map_err(Option::unwrap_or_default)
     }
 
     /// The templates built into paved (the workspace's `templates/`).
@@ -136,6 +164,35 @@ impl Templates {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
     }
+}
+
+/// A folder holding a template of paved's own or of Cookiecutter or Copier.
+fn is_template_dir(dir: &Path) -> bool {
+    [
+        "template.yaml",
+        "cookiecutter.json",
+        "copier.yml",
+        "copier.yaml",
+    ]
+    .iter()
+    .any(|f| dir.join(f).is_file())
+}
+
+/// The template in `dir`: paved's own when it has a `template.yaml`,
+/// else adopted from Cookiecutter or Copier with its sidecar.
+fn load_folder(dir: &Path) -> Result<Template, Vec<TemplateError>> {
+    if dir.join("template.yaml").is_file() {
+        return template::load(dir);
+    }
+    let files = template::read_folder(dir).map_err(|e| {
+        vec![TemplateError {
+            file: dir.to_owned(),
+            line: None,
+            message: e.to_string(),
+        }]
+    })?;
+    let sidecar = std::fs::read_to_string(adopt::sidecar_path(dir)).ok();
+    adopt::load(dir, files, sidecar)
 }
 
 /// An error and its sources, on one line: Tera puts the useful part (file,

@@ -79,6 +79,7 @@ pub fn resolve(
                 param: p.name.clone(),
                 problem,
             }),
+            None if p.defaulted_by_template => continue,
             None => match (&p.default, p.required) {
                 (Some(d), _) => Ok(d.clone()),
                 (None, true) => Err(ParamError {
@@ -129,7 +130,17 @@ pub(super) fn check(p: &Param, text: &str) -> Result<serde_json::Value, String> 
 }
 
 fn check_string(p: &Param, text: &str) -> Result<(), String> {
-    if p.name == "name" && !is_dns_label(text) {
+    // A foreign template writes values unescaped, as its tool does: keep
+    // them to one line of text that cannot be read as Jinja.
+    if p.defaulted_by_template {
+        if text.chars().any(char::is_control) {
+            return Err("must be one line of text, without control characters".into());
+        }
+        if ["{{", "{%", "{#"].iter().any(|d| text.contains(d)) {
+            return Err("may not hold Jinja delimiters ({{, {% or {#)".into());
+        }
+    }
+    if p.name == "name" && !p.defaulted_by_template && !is_dns_label(text) {
         return Err(format!(
             "{:?} is not a DNS-1123 label: lowercase letters, digits and '-', at most 63, starting with a letter and not ending with '-'",
             shorten(text)

@@ -25,6 +25,10 @@ pub struct Answers {
     pub digest: String,
     pub request: String,
     pub answers: std::collections::BTreeMap<String, serde_json::Value>,
+    /// What paved's standard base was made for, when paved added it to a
+    /// foreign template's render: an upgrade adds it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<super::base::Service>,
 }
 
 impl Answers {
@@ -33,14 +37,21 @@ impl Answers {
     }
 }
 
-/// `.paved/answers.yml`: the template, its version and digest, every value used.
-pub fn answers_file(template: &Template, values: &Values, request_url: &str) -> Vec<u8> {
+/// `.paved/answers.yml`: the template, its version and digest, every value
+/// used, and what the standard base (if added) was made for.
+pub fn answers_file(
+    template: &Template,
+    values: &Values,
+    request_url: &str,
+    base: Option<&super::base::Service>,
+) -> Vec<u8> {
     let answers = Answers {
         template: template.name.clone(),
         version: template.version.clone(),
         digest: template.digest.clone(),
         request: request_url.to_owned(),
         answers: values.as_map().clone(),
+        base: base.cloned(),
     };
     let body = crate::yaml::to_string(&answers).expect("answers serialize");
     format!("# Written by paved: how this repository was made. paved owns this file.\n{body}")

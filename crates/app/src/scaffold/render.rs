@@ -8,8 +8,9 @@ use std::path::{Component, Path, PathBuf};
 use tera::{Context, Tera, Value};
 
 use super::escape;
+use super::foreign::hooks::Hooks;
 use super::params::Values;
-use super::template::{FileBody, Template, is_templated, path_template_name};
+use super::template::{Engine, FileBody, SkeletonFile, Template, is_templated, path_template_name};
 
 /// One generated file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,12 +25,24 @@ pub struct RenderedFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub files: Vec<RenderedFile>,
+    /// A foreign template's own answers file, when the render did not write
+    /// one: a service's repository gets it (see [`super::base::complete`]),
+    /// `paved render` does not, as the tool would not.
+    pub record: Option<RenderedFile>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("rendering {file}: {message}")]
-    Tera { file: String, message: String },
+    Template { file: String, message: String },
+    #[error("{param}: {problem}")]
+    Value { param: String, problem: String },
+    #[error(
+        "{template} runs code ({runs}); paved runs a template's hooks only when paved.yaml trusts it (templates.trusted)"
+    )]
+    Untrusted { template: String, runs: String },
+    #[error("hook {hook} {output}")]
+    Hook { hook: String, output: String },
     #[error("rendered path {0:?} would leave the repository or touch .git")]
     UnsafePath(String),
     #[error("{} is not empty; pass --force to write into it anyway", .0.display())]
@@ -59,23 +72,65 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-/// Renders every skeleton file with `values` (from [`super::params::resolve`]).
-pub fn render(template: &Template, values: &Values) -> Result<Rendered, RenderError> {
+/// Renders a template with `values` (from [`super::params::resolve`]);
+/// `hooks` says whether a foreign template's code may run, and where.
+pub fn render(
+    template: &Template,
+    values: &Values,
+    hooks: &Hooks,
+) -> Result<Rendered, RenderError> {
+    match &template.engine {
+        Engine::Native { files, tera } => render_native(tera, files, values),
+        Engine::Foreign(foreign) => {
+            let given = values
+                .as_map()
+                .iter()
+                .map(|(k, v)| (k.clone(), text_of(v)))
+                .collect();
+            let output = foreign.render(&given, hooks)?;
+            let mut files = output.files;
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+            Ok(Rendered {
+                files,
+                record: output.record,
+            })
+        }
+    }
+}
+
+/// A service's repository as paved pushes it: [`render`], then
+/// [`super::base::complete`] for `service`. Returns the render and the
+/// service when paved's standard base was added.
+pub fn render_service(
+    template: &Template,
+    values: &Values,
+    hooks: &Hooks,
+    service: &super::base::Service,
+) -> Result<(Rendered, Option<super::base::Service>), RenderError> {
+    let mut rendered = render(template, values, hooks)?;
+    let base = super::base::complete(template, &mut rendered, Some(service));
+    Ok((rendered, base))
+}
+
+/// paved's own format: every skeleton file through Tera.
+fn render_native(
+    tera: &Tera,
+    skeleton: &[SkeletonFile],
+    values: &Values,
+) -> Result<Rendered, RenderError> {
     let mut context = Context::new();
     for (k, v) in values.as_map() {
         context.insert(k.as_str(), v);
     }
     let run = |name: &str| {
-        template
-            .tera
-            .render(name, &context)
-            .map_err(|e| RenderError::Tera {
+        tera.render(name, &context)
+            .map_err(|e| RenderError::Template {
                 file: name.trim_start_matches("path:").to_owned(),
                 message: super::error_chain(&e),
             })
     };
-    let mut files = Vec::with_capacity(template.files().len());
-    for file in template.files() {
+    let mut files = Vec::with_capacity(skeleton.len());
+    for file in skeleton {
         let path = if is_templated(&file.path) {
             run(&path_template_name(&file.path))?
         } else {
@@ -95,7 +150,10 @@ pub fn render(template: &Template, values: &Values) -> Result<Rendered, RenderEr
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Rendered { files })
+    Ok(Rendered {
+        files,
+        record: None,
+    })
 }
 
 fn safe_path(path: &str) -> bool {

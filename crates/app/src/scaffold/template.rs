@@ -13,7 +13,31 @@ use tera::Tera;
 use tera::ast::{Expr, ExprVal, Node};
 
 use super::escape::FILTERS;
+use super::foreign::{Foreign, Tool, Variable};
 use crate::yaml;
+
+/// The folder of a service repository Argo CD deploys (its kustomization),
+/// unless a foreign template's mapping names another.
+pub const MANIFESTS: &str = "k8s";
+
+/// The port a service listens on unless its template says otherwise.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// A folder path inside a repository: relative, `/`-separated, no `..`,
+/// no `.git` (a sidecar's `manifests`, an Application's `spec.source.path`).
+pub fn is_relative_folder(path: &str) -> bool {
+    !path.is_empty()
+        && path.len() <= 255
+        && path.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part != ".git"
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        })
+}
 
 /// The parameters every template takes, under these names.
 pub const COMMON_PARAMS: [&str; 5] = ["name", "description", "owner", "org", "domain"];
@@ -59,6 +83,9 @@ pub struct Param {
     pub minimum: Option<i64>,
     pub maximum: Option<i64>,
     pub max_length: Option<usize>,
+    /// The template computes the default itself (Cookiecutter and Copier
+    /// defaults may refer to earlier answers): a value not given is left to it.
+    pub defaulted_by_template: bool,
 }
 
 impl Param {
@@ -98,8 +125,27 @@ pub struct Template {
     pub params: Vec<Param>,
     /// `CHANGELOG.md`, if the template has one: upgrade pull requests quote it.
     pub changelog: Option<String>,
-    pub(super) files: Vec<SkeletonFile>,
-    pub(super) tera: Tera,
+    /// Where the service's kustomize base is in a render.
+    pub manifests: String,
+    /// The port paved's standard base sends traffic to, for a foreign
+    /// template that renders no manifests (its sidecar's `port`).
+    pub port: u16,
+    /// Where a request's own fields (name, description, owner, org, domain)
+    /// go among the template's variables; paved's own templates take them
+    /// under those names.
+    pub mapping: BTreeMap<String, String>,
+    pub(super) engine: Engine,
+}
+
+/// How a template's files are made.
+pub(super) enum Engine {
+    /// paved's own format: a skeleton rendered with Tera.
+    Native {
+        files: Vec<SkeletonFile>,
+        tera: Box<Tera>,
+    },
+    /// A Cookiecutter or Copier template, rendered as its tool renders it.
+    Foreign(Box<Foreign>),
 }
 
 impl fmt::Debug for Template {
@@ -116,8 +162,28 @@ impl Template {
         self.params.iter().find(|p| p.name == name)
     }
 
-    pub fn files(&self) -> &[SkeletonFile] {
-        &self.files
+    /// The tool a foreign template was written for; `None` for paved's own.
+    pub fn tool(&self) -> Option<Tool> {
+        match &self.engine {
+            Engine::Native { .. } => None,
+            Engine::Foreign(f) => Some(f.tool),
+        }
+    }
+
+    /// A foreign template's variables, in the tool's terms.
+    pub fn variables(&self) -> Vec<Variable> {
+        match &self.engine {
+            Engine::Native { .. } => Vec::new(),
+            Engine::Foreign(f) => f.variables(),
+        }
+    }
+
+    /// What in the template runs code when it renders (hooks, tasks).
+    pub fn runs_code(&self) -> Vec<String> {
+        match &self.engine {
+            Engine::Native { .. } => Vec::new(),
+            Engine::Foreign(f) => f.runs_code(),
+        }
     }
 }
 
@@ -238,8 +304,16 @@ pub fn from_files(
         changelog: files
             .get("CHANGELOG.md")
             .map(|(bytes, _)| String::from_utf8_lossy(bytes).into_owned()),
-        files: skeleton,
-        tera,
+        manifests: MANIFESTS.to_owned(),
+        port: DEFAULT_PORT,
+        mapping: COMMON_PARAMS
+            .iter()
+            .map(|p| (p.to_string(), p.to_string()))
+            .collect(),
+        engine: Engine::Native {
+            files: skeleton,
+            tera: Box::new(tera),
+        },
     })
 }
 
@@ -343,6 +417,7 @@ fn param(name: &str, value: yaml::Value) -> Result<Param, String> {
         minimum: f.minimum,
         maximum: f.maximum,
         max_length: f.max_length,
+        defaulted_by_template: false,
     };
     if let Some(d) = &p.default {
         super::params::check(&p, &scalar_text(d)).map_err(|e| format!("default {e}"))?;
@@ -409,7 +484,7 @@ fn skeleton(
 }
 
 /// SHA-256 of the folder's files, in path order, each as path, NUL, contents, NUL.
-fn digest(files: &Files) -> String {
+pub(super) fn digest(files: &Files) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     for (path, (bytes, _)) in files {
@@ -422,7 +497,7 @@ fn digest(files: &Files) -> String {
 }
 
 /// Every file under `dir`, by its path inside `dir` (`/`-separated).
-fn read_folder(dir: &Path) -> std::io::Result<Files> {
+pub(super) fn read_folder(dir: &Path) -> std::io::Result<Files> {
     let mut files = Files::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
@@ -479,7 +554,7 @@ fn tera_error(file: &Path, e: &tera::Error) -> TemplateError {
 }
 
 /// An error pointing at the first line of `text` containing `needle`.
-fn located(file: &Path, text: &str, needle: &str, message: String) -> TemplateError {
+pub(super) fn located(file: &Path, text: &str, needle: &str, message: String) -> TemplateError {
     let line = text.lines().position(|l| l.contains(needle)).map(|i| i + 1);
     TemplateError {
         file: file.to_owned(),
