@@ -428,3 +428,121 @@ fn check_says_what_a_catalog_needs_to_take_requests_for_them() {
         "{err}"
     );
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=Dev", "-c", "user.email=dev@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_copier_service_upgrades_by_a_merge_that_keeps_its_changes() {
+    use paved_app::scaffold::base::Service;
+    use paved_app::scaffold::foreign::hooks::Hooks;
+    use paved_app::scaffold::publish::{answers_file, scaffold_files};
+    use paved_app::scaffold::{Templates, render_service, resolve};
+
+    let scratch = TempDir::new("foreign-upgrade");
+    let templates = scratch.0.join("templates");
+    let template = templates.join("copier-semantics");
+    common::copy_dir(
+        &common::workspace().join("tests/templates/copier-semantics"),
+        &template,
+    );
+    std::fs::write(
+        templates.join("copier-semantics.paved.yaml"),
+        "version: 1.0.0\n",
+    )
+    .unwrap();
+
+    // The service as paved made it: the render, the standard base, the records.
+    let loaded = Templates::load_one(&templates, "copier-semantics").unwrap();
+    let tpl = loaded.get("copier-semantics").unwrap();
+    let given = BTreeMap::from([("project_name".to_owned(), "Orders".to_owned())]);
+    let values = resolve(tpl, &given).unwrap();
+    let service = Service {
+        name: "orders".into(),
+        org: "acme".into(),
+        domain: "apps.example.com".into(),
+        port: 8080,
+    };
+    let hooks = Hooks::refused(&scratch.0, "orders");
+    let (rendered, base) = render_service(tpl, &values, &hooks, &service).unwrap();
+    assert_eq!(base.as_ref(), Some(&service));
+    let repo = scratch.0.join("orders");
+    for f in scaffold_files(
+        &rendered,
+        answers_file(
+            tpl,
+            &values,
+            "https://example/acme/catalog/issues/2",
+            base.as_ref(),
+        ),
+    ) {
+        let path = repo.join(&f.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, f.contents.unwrap()).unwrap();
+    }
+    // Copier's own answers file came from the template; the base from paved.
+    let answers = std::fs::read_to_string(repo.join(".answers/orders.yml")).unwrap();
+    assert!(answers.contains("project_name: Orders"), "{answers}");
+    assert!(repo.join("k8s/kustomization.yaml").is_file());
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "Scaffold"]);
+    git(&repo, &["branch", "paved/template"]);
+
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    std::fs::write(repo.join("README.md"), format!("Ours.\n{readme}")).unwrap();
+    git(&repo, &["commit", "-q", "-am", "Our README"]);
+    let source = template.join("template/README.md.jinja");
+    let text = std::fs::read_to_string(&source).unwrap();
+    std::fs::write(
+        &source,
+        format!("{text}Upgraded for {{{{ project_name }}}}.\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("copier-semantics.paved.yaml"),
+        "version: 1.1.0\n",
+    )
+    .unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_paved"))
+        .args(["upgrade", "--repo"])
+        .arg(&repo)
+        .arg("--templates")
+        .arg(&templates)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(said, "upgraded 1.0.0 → 1.1.0: merged and committed\n");
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    assert!(
+        readme.starts_with("Ours.\n") && readme.ends_with("Upgraded for Orders.\n"),
+        "{readme}"
+    );
+    assert!(
+        repo.join("k8s/kustomization.yaml").is_file(),
+        "the base is kept"
+    );
+    let record = std::fs::read_to_string(repo.join(".paved/answers.yml")).unwrap();
+    assert!(
+        record.contains("version: 1.1.0") && record.contains("base:"),
+        "{record}"
+    );
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+}
