@@ -503,7 +503,14 @@ fn a_copier_service_upgrades_by_a_merge_that_keeps_its_changes() {
 
     let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
     std::fs::write(repo.join("README.md"), format!("Ours.\n{readme}")).unwrap();
-    git(&repo, &["commit", "-q", "-am", "Our README"]);
+    std::fs::write(repo.join("local-settings.toml"), "settings = 2 # ours\n").unwrap();
+    git(&repo, &["commit", "-q", "-am", "Our README and settings"]);
+    // _skip_if_exists: a change to this file never reaches a service that has it.
+    std::fs::write(
+        template.join("template/local-settings.toml"),
+        "settings = 3\n",
+    )
+    .unwrap();
     let source = template.join("template/README.md.jinja");
     let text = std::fs::read_to_string(&source).unwrap();
     std::fs::write(
@@ -539,10 +546,88 @@ fn a_copier_service_upgrades_by_a_merge_that_keeps_its_changes() {
         repo.join("k8s/kustomization.yaml").is_file(),
         "the base is kept"
     );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("local-settings.toml")).unwrap(),
+        "settings = 2 # ours\n"
+    );
     let record = std::fs::read_to_string(repo.join(".paved/answers.yml")).unwrap();
     assert!(
         record.contains("version: 1.1.0") && record.contains("base:"),
         "{record}"
     );
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_request_lands_in_the_templates_variables_and_bad_values_are_its_fields() {
+    use paved_app::catalog::{CatalogSettings, ServiceRequest, validate};
+    use paved_app::scaffold::Templates;
+
+    let scratch = TempDir::new("foreign-request");
+    let templates = scratch.0.join("templates");
+    common::copy_dir(
+        &common::workspace().join("tests/templates/cc-semantics"),
+        &templates.join("cc-semantics"),
+    );
+    let templates_loaded = |sidecar: &str| {
+        std::fs::write(templates.join("cc-semantics.paved.yaml"), sidecar).unwrap();
+        Templates::load(&templates).unwrap()
+    };
+    let settings = CatalogSettings::defaults("acme");
+    let request = |description: &str| ServiceRequest {
+        name: "billing-api".into(),
+        template: "cc-semantics".into(),
+        description: description.into(),
+        owner: "@acme/payments".into(),
+        parameters: BTreeMap::from([("flavour".into(), "chocolate".into())]),
+    };
+
+    // Without a mapping, a request has nowhere to go.
+    let unmapped = templates_loaded("title: Semantics\n");
+    let problems = validate(&request("Bills."), &unmapped, &settings).unwrap_err();
+    let fields: Vec<_> = problems.iter().filter_map(|p| p.field.as_deref()).collect();
+    assert_eq!(fields, ["name", "description", "owner"], "{problems:?}");
+
+    let mapped = templates_loaded(
+        "variables:\n  name: project_slug\n  description: project_name\n  owner: kebab\n",
+    );
+    let valid = validate(&request("Bills customers"), &mapped, &settings).unwrap();
+    let values: Vec<(&str, &serde_json::Value)> = valid
+        .values
+        .as_map()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("flavour", &serde_json::json!("chocolate")),
+            ("kebab", &serde_json::json!("@acme/payments")),
+            ("project_name", &serde_json::json!("Bills customers")),
+            ("project_slug", &serde_json::json!("billing-api")),
+        ]
+    );
+    // Values written unescaped stay one line of text that is not Jinja;
+    // the problem is the requester's field, not the template's variable.
+    for bad in ["Bills\ncustomers", "Bills {{ cookiecutter.x }}"] {
+        let problems = validate(&request(bad), &mapped, &settings).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            problems[0].field.as_deref(),
+            Some("description"),
+            "{problems:?}"
+        );
+    }
+    // A variable a field goes to is not also a parameter.
+    let mut twice = request("Bills.");
+    twice
+        .parameters
+        .insert("project_slug".into(), "other".into());
+    let problems = validate(&twice, &mapped, &settings).unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.field.as_deref() == Some("project_slug")),
+        "{problems:?}"
+    );
 }

@@ -80,20 +80,32 @@ pub fn recorded_answers(repo: &Repository, template_head: Oid) -> Result<Answers
 }
 
 /// Commits `files` as the whole tree on top of `base` (the old pure render),
-/// on the local `paved/template`; `base` itself when nothing changed.
+/// on the local `paved/template`; `base` itself when nothing changed. A file
+/// the template keeps on upgrades (Copier's `_skip_if_exists`) keeps its old
+/// render, so the merge leaves the service's copy alone.
 pub fn commit_render(
     repo: &Repository,
+    template: &Template,
     base: Oid,
     files: &[FileChange],
     author: &Author,
     message: &str,
 ) -> Result<Oid, UpgradeError> {
-    let tree = git::write_tree(repo, None, files)?
-        .ok_or(UpgradeError::Render("the render is empty".into()))?;
     let base_tree = repo
         .find_commit(base)
         .and_then(|c| c.tree())
         .map_err(GitError::from)?;
+    let mut files = files.to_vec();
+    for file in files
+        .iter_mut()
+        .filter(|f| template.keeps_on_upgrade(&f.path))
+    {
+        if let Some(old) = git::read_file(repo, &base_tree, &file.path)? {
+            file.contents = Some(old);
+        }
+    }
+    let tree = git::write_tree(repo, None, &files)?
+        .ok_or(UpgradeError::Render("the render is empty".into()))?;
     if base_tree.id() == tree {
         return Ok(base);
     }
@@ -272,7 +284,7 @@ pub fn upgrade_checkout(
     let mut hooks = Hooks::refused(&std::env::temp_dir(), &dir.display().to_string());
     hooks.trusted = trusted;
     let files = render_with(template, &answers, &hooks)?;
-    let new = commit_render(&repo, base, &files, &author, &message)?;
+    let new = commit_render(&repo, template, base, &files, &author, &message)?;
     let theirs = repo.find_annotated_commit(new).map_err(GitError::from)?;
     repo.merge(&[&theirs], None, None).map_err(GitError::from)?;
     let mut index = repo.index().map_err(GitError::from)?;

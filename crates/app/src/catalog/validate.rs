@@ -103,11 +103,14 @@ pub fn validate(
         Ok(_) => Err(problems),
         Err(errors) => {
             for e in errors {
-                if !problems
+                // A problem with the variable a field went to is the field's.
+                let field = template
+                    .mapping
                     .iter()
-                    .any(|p| p.field.as_deref() == Some(e.param.as_str()))
-                {
-                    problems.push(Problem::new(&e.param, e.problem));
+                    .find(|(_, variable)| **variable == e.param)
+                    .map_or(e.param.as_str(), |(field, _)| field.as_str());
+                if !problems.iter().any(|p| p.field.as_deref() == Some(field)) {
+                    problems.push(Problem::new(field, e.problem));
                 }
             }
             Err(problems)

@@ -117,7 +117,14 @@ impl Upgrades<'_> {
                 "Upgrade {} {} → {}\n",
                 template.name, answers.version, template.version
             );
-            let new = up::commit_render(&git_repo, template_head, &files, &author, &message)?;
+            let new = up::commit_render(
+                &git_repo,
+                template,
+                template_head,
+                &files,
+                &author,
+                &message,
+            )?;
             let changed = up::changed_paths(&git_repo, template_head, new)?;
             let conflicts = up::conflicts(&git_repo, main, new)?;
             let refspec = format!("refs/heads/{TEMPLATE_BRANCH}:refs/heads/{TEMPLATE_BRANCH}");

@@ -178,6 +178,15 @@ impl Template {
         }
     }
 
+    /// Whether an upgrade keeps `path` as it was (a Copier template's
+    /// `_skip_if_exists`).
+    pub fn keeps_on_upgrade(&self, path: &str) -> bool {
+        match &self.engine {
+            Engine::Native { .. } => false,
+            Engine::Foreign(f) => f.keeps(path),
+        }
+    }
+
     /// What in the template runs code when it renders (hooks, tasks).
     pub fn runs_code(&self) -> Vec<String> {
         match &self.engine {

@@ -75,6 +75,8 @@ pub struct Spec {
     suffix: String,
     answers_file: String,
     options: Options,
+    /// `_skip_if_exists`: files an update never overwrites.
+    keep: Wildmatch,
     /// `_tasks`, which run commands after the copy.
     pub tasks: Vec<Value>,
 }
@@ -171,12 +173,36 @@ pub fn load(source: &Source) -> Result<Spec, Failure> {
         suffix: text_of("_templates_suffix", ".jinja"),
         answers_file: text_of("_answers_file", ".copier-answers.yml"),
         options: envops(get("_envops")).map_err(|m| at("_envops", m))?,
+        keep: kept(get("_skip_if_exists")).map_err(|m| at("_skip_if_exists", m))?,
         tasks: get("_tasks")
             .map(|t| t.try_iter().into_iter().flatten().collect())
             .unwrap_or_default(),
     };
     spec.check_syntax(source)?;
     Ok(spec)
+}
+
+/// `_skip_if_exists` as patterns; one written as a template is refused, as
+/// paved matches these before any answer is known.
+fn kept(value: Option<Value>) -> Result<Wildmatch, String> {
+    let patterns: Vec<String> = value
+        .map(|list| {
+            list.try_iter()
+                .into_iter()
+                .flatten()
+                .map(|v| v.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(templated) = patterns
+        .iter()
+        .find(|p| p.contains("{{") || p.contains("{%"))
+    {
+        return Err(format!(
+            "{templated:?}: a templated pattern is not supported"
+        ));
+    }
+    Wildmatch::new(patterns.iter().map(String::as_str))
 }
 
 fn question(name: &str, value: &Value) -> Result<Question, String> {
@@ -598,6 +624,11 @@ impl Spec {
         }
         Wildmatch::new(lines.iter().map(String::as_str))
             .map_err(|m| Failure::at(&self.config, None, m))
+    }
+
+    /// Whether an update leaves `path` as the project has it.
+    pub fn keeps(&self, path: &str) -> bool {
+        self.keep.matches(path)
     }
 
     /// `_tasks` as commands: each a shell line or an argv list, rendered.

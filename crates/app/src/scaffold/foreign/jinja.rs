@@ -375,8 +375,12 @@ mod tests {
             "{\n    \"a\": [\n        true\n    ],\n    \"b\": 1\n}"
         );
         assert_eq!(
-            render(Flavor::Cookiecutter, "{{ uuid4() | length }}").unwrap(),
-            "36"
+            render(
+                Flavor::Cookiecutter,
+                "{{ uuid4() | length }} {{ random_ascii_string(8) | length }}"
+            )
+            .unwrap(),
+            "36 8"
         );
         assert_eq!(
             render(

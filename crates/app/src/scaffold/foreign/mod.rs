@@ -120,6 +120,15 @@ impl Foreign {
         }
     }
 
+    /// Whether an upgrade keeps `path` as the service has it (Copier's
+    /// `_skip_if_exists`).
+    pub fn keeps(&self, path: &str) -> bool {
+        match &self.spec {
+            Spec::Cookiecutter(_) => false,
+            Spec::Copier(s) => s.keeps(path),
+        }
+    }
+
     /// What in the template runs code: its hook scripts or its `_tasks`.
     pub fn runs_code(&self) -> Vec<String> {
         match &self.spec {
@@ -136,8 +145,10 @@ impl Foreign {
         let out_dir = hooks.destination.as_str();
         let code = self.runs_code();
         if !code.is_empty() && !hooks.trusted {
+            // The folder's name, not its path: this may reach an issue.
+            let name = self.source.origin.file_name().unwrap_or_default();
             return Err(RenderError::Untrusted {
-                template: self.source.origin.display().to_string(),
+                template: name.to_string_lossy().into_owned(),
                 runs: code.join(", "),
             });
         }
