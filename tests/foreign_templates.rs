@@ -618,6 +618,35 @@ fn a_request_lands_in_the_templates_variables_and_bad_values_are_its_fields() {
             "{problems:?}"
         );
     }
+    // A template whose hooks are not trusted takes no request at all.
+    let hooked = scratch.0.join("hooked");
+    common::copy_dir(
+        &common::workspace().join("tests/templates/cc-semantics"),
+        &hooked.join("cc-semantics"),
+    );
+    std::fs::create_dir_all(hooked.join("cc-semantics/hooks")).unwrap();
+    std::fs::write(
+        hooked.join("cc-semantics/hooks/post_gen_project.sh"),
+        "#!/bin/sh\ntrue\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        templates.join("cc-semantics.paved.yaml"),
+        hooked.join("cc-semantics.paved.yaml"),
+    )
+    .unwrap();
+    let with_hooks = Templates::load(&hooked).unwrap();
+    let problems = validate(&request("Bills."), &with_hooks, &settings).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .to_string()
+            .contains("runs code when it renders (hooks/post_gen_project.sh)"),
+        "{problems:?}"
+    );
+    let mut trusting = settings.clone();
+    trusting.templates.trusted.push("cc-semantics".into());
+    assert!(validate(&request("Bills."), &with_hooks, &trusting).is_ok());
     // A variable a field goes to is not also a parameter.
     let mut twice = request("Bills.");
     twice

@@ -70,6 +70,17 @@ pub fn validate(
             "is set by its own field, not as an extra parameter",
         ));
     }
+    let code = template.runs_code();
+    if !code.is_empty() && !settings.templates.trusted.contains(&template.name) {
+        problems.push(Problem::new(
+            "template",
+            format!(
+                "{} runs code when it renders ({}), and paved.yaml does not trust it (templates.trusted)",
+                template.name,
+                code.join(", ")
+            ),
+        ));
+    }
     let mut given: BTreeMap<String, String> = request.parameters.clone();
     let fields = [
         ("name", request.name.clone()),
