@@ -356,15 +356,30 @@ pub fn form_body(
     owner: &str,
     extras: &str,
 ) -> String {
-    let extras = if extras.is_empty() {
-        "_No response_"
-    } else {
-        extras
+    form_body_with_resources(name, template, description, owner, extras, "")
+}
+
+/// [`form_body`] with the Resources field filled in (one resource a line).
+pub fn form_body_with_resources(
+    name: &str,
+    template: &str,
+    description: &str,
+    owner: &str,
+    extras: &str,
+    resources: &str,
+) -> String {
+    let or_none = |s: &str| {
+        if s.is_empty() {
+            "_No response_".to_owned()
+        } else {
+            s.to_owned()
+        }
     };
+    let (extras, resources) = (or_none(extras), or_none(resources));
     format!(
         "### Service name\n\n{name}\n\n### Template\n\n{template}\n\n### Description\n\n{description}\n\n\
-         ### Owning team\n\n{owner}\n\n### Extra parameters\n\n{extras}\n\n### Before you submit\n\n\
-         - [X] The name is not taken by another service or repository.\n"
+         ### Owning team\n\n{owner}\n\n### Extra parameters\n\n{extras}\n\n### Resources\n\n{resources}\n\n\
+         ### Before you submit\n\n- [X] The name is not taken by another service or repository.\n"
     )
 }
 

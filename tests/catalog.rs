@@ -128,6 +128,7 @@ fn valid_requests_resolve_every_template_value() {
         description: "Bills.".into(),
         owner: "@acme/payments".into(),
         parameters: [("port".to_owned(), "9000".to_owned())].into(),
+        resources: Vec::new(),
     };
     let v = validate(&r, &templates, &settings()).unwrap();
     assert_eq!(v.values.get("org").unwrap(), "acme");
@@ -149,6 +150,7 @@ fn every_problem_is_listed_in_one_reply() {
             ("colour".into(), "red".into()),
         ]
         .into(),
+        resources: Vec::new(),
     };
     let mut s = settings();
     s.policy.name_prefixes = vec!["svc-".into()];

@@ -580,6 +580,7 @@ fn a_request_lands_in_the_templates_variables_and_bad_values_are_its_fields() {
         description: description.into(),
         owner: "@acme/payments".into(),
         parameters: BTreeMap::from([("flavour".into(), "chocolate".into())]),
+        resources: Vec::new(),
     };
 
     // Without a mapping, a request has nowhere to go.

@@ -130,3 +130,73 @@ pub async fn wait_for_application<F: Fn(&Option<paved_app::platform::AppSpec>) -
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// The strict schema of each resource kind paved defines, by kind, from
+/// `deploy/crossplane/definitions.yaml`: the definition's own schema, with
+/// the object's apiVersion, kind and metadata, refusing unknown fields.
+pub fn resource_schemas() -> std::collections::BTreeMap<String, serde_json::Value> {
+    let text =
+        std::fs::read_to_string(workspace().join("deploy/crossplane/definitions.yaml")).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let xrd: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
+        let spec = &xrd["spec"];
+        let version = &spec["versions"][0];
+        let mut schema = version["schema"]["openAPIV3Schema"].clone();
+        let kind = spec["names"]["kind"].as_str().unwrap().to_owned();
+        let properties = schema["properties"].as_object_mut().unwrap();
+        properties.insert(
+            "apiVersion".into(),
+            serde_json::json!({"const": format!("{}/{}", spec["group"].as_str().unwrap(), version["name"].as_str().unwrap())}),
+        );
+        properties.insert("kind".into(), serde_json::json!({"const": kind}));
+        properties.insert(
+            "metadata".into(),
+            serde_json::json!({
+                "type": "object",
+                "required": ["name", "namespace"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "namespace": {"type": "string"},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            }),
+        );
+        schema["required"] = serde_json::json!(["apiVersion", "kind", "metadata", "spec"]);
+        strict(&mut schema);
+        out.insert(kind, schema);
+    }
+    out
+}
+
+/// Refuses unknown fields wherever an object lists its properties.
+fn strict(node: &mut serde_json::Value) {
+    match node {
+        serde_json::Value::Object(map) => {
+            for value in map.values_mut() {
+                strict(value);
+            }
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("additionalProperties".into(), false.into());
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strict),
+        _ => {}
+    }
+}
+
+/// Asserts each resource file (YAML) is valid for its kind's strict schema.
+pub fn assert_resources_valid(files: &[String]) {
+    let schemas = resource_schemas();
+    for text in files {
+        let doc: serde_json::Value = serde_yaml::from_str(text).unwrap();
+        let kind = doc["kind"].as_str().unwrap_or_default();
+        let schema = schemas
+            .get(kind)
+            .unwrap_or_else(|| panic!("no definition for {kind}"));
+        if let Some(errors) = schema_errors(schema, std::slice::from_ref(&doc)) {
+            assert!(errors.is_empty(), "{errors:?}\n{text}");
+        }
+    }
+}

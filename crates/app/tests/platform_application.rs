@@ -21,6 +21,7 @@ fn spec() -> AppSpec {
         request_url: "https://github.com/acme/catalog/issues/12".into(),
         url: "https://billing-api.apps.acme.dev".into(),
         path: "k8s".into(),
+        wiring: None,
     }
 }
 

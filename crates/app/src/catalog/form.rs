@@ -287,7 +287,11 @@ pub fn request(form: &Form, body: &str) -> Result<ServiceRequest, Vec<Problem>> 
         description: take("description"),
         owner: take("owner"),
         parameters: BTreeMap::new(),
+        resources: Vec::new(),
     };
+    if let Some(lines) = submitted.text.get("resources") {
+        request.resources = super::resources::parse_lines(lines);
+    }
     if let Some(extra) = submitted.text.get("parameters") {
         match parse_parameters(extra) {
             Ok(p) => request.parameters = p,

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod form;
+pub mod resources;
 pub mod service_file;
 pub mod settings;
 mod validate;
@@ -23,6 +24,8 @@ pub struct ServiceRequest {
     pub owner: String,
     /// Further template parameters, by name, as typed.
     pub parameters: BTreeMap<String, String>,
+    /// Databases, caches and queues, as asked for.
+    pub resources: Vec<resources::Ask>,
 }
 
 /// One thing wrong with a request, phrased for the person who made it.

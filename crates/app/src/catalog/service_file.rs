@@ -21,6 +21,8 @@ struct ServiceFile {
     owner: String,
     #[serde(default)]
     parameters: BTreeMap<String, yaml::Value>,
+    #[serde(default)]
+    resources: Vec<super::resources::Ask>,
 }
 
 /// The service a catalog path names, if it is `services/<name>.yaml`.
@@ -93,6 +95,7 @@ pub fn parse(path: &str, text: &str) -> Result<ServiceRequest, Vec<Problem>> {
         description: file.description,
         owner: file.owner,
         parameters,
+        resources: file.resources,
     })
 }
 

@@ -1,6 +1,7 @@
 //! `paved.yaml` in the catalog repository: the organisation, its domain, its
 //! environments in promotion order, and policy.
 
+use crate::platform::resource::Deletion;
 use serde::Deserialize;
 
 use super::Problem;
@@ -30,6 +31,9 @@ pub struct CatalogSettings {
     /// pull requests itself.
     #[serde(default)]
     pub upgrades: Upgrades,
+    /// The databases, caches and queues services may ask for.
+    #[serde(default)]
+    pub resources: super::resources::ResourcePolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -51,6 +55,10 @@ pub struct Environment {
     pub review: bool,
     #[serde(default)]
     pub replicas: Replicas,
+    /// What happens to a cloud resource whose definition paved removes:
+    /// `orphan` (kept, unmanaged) unless this says `delete`.
+    #[serde(default)]
+    pub deletion: Deletion,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -190,6 +198,7 @@ fn default_environments() -> Vec<Environment> {
         cluster: in_cluster(),
         review,
         replicas: Replicas { default, max: 10 },
+        deletion: Deletion::Orphan,
     };
     vec![
         env("dev", false, 1),
@@ -226,6 +235,7 @@ impl CatalogSettings {
             policy: Policy::default(),
             dashboard_url: None,
             upgrades: Upgrades::Manual,
+            resources: super::resources::ResourcePolicy::default(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::form::MAX_PARAMETERS;
 use super::{CatalogSettings, Problem, ServiceRequest};
+use crate::platform::resource::Resource;
 use crate::scaffold::{Templates, Values, is_dns_label, resolve};
 
 /// A request that passed validation, with its template's values resolved.
@@ -14,6 +15,7 @@ use crate::scaffold::{Templates, Values, is_dns_label, resolve};
 pub struct ValidRequest {
     pub request: ServiceRequest,
     pub values: Values,
+    pub resources: Vec<Resource>,
 }
 
 pub fn validate(
@@ -106,10 +108,16 @@ pub fn validate(
             )),
         }
     }
+    let resources = super::resources::check(&request.resources, &settings.resources)
+        .unwrap_or_else(|mut p| {
+            problems.append(&mut p);
+            Vec::new()
+        });
     match resolve(template, &given) {
         Ok(values) if problems.is_empty() => Ok(ValidRequest {
             request: request.clone(),
             values,
+            resources,
         }),
         Ok(_) => Err(problems),
         Err(errors) => {

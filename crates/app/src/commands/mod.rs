@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use crate::catalog::resources::{Ask, ask_of_words};
 use crate::github::Permission;
 use crate::platform::is_tag;
 use crate::scaffold::is_dns_label;
@@ -34,6 +35,17 @@ pub enum Command {
     Upgrade {
         template: Option<String>,
     },
+    /// Give the service a resource in `env` (the first environment when
+    /// none is named).
+    Add {
+        ask: Ask,
+        env: Option<String>,
+    },
+    /// Take a resource away from the service in `env`.
+    Remove {
+        name: String,
+        env: Option<String>,
+    },
 }
 
 /// A command's name, for help, metrics and permissions.
@@ -47,10 +59,12 @@ pub enum Kind {
     Scale,
     Delete,
     Upgrade,
+    Add,
+    Remove,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Help,
         Kind::Status,
         Kind::Retry,
@@ -59,6 +73,8 @@ impl Kind {
         Kind::Scale,
         Kind::Delete,
         Kind::Upgrade,
+        Kind::Add,
+        Kind::Remove,
     ];
 
     pub fn name(self) -> &'static str {
@@ -100,6 +116,16 @@ impl Kind {
                 "/paved upgrade [--template <name>]",
                 "open a pull request that brings the service (with --template, every service of that template) to the template's current version",
                 "write; admin with --template",
+            ),
+            Kind::Add => (
+                "/paved add <type> <name> [<size>] [--env <env>]",
+                "give the service a `postgres` (`version=<n>`), `redis` or `queue` (`fifo`, `dlq`), in the first environment unless `--env` names another",
+                "write; admin for environments under review",
+            ),
+            Kind::Remove => (
+                "/paved remove <name> [--env <env>]",
+                "take a resource away; the cloud resource is orphaned unless paved.yaml sets `deletion: delete` for the environment",
+                "write; admin for environments under review",
             ),
         }
     }
@@ -148,6 +174,8 @@ impl Command {
             Command::Scale { .. } => Kind::Scale,
             Command::Delete { .. } => Kind::Delete,
             Command::Upgrade { .. } => Kind::Upgrade,
+            Command::Add { .. } => Kind::Add,
+            Command::Remove { .. } => Kind::Remove,
         }
     }
 
@@ -160,7 +188,12 @@ impl Command {
     pub fn base_role(&self) -> Role {
         match self.kind() {
             Kind::Help | Kind::Status => Role::Read,
-            Kind::Retry | Kind::Promote | Kind::Rollback | Kind::Scale => Role::Write,
+            Kind::Retry
+            | Kind::Promote
+            | Kind::Rollback
+            | Kind::Scale
+            | Kind::Add
+            | Kind::Remove => Role::Write,
             Kind::Delete => Role::Admin,
             Kind::Upgrade if matches!(self, Command::Upgrade { template: Some(_) }) => Role::Admin,
             Kind::Upgrade => Role::Write,
@@ -269,6 +302,22 @@ fn command(words: &[String]) -> Parsed {
             name: (*name).to_owned(),
         }),
         ["upgrade"] => Ok(Command::Upgrade { template: None }),
+        ["add", rest @ ..] => env_option(rest).and_then(|(words, env)| {
+            if words.len() < 2 {
+                return Err(format!("usage: {}", Kind::Add.help().0));
+            }
+            Ok(Command::Add {
+                ask: ask_of_words(&words),
+                env,
+            })
+        }),
+        ["remove", rest @ ..] => env_option(rest).and_then(|(words, env)| match words.as_slice() {
+            [name] if is_dns_label(name) => Ok(Command::Remove {
+                name: (*name).to_owned(),
+                env,
+            }),
+            _ => Err(format!("usage: {}", Kind::Remove.help().0)),
+        }),
         ["upgrade", "--template", t] if is_dns_label(t) => Ok(Command::Upgrade {
             template: Some((*t).to_owned()),
         }),
@@ -284,6 +333,22 @@ fn command(words: &[String]) -> Parsed {
     match parsed {
         Ok(c) => Parsed::Command(c),
         Err(why) => Parsed::Invalid(why),
+    }
+}
+
+/// `words` without `--env <env>`, and the environment it named.
+fn env_option<'a>(words: &[&'a str]) -> Result<(Vec<&'a str>, Option<String>), String> {
+    match words.iter().position(|w| *w == "--env") {
+        None => Ok((words.to_vec(), None)),
+        Some(i) => {
+            let env = words
+                .get(i + 1)
+                .filter(|e| is_dns_label(e))
+                .ok_or_else(|| "--env takes an environment name".to_owned())?;
+            let mut rest = words[..i].to_vec();
+            rest.extend(&words[i + 2..]);
+            Ok((rest, Some((*env).to_owned())))
+        }
     }
 }
 

@@ -15,8 +15,8 @@ use crate::yaml;
 pub const FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
 const API_VERSION: &str = "argoproj.io/v1alpha1";
-const SERVICE_LABEL: &str = "paved.dev/service";
-const ENVIRONMENT_LABEL: &str = "paved.dev/environment";
+pub(super) const SERVICE_LABEL: &str = "paved.dev/service";
+pub(super) const ENVIRONMENT_LABEL: &str = "paved.dev/environment";
 const REQUEST_ANNOTATION: &str = "paved.dev/request";
 const TEMPLATE_ANNOTATION: &str = "paved.dev/template";
 const URL_ANNOTATION: &str = "paved.dev/url";
@@ -56,6 +56,9 @@ pub struct AppSpec {
     /// The folder of the repository holding the kustomize base Argo CD
     /// deploys (the template's; `k8s` unless its sidecar names another).
     pub path: String,
+    /// The patch giving the Deployment its resources' connection details
+    /// ([`super::resource::wiring`]), when the environment has resources.
+    pub wiring: Option<String>,
 }
 
 impl AppSpec {
@@ -118,6 +121,17 @@ impl AppSpec {
                             name: self.service.clone(),
                             count: self.replicas,
                         }],
+                        patches: self
+                            .wiring
+                            .iter()
+                            .map(|patch| Patch {
+                                target: Target {
+                                    kind: "Deployment".into(),
+                                    name: self.service.clone(),
+                                },
+                                patch: patch.clone(),
+                            })
+                            .collect(),
                     },
                 },
                 destination: Destination {
@@ -182,6 +196,18 @@ impl AppSpec {
                 ("", "")
             }
         };
+        let wiring = match kustomize.patches.as_slice() {
+            [] => None,
+            [one] if one.target.kind == "Deployment" && one.target.name == service => {
+                Some(one.patch.clone())
+            }
+            _ => {
+                problems.push(format!(
+                    "spec.source.kustomize.patches must hold only paved's patch of the Deployment {service:?}"
+                ));
+                None
+            }
+        };
         let path = app.spec.source.path.clone();
         if !crate::scaffold::is_relative_folder(&path) {
             problems.push(format!(
@@ -215,6 +241,7 @@ impl AppSpec {
             request_url: annotation(REQUEST_ANNOTATION),
             url: annotation(URL_ANNOTATION),
             path,
+            wiring,
         })
     }
 }
@@ -297,6 +324,21 @@ struct Kustomize {
     images: Vec<String>,
     #[serde(default)]
     replicas: Vec<ReplicaOverride>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    patches: Vec<Patch>,
+}
+
+/// A kustomize patch Argo CD applies to the service's manifests.
+#[derive(Serialize, Deserialize)]
+struct Patch {
+    target: Target,
+    patch: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Target {
+    kind: String,
+    name: String,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 
 mod application;
 pub mod history;
+pub mod resource;
 mod writer;
 
 pub use application::{

@@ -277,6 +277,8 @@ impl Reconciler {
             Command::Rollback { env, tag } => day2.rollback(env, tag.as_deref()).await,
             Command::Scale { env, replicas } => day2.scale(env, *replicas).await,
             Command::Delete { name } => day2.delete(name).await,
+            Command::Add { ask, env } => day2.add(ask, env.as_deref()).await,
+            Command::Remove { name, env } => day2.remove(name, env.as_deref()).await,
             Command::Upgrade { template: None } => {
                 self.upgrades(setup, settings).service(service).await
             }
@@ -397,6 +399,11 @@ fn required_role(cmd: &Command, settings: &CatalogSettings) -> Role {
     match cmd {
         Command::Promote { env } | Command::Rollback { env, .. } | Command::Scale { env, .. }
             if reviewed(env) =>
+        {
+            Role::Admin
+        }
+        Command::Add { env, .. } | Command::Remove { env, .. }
+            if reviewed(env.as_deref().unwrap_or(&settings.first_environment().name)) =>
         {
             Role::Admin
         }

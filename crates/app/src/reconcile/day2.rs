@@ -8,6 +8,7 @@ use super::{Reconciler, Setup, short};
 use crate::catalog::{CatalogSettings, Environment};
 use crate::commands::Role;
 use crate::error::StepError;
+use crate::git::FileChange;
 use crate::github::RepoName;
 use crate::platform::{AppSpec, WriteMode, history, path};
 use crate::scaffold::escape::inert;
@@ -121,12 +122,22 @@ impl Day2<'_> {
                 ..source.clone()
             },
         };
+        // The resources come along: the definitions of the environment
+        // before, and the Deployment wired to them.
+        let (claims, resources) = self
+            .promoted_claims(previous, target, &app.namespace)
+            .await?;
+        let app = AppSpec {
+            wiring: crate::platform::resource::wiring(service, &resources),
+            ..app
+        };
         let what = format!(
             "promote {service} {} → {env} (`{}`)",
             previous.name, app.tag
         );
         let from = current.as_ref();
-        self.change("promote", target, from, &app, &what).await
+        self.change("promote", target, from, &app, claims, &what)
+            .await
     }
 
     /// `env` runs `tag`, or the tag it ran before its current one.
@@ -146,7 +157,7 @@ impl Day2<'_> {
             tag,
             ..current.clone()
         };
-        self.change("rollback", target, Some(&current), &to, &what)
+        self.change("rollback", target, Some(&current), &to, Vec::new(), &what)
             .await
     }
 
@@ -158,7 +169,7 @@ impl Day2<'_> {
             replicas,
             ..current.clone()
         };
-        self.change("scale", target, Some(&current), &to, &what)
+        self.change("scale", target, Some(&current), &to, Vec::new(), &what)
             .await
     }
 
@@ -254,6 +265,7 @@ impl Day2<'_> {
         env: &Environment,
         from: Option<&AppSpec>,
         app: &AppSpec,
+        extra: Vec<FileChange>,
         what: &str,
     ) -> Outcome {
         let warnings = self.judge_change(command, env, from, app).await?;
@@ -261,16 +273,31 @@ impl Day2<'_> {
             .iter()
             .map(|w| format!("\n⚠️ policy: {}", inert(w)))
             .collect();
-        self.write_change(env, app, what)
+        let branch = format!(
+            "paved/{}-{}-{}",
+            app.service,
+            app.environment,
+            short(&app.tag)
+        );
+        self.write_change(env, app, extra, what, &branch)
             .await
             .map(|answer| answer + &warned)
     }
 
-    /// Writes `app`: a commit on the platform's default branch, or a pull
-    /// request when `env` is under review.
-    async fn write_change(&self, env: &Environment, app: &AppSpec, what: &str) -> Outcome {
+    /// Writes `app` and `extra` files in one change: a commit on the
+    /// platform's default branch, or a pull request from `branch` when `env`
+    /// is under review.
+    pub(super) async fn write_change(
+        &self,
+        env: &Environment,
+        app: &AppSpec,
+        extra: Vec<FileChange>,
+        what: &str,
+        branch: &str,
+    ) -> Outcome {
         let (setup, job) = (self.setup, self.job);
-        let file = app.file();
+        let mut files = vec![app.file()];
+        files.extend(extra);
         let reason = format!(
             "{} (by @{} in {}#{})",
             capitalise(what),
@@ -279,15 +306,9 @@ impl Day2<'_> {
             job.number
         );
         if env.review {
-            let branch = format!(
-                "paved/{}-{}-{}",
-                app.service,
-                app.environment,
-                short(&app.tag)
-            );
             setup
                 .writer
-                .write_branch(vec![file], branch.clone(), reason.clone())
+                .write_branch(files, branch.to_owned(), reason.clone())
                 .await?;
             let body = format!(
                 "{reason}.\n\nChanges to {} need review: merging this applies them.",
@@ -299,7 +320,7 @@ impl Day2<'_> {
                 .create_pull(
                     setup.installation,
                     &deps.platform,
-                    &branch,
+                    branch,
                     &setup.platform.default_branch,
                     &capitalise(what),
                     &body,
@@ -312,7 +333,7 @@ impl Day2<'_> {
         }
         let written = setup
             .writer
-            .write(vec![file], WriteMode::Replace, reason)
+            .write(files, WriteMode::Replace, reason)
             .await?;
         self.paved
             .record_deployment(setup, &self.repo(), app, &written, env.review)

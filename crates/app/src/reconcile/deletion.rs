@@ -27,7 +27,7 @@ impl Day2<'_> {
             .await?
             .and_then(|app| request_number(&app.request_url, &paved.deps.catalog))
             .or((job.repo == paved.deps.catalog).then_some(job.number));
-        let removals: Vec<FileChange> = settings
+        let mut removals: Vec<FileChange> = settings
             .environments
             .iter()
             .map(|e| FileChange {
@@ -36,6 +36,23 @@ impl Day2<'_> {
                 executable: false,
             })
             .collect();
+        // Its resources go with it, each under its environment's policy.
+        let mut fates = Vec::new();
+        for env in &settings.environments {
+            for claim in self.claims(&env.name).await? {
+                removals.push(FileChange {
+                    path: claim.path(),
+                    contents: None,
+                    executable: false,
+                });
+                fates.push(format!(
+                    "- {} in {}: {}",
+                    claim.resource.name,
+                    env.name,
+                    super::resources::fate(&claim.resource, claim.deletion)
+                ));
+            }
+        }
         let reason = format!(
             "Remove {service} (by @{} in {}#{})",
             job.actor, job.repo, job.number
@@ -55,10 +72,15 @@ impl Day2<'_> {
                 .mark_deleted(setup, number, service, &job.actor)
                 .await?;
         }
-        Ok(format!(
+        let mut answer = format!(
             "deleted {service}: its Applications are removed in {} (Argo CD prunes what they deployed) and {repo} is archived, not deleted",
             commit_link(setup, &written.commit)
-        ))
+        );
+        if !fates.is_empty() {
+            answer.push_str("\n\nIts resources:\n");
+            answer.push_str(&fates.join("\n"));
+        }
+        Ok(answer)
     }
 }
 

@@ -149,26 +149,41 @@ impl Reconciler {
 pub(super) fn card(setup: &Setup, live: &[Live<'_>]) -> String {
     let mut out = live.first().map(headline).unwrap_or_default();
     out.push_str(
-        "| environment | image tag | replicas | CI | Argo CD |\n| --- | --- | --- | --- | --- |\n",
+        "| environment | image tag | replicas | resources | CI | Argo CD |\n| --- | --- | --- | --- | --- | --- |\n",
     );
     let platform = &setup.platform;
     let (web, branch) = (&platform.html_url, &platform.default_branch);
     for l in live {
         let row = match &l.running {
             Some(r) => format!(
-                "| [{}]({web}/commits/{branch}/{}) | `{}` | {} | {} | {} |\n",
+                "| [{}]({web}/commits/{branch}/{}) | `{}` | {} | {} | {} | {} |\n",
                 l.environment,
                 r.app.path(),
                 short(&r.app.tag),
                 r.app.replicas,
+                resources_cell(&r.app),
                 ci_cell(r.ci.as_ref()),
                 report_cell(r.report.as_ref())
             ),
-            None => format!("| {} | not deployed | | | |\n", l.environment),
+            None => format!("| {} | not deployed | | | | |\n", l.environment),
         };
         out.push_str(&row);
     }
     out
+}
+
+/// The resources an environment's Deployment is wired to, by name.
+fn resources_cell(app: &AppSpec) -> String {
+    let names = app
+        .wiring
+        .as_deref()
+        .map(|patch| crate::platform::resource::wired(&app.service, patch))
+        .unwrap_or_default();
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One line on the first environment: live, or what it waits for, or what

@@ -16,6 +16,7 @@ mod live;
 mod policies;
 mod provision;
 mod pull;
+mod resources;
 mod state;
 mod upgrade;
 

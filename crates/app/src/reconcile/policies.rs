@@ -92,7 +92,13 @@ impl Reconciler {
             .github
             .permission(setup.installation, &self.deps.catalog, requester)
             .await?;
-        let request = request_input(&valid.request, requester, member, permission);
+        let request = request_input(
+            &valid.request,
+            &valid.resources,
+            requester,
+            member,
+            permission,
+        );
         let manifests = match self.manifests(settings, valid).await {
             Ok(documents) => documents,
             Err(why) => return Ok(Decision::Refused(vec![Problem::general(why)])),
@@ -150,6 +156,7 @@ const UNMADE_COMMIT: &str = "0000000000000000000000000000000000000000";
 /// `catalog/schema/policy-request.schema.json` documents it.
 fn request_input(
     r: &ServiceRequest,
+    resources: &[crate::platform::resource::Resource],
     requester: &str,
     member: bool,
     permission: Permission,
@@ -161,6 +168,7 @@ fn request_input(
         "description": r.description,
         "owner": r.owner,
         "parameters": r.parameters,
+        "resources": resources,
         "requester": {
             "login": requester,
             "member": member,
@@ -331,8 +339,17 @@ mod tests {
             description: "Takes orders.".into(),
             owner: "@acme/payments".into(),
             parameters: [("port".to_owned(), "9000".to_owned())].into(),
+            resources: Vec::new(),
         };
-        let input = request_input(&request, "writer", true, Permission::Write);
+        let database = crate::platform::resource::Resource {
+            kind: crate::platform::resource::ResourceType::Postgres,
+            name: "orders-db".into(),
+            size: "small".into(),
+            version: Some("17".into()),
+            fifo: false,
+            dlq: false,
+        };
+        let input = request_input(&request, &[database], "writer", true, Permission::Write);
         assert_eq!(keys(&input), properties(&schema, "/properties"));
         assert_eq!(
             keys(&input["requester"]),
@@ -368,6 +385,7 @@ mod tests {
             request_url: String::new(),
             url: "https://orders.apps.example.com".into(),
             path: "k8s".into(),
+            wiring: None,
         };
         let change = Change {
             command: "promote",

@@ -17,6 +17,7 @@ use super::{Reconciler, Setup, StepError, Trigger};
 use crate::catalog::form::{self, Form, REQUEST_LABEL};
 use crate::catalog::{CatalogSettings, Problem, ValidRequest, validate};
 use crate::github::{CommentInfo, IssueInfo, IssuePatch, RepoInfo, RepoName};
+use crate::platform::resource::{self, Claim};
 use crate::platform::{AppSpec, WriteMode, Written};
 use crate::scaffold::base::Service;
 use crate::scaffold::escape::inert;
@@ -321,7 +322,11 @@ impl Request<'_> {
             short(&commit)
         ));
         let app = self.app_spec(valid, settings, &repo, &commit, &version);
-        let written = self.ensure_application(&app).await.map_err(at(2))?;
+        let claims = self.claims(valid, settings, &app);
+        let written = self
+            .ensure_application(&app, &claims)
+            .await
+            .map_err(at(2))?;
         let review = settings.first_environment().review;
         let report = self
             .paved
@@ -489,7 +494,30 @@ impl Request<'_> {
                     || crate::scaffold::MANIFESTS.to_owned(),
                     |t| t.manifests.clone(),
                 ),
+            wiring: resource::wiring(name, &valid.resources),
         }
+    }
+
+    /// The resources of `valid` in the first environment, as committed
+    /// beside its Application.
+    fn claims(
+        &self,
+        valid: &ValidRequest,
+        settings: &CatalogSettings,
+        app: &AppSpec,
+    ) -> Vec<Claim> {
+        let env = settings.first_environment();
+        valid
+            .resources
+            .iter()
+            .map(|r| Claim {
+                service: app.service.clone(),
+                environment: app.environment.clone(),
+                namespace: app.namespace.clone(),
+                resource: r.clone(),
+                deletion: env.deletion,
+            })
+            .collect()
     }
 
     /// The request's template, and the files it renders for the request's
@@ -517,15 +545,20 @@ impl Request<'_> {
 
     /// Makes the platform repository hold the Application. An Application
     /// that exists is left as it is: day-2 commands own it from then on.
-    async fn ensure_application(&self, app: &AppSpec) -> Result<Written, StepError> {
-        let change = app.file();
+    async fn ensure_application(
+        &self,
+        app: &AppSpec,
+        claims: &[Claim],
+    ) -> Result<Written, StepError> {
+        let mut changes = vec![app.file()];
+        changes.extend(claims.iter().map(Claim::file));
         let reason = format!(
             "Add {} ({}#{})",
             app.service, self.catalog.name, self.issue.number
         );
         self.setup
             .writer
-            .write(vec![change], WriteMode::CreateOnly, reason)
+            .write(changes, WriteMode::CreateOnly, reason)
             .await
     }
 

@@ -196,14 +196,25 @@ pub fn shipped_templates() -> paved_app::scaffold::Templates {
 /// using Python's `jsonschema`. `None` (and a note) when either is missing.
 pub fn argo_schema_errors(apps: &[serde_json::Value]) -> Option<Vec<String>> {
     let schema = shared("argocd/application.strict.schema.json")?;
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema).unwrap()).unwrap();
+    schema_errors(&schema, apps)
+}
+
+/// Each of `docs` checked against the JSON Schema `schema` by Python's
+/// `jsonschema` (Draft 7): the errors, by document index and path; `None`
+/// (the skip said) where Python has no `jsonschema`.
+pub fn schema_errors(
+    schema: &serde_json::Value,
+    docs: &[serde_json::Value],
+) -> Option<Vec<String>> {
     let program = "import json,sys\n\
         try:\n    import jsonschema\nexcept ImportError:\n    print('null'); sys.exit(0)\n\
-        schema=json.load(open(sys.argv[1]))\n\
+        schema, docs = json.load(sys.stdin)\n\
         v=jsonschema.Draft7Validator(schema)\n\
-        print(json.dumps([f'{i}: {\"/\".join(map(str,e.path))}: {e.message}' for i,d in enumerate(json.load(sys.stdin)) for e in v.iter_errors(d)]))";
+        print(json.dumps([f'{i}: {\"/\".join(map(str,e.path))}: {e.message}' for i,d in enumerate(docs) for e in v.iter_errors(d)]))";
     let mut child = std::process::Command::new("python3")
         .args(["-c", program])
-        .arg(schema)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -212,7 +223,7 @@ pub fn argo_schema_errors(apps: &[serde_json::Value]) -> Option<Vec<String>> {
     child
         .stdin
         .take()?
-        .write_all(&serde_json::to_vec(apps).unwrap())
+        .write_all(&serde_json::to_vec(&(schema, docs)).unwrap())
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
