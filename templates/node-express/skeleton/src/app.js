@@ -4,6 +4,7 @@ import express from 'express';
 import client from 'prom-client';
 
 import { createLogger } from './logger.js';
+import { waitingFor } from './resources.js';
 import { SERVICE_NAME, SERVICE_VERSION } from './service.js';
 
 // Paths that are not measured, so that scrapes do not dominate the metrics.
@@ -19,7 +20,11 @@ function routeTemplate(req) {
  * Build the Express app. Each app gets its own metrics registry, so tests can
  * build as many as they like.
  */
-export function createApp({ logger = createLogger(), readiness = { ready: false } } = {}) {
+export function createApp({
+  logger = createLogger(),
+  readiness = { ready: false },
+  env = process.env,
+} = {}) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'handler', 'status'];
@@ -67,11 +72,17 @@ export function createApp({ logger = createLogger(), readiness = { ready: false 
     res.json({ status: 'ok' });
   });
 
-  app.get('/readyz', (_req, res) => {
-    if (readiness.ready) {
-      res.json({ status: 'ready' });
-    } else {
+  app.get('/readyz', async (_req, res) => {
+    if (!readiness.ready) {
       res.status(503).json({ status: 'not ready' });
+      return;
+    }
+    // Traffic waits until the database, cache and queue it needs answer.
+    const waiting = await waitingFor(env);
+    if (waiting.length > 0) {
+      res.status(503).json({ status: 'not ready', waiting_for: waiting });
+    } else {
+      res.json({ status: 'ready' });
     }
   });
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import SERVICE_DESCRIPTION, SERVICE_NAME, __version__
+from app import SERVICE_DESCRIPTION, SERVICE_NAME, __version__, resources
 
 logger = logging.getLogger("app")
 
@@ -100,4 +100,8 @@ async def healthz() -> dict[str, str]:
 async def readyz() -> JSONResponse:
     if not Readiness.ready:
         return JSONResponse({"status": "not ready"}, status_code=503)
+    # Traffic waits until the database, cache and queue it needs answer.
+    waiting = await resources.waiting_for()
+    if waiting:
+        return JSONResponse({"status": "not ready", "waiting_for": waiting}, status_code=503)
     return JSONResponse({"status": "ready"})
