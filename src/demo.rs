@@ -487,6 +487,31 @@ async fn day_two(stage: &Stage, number: u64, repo: &str) -> Result<(), DemoError
     println!("writer: /paved promote staging\n  {}", result_line(&answer));
     println!("{}", last_change(&stage.sandbox)?);
 
+    // A database, as a Crossplane resource beside the Application.
+    let (answer, _) = stage
+        .ask(
+            &stage.writer,
+            CATALOG,
+            number,
+            "/paved add postgres billing-db",
+        )
+        .await?;
+    println!(
+        "writer: /paved add postgres billing-db\n  {}",
+        result_line(&answer)
+    );
+    let service = &repo[ORG.len() + 1..];
+    let claim_path = format!("apps/{service}/dev/resources/billing-db.yaml");
+    let claim = stage
+        .sandbox
+        .file(PLATFORM, "main", &claim_path)
+        .await
+        .ok_or_else(|| DemoError::Failed(format!("{claim_path} was not committed")))?;
+    println!(
+        "── {PLATFORM}: {claim_path} ──\n{}",
+        String::from_utf8_lossy(&claim)
+    );
+
     let commit = stage
         .writer
         .push_files(
