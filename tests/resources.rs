@@ -137,6 +137,14 @@ async fn resources_are_committed_wired_added_removed_promoted_and_orphaned() {
         files.push(file);
     }
     common::assert_resources_valid(&files);
+    // Their namespace, made a wave before them by the app-of-apps.
+    let namespace = platform_file(&stage, &format!("apps/{SERVICE}/dev/namespace.yaml"))
+        .await
+        .unwrap();
+    assert!(
+        namespace.contains("kind: Namespace") && namespace.contains("name: orders-api-dev"),
+        "{namespace}"
+    );
     assert_eq!(
         wired(&stage, "dev").await,
         pairs(&[
@@ -244,6 +252,11 @@ async fn resources_are_committed_wired_added_removed_promoted_and_orphaned() {
         "{deleted}"
     );
     for env in ["dev", "staging"] {
+        let namespace = format!("apps/{SERVICE}/{env}/namespace.yaml");
+        assert!(
+            platform_file(&stage, &namespace).await.is_none(),
+            "{namespace} is left"
+        );
         for name in ["orders-db", "cache", "jobs"] {
             let path = format!("apps/{SERVICE}/{env}/resources/{name}.yaml");
             assert!(

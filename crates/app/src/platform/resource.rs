@@ -118,6 +118,26 @@ pub fn folder(service: &str, environment: &str) -> String {
     format!("apps/{service}/{environment}/resources/")
 }
 
+/// The environment's Namespace, for the root app-of-apps to make a wave
+/// before the resources in it (the service's Application, which would make
+/// it too, syncs after them): `apps/<service>/<env>/namespace.yaml`.
+pub fn namespace_file(service: &str, environment: &str, namespace: &str) -> crate::git::FileChange {
+    let text = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n  labels:\n    app.kubernetes.io/managed-by: paved\n    {}: {service}\n    {}: {environment}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"-2\"\n",
+        super::application::SERVICE_LABEL,
+        super::application::ENVIRONMENT_LABEL,
+    );
+    crate::git::FileChange {
+        path: namespace_path(service, environment),
+        contents: Some(text.into_bytes()),
+        executable: false,
+    }
+}
+
+pub fn namespace_path(service: &str, environment: &str) -> String {
+    format!("apps/{service}/{environment}/namespace.yaml")
+}
+
 /// The service, environment and resource name of a resource file.
 pub fn of_path(path: &str) -> Option<(&str, &str, &str)> {
     let rest = path.strip_prefix("apps/")?.strip_suffix(".yaml")?;

@@ -39,6 +39,11 @@ impl Day2<'_> {
         // Its resources go with it, each under its environment's policy.
         let mut fates = Vec::new();
         for env in &settings.environments {
+            removals.push(FileChange {
+                path: crate::platform::resource::namespace_path(service, &env.name),
+                contents: None,
+                executable: false,
+            });
             for claim in self.claims(&env.name).await? {
                 removals.push(FileChange {
                     path: claim.path(),

@@ -551,6 +551,13 @@ impl Request<'_> {
         claims: &[Claim],
     ) -> Result<Written, StepError> {
         let mut changes = vec![app.file()];
+        if !claims.is_empty() {
+            changes.push(resource::namespace_file(
+                &app.service,
+                &app.environment,
+                &app.namespace,
+            ));
+        }
         changes.extend(claims.iter().map(Claim::file));
         let reason = format!(
             "Add {} ({}#{})",

@@ -91,8 +91,9 @@ impl Day2<'_> {
             env.name
         );
         let branch = format!("paved/{}-{}-add-{}", self.service, env.name, added.name);
+        let namespace = resource::namespace_file(self.service, &env.name, &wired.namespace);
         let answer = self
-            .write_change(env, &wired, vec![claim.file()], &what, &branch)
+            .write_change(env, &wired, vec![namespace, claim.file()], &what, &branch)
             .await?;
         Ok(format!(
             "{answer}\n\nThe service reads it as `{}` (and `{}` if it is its first {}), from the Secret `{}` the resource makes.",
@@ -166,6 +167,13 @@ impl Day2<'_> {
             .filter(|r| !carried.iter().any(|c| c.resource.name == r.name))
             .collect();
         let mut files = Vec::new();
+        if !carried.is_empty() {
+            files.push(resource::namespace_file(
+                self.service,
+                &target.name,
+                namespace,
+            ));
+        }
         for claim in carried {
             let copy = Claim {
                 environment: target.name.clone(),
