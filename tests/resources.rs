@@ -266,3 +266,32 @@ async fn resources_are_committed_wired_added_removed_promoted_and_orphaned() {
         }
     }
 }
+
+#[test]
+fn a_service_file_asks_for_resources_as_a_list() {
+    use paved_app::catalog::{CatalogSettings, service_file, validate};
+    let text = "name: orders-api\ntemplate: node-express\ndescription: Takes orders.\nowner: \"@acme/payments\"\nresources:\n  - {type: postgres, name: orders-db, size: medium, version: \"16\"}\n  - {type: queue, name: jobs, fifo: true, dlq: true}\n";
+    let request = service_file::parse("services/orders-api.yaml", text).unwrap();
+    let templates = common::shipped_templates();
+    let valid = validate(&request, &templates, &CatalogSettings::defaults("acme")).unwrap();
+    let names: Vec<(&str, &str, &str)> = valid
+        .resources
+        .iter()
+        .map(|r| (r.kind.name(), r.name.as_str(), r.size.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("postgres", "orders-db", "medium"),
+            ("queue", "jobs", "small")
+        ]
+    );
+    assert!(valid.resources[1].fifo && valid.resources[1].dlq);
+    // A field the list does not know is refused where it is.
+    let wrong = text.replace("fifo: true", "fifo: true, colour: red");
+    let problems = service_file::parse("services/orders-api.yaml", &wrong).unwrap_err();
+    assert!(
+        problems[0].message.contains("unknown field `colour`"),
+        "{problems:?}"
+    );
+}

@@ -13,6 +13,7 @@ use regex::Regex;
 use super::jinja::{self, Flavor, Options};
 use super::{Failure, Given, Output, Source, Variable, is_binary, pattern};
 use crate::scaffold::RenderedFile;
+use crate::scaffold::template::Files;
 
 const CONFIG: &str = "cookiecutter.json";
 /// cruft's record of the template a project came from.
@@ -43,8 +44,8 @@ pub struct Spec {
     pub hooks: Vec<String>,
 }
 
-pub fn is_template(source: &Source) -> bool {
-    source.files.contains_key(CONFIG)
+pub fn is_template(files: &Files) -> bool {
+    files.contains_key(CONFIG)
 }
 
 pub fn load(source: &Source) -> Result<Spec, Failure> {
@@ -362,10 +363,11 @@ impl Spec {
             cookiecutter => cookiecutter.clone(),
             _cookiecutter => Value::from_pairs(originals),
         };
-        let project = render_string(&env, &self.project_dir, &context)
+        // Cookiecutter names its project folder first: a name that does not
+        // render fails the whole render, before any file.
+        render_string(&env, &self.project_dir, &context)
             .map_err(|e| Failure::render(&self.project_dir, super::describe(&e)))?;
         let mut output = Output {
-            project,
             files: Vec::new(),
             record: Some(cruft_record(
                 &source.origin.display().to_string(),

@@ -13,6 +13,7 @@ use super::jinja::{self, Flavor, Options};
 use super::pattern::Wildmatch;
 use super::{Failure, Given, Output, Source, Variable, pyyaml};
 use crate::scaffold::RenderedFile;
+use crate::scaffold::template::Files;
 
 const CONFIGS: [&str; 2] = ["copier.yml", "copier.yaml"];
 /// What Copier leaves out when the template is the whole folder.
@@ -81,8 +82,8 @@ pub struct Spec {
     pub tasks: Vec<Value>,
 }
 
-pub fn is_template(source: &Source) -> bool {
-    CONFIGS.iter().any(|c| source.files.contains_key(*c))
+pub fn is_template(files: &Files) -> bool {
+    CONFIGS.iter().any(|c| files.contains_key(*c))
 }
 
 pub fn load(source: &Source) -> Result<Spec, Failure> {
@@ -523,7 +524,6 @@ impl Spec {
         let root = root.trim_matches('/').trim_start_matches("./").to_owned();
         let exclude = self.patterns(&env, &context)?;
         let mut output = Output {
-            project: String::new(),
             files: Vec::new(),
             answers: Value::from_pairs(remembered),
             record: None,

@@ -325,7 +325,6 @@ mod tests {
 
     fn output() -> Output {
         Output {
-            project: "svc".into(),
             files: vec![RenderedFile {
                 path: "README.md".into(),
                 contents: b"hello\n".to_vec(),

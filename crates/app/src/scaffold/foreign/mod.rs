@@ -40,15 +40,11 @@ impl Tool {
 
     /// The tools a folder holds a template for (both, for some).
     pub fn detect(files: &Files) -> Vec<Tool> {
-        let source = Source {
-            origin: PathBuf::new(),
-            files: Arc::new(files.clone()),
-        };
         let mut found = Vec::new();
-        if cookiecutter::is_template(&source) {
+        if cookiecutter::is_template(files) {
             found.push(Self::Cookiecutter);
         }
-        if copier::is_template(&source) {
+        if copier::is_template(files) {
             found.push(Self::Copier);
         }
         found
@@ -85,13 +81,12 @@ enum Spec {
 }
 
 /// What a render produced: the files (paths inside the project), the
-/// project folder's name (Cookiecutter's), the answers the tool records,
+/// answers the tool records,
 /// and the tool's own answers file when the render did not write one
 /// (`.cruft.json`, `.copier-answers.yml`): a service's repository gets it,
 /// so a team can go on with cruft or copier by hand.
 #[derive(Debug)]
 pub struct Output {
-    pub project: String,
     pub files: Vec<RenderedFile>,
     pub answers: Value,
     pub record: Option<RenderedFile>,
