@@ -60,6 +60,16 @@ pub fn environment(
     // Jinja2 as both tools set it up escapes nothing; minijinja would escape
     // `.json` and `.html` files by their name.
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    // A float prints as Python prints it (`1e+20`, not minijinja's digits).
+    env.set_formatter(|out, state, value| {
+        if value.kind() == ValueKind::Number
+            && !value.is_integer()
+            && let Ok(x) = f64::try_from(value.clone())
+        {
+            return out.write_str(&python::float_repr(x)).map_err(Error::from);
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env.set_loader(move |name| Ok(sources.get(name).cloned()));
     match flavor {
@@ -343,6 +353,18 @@ mod tests {
         assert_eq!(year, chrono::Local::now().format("%Y").to_string());
         let err = render(Flavor::Cookiecutter, "{% now 'utc' + 'days=1' %}").unwrap_err();
         assert!(err.to_string().contains("only 'utc' and 'local'"), "{err}");
+    }
+
+    #[test]
+    fn floats_print_as_python_prints_them() {
+        assert_eq!(
+            render(
+                Flavor::Copier,
+                "{{ 1e20 }} {{ 19.0 }} {{ 1.5e-7 }} {{ 0.1 + 0.2 }} {{ 3 }}"
+            )
+            .unwrap(),
+            "1e+20 19.0 1.5e-07 0.30000000000000004 3"
+        );
     }
 
     #[test]
