@@ -661,3 +661,33 @@ fn a_request_lands_in_the_templates_variables_and_bad_values_are_its_fields() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn paved_templates_lists_their_variables_choices_and_defaults() {
+    let scratch = TempDir::new("foreign-list");
+    let Some(templates) = shared_templates(&scratch.0) else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_paved"))
+        .args(["templates", "--templates"])
+        .arg(&templates)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "fpgmaas+cookiecutter-poetry 0.0.0+",
+        "  --set project_slug=…  string, default \"{{cookiecutter.project_name|lower|replace('-', '_')}}\"",
+        "  --set publish_to=…  choice, one of pypi | artifactory | none, default \"pypi\"",
+        "  runs code: hooks/post_gen_project.py, hooks/pre_gen_project.py (needs trust)",
+        "  --set readme_pypi_badge=…  boolean, default \"True\"",
+        "  --set odoo_version=…  float, one of 10.0 | 11.0 | 12.0 | 13.0 | 14.0 | 15.0 | 16.0 | 17.0 | 18.0 | 19.0, default \"19.0\": Which Odoo version are we deploying in this branch?",
+        "  --set license=…  choice, one of BSD | Apache | MIT, default \"BSD\": Select a license",
+    ] {
+        assert!(listed.contains(line), "{line}\n{listed}");
+    }
+}
