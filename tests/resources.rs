@@ -238,6 +238,16 @@ async fn resources_are_committed_wired_added_removed_promoted_and_orphaned() {
         .is_some()
     );
 
+    // Reads repeated while nothing changed were asked conditionally: GitHub
+    // answers 304, which costs no rate limit.
+    let log = stage.sandbox.requests();
+    let unchanged: Vec<_> = log.by_installation().filter(|r| r.status == 304).collect();
+    assert!(
+        !unchanged.is_empty(),
+        "no conditional read was answered 304"
+    );
+    assert!(unchanged.iter().all(|r| r.method == "GET"), "{unchanged:?}");
+
     // Status lists what each environment is wired to.
     let status = ask(&stage, &stage.reader, number, "/paved status").await;
     assert!(

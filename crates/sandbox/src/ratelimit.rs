@@ -91,6 +91,15 @@ impl RateLimits {
         if spent { Err(quota) } else { Ok(quota) }
     }
 
+    /// Takes back one request counted for `key`: a conditional request
+    /// answered 304 costs nothing on GitHub.
+    pub fn refund(&self, key: &str) -> Quota {
+        if let Some(budget) = self.budgets.lock().unwrap().get_mut(key) {
+            budget.used = budget.used.saturating_sub(1);
+        }
+        self.peek(key)
+    }
+
     /// Where `key` stands, without counting a request (`GET /rate_limit` is free).
     pub fn peek(&self, key: &str) -> Quota {
         let now = Utc::now();

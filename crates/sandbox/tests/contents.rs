@@ -199,3 +199,52 @@ async fn default_branches_follow_the_organisation_and_must_exist() {
         .unwrap();
     assert_eq!(file.items[0].decoded_content().as_deref(), Some("1"));
 }
+
+/// GitHub's conditional requests: a read carries an `ETag`; asking again
+/// with `If-None-Match` gets `304 Not Modified`, no body, and costs nothing
+/// from the rate limit; once the file changes, the old tag gets the new file.
+#[tokio::test]
+async fn a_conditional_read_of_an_unchanged_file_is_304_and_free() {
+    use http::header::{ETAG, IF_NONE_MATCH};
+    let w = world(SandboxConfig::default()).await;
+    let gh = client(&w.sb, &w.sb.installation_token(w.installation));
+    let path = "/repos/acme/catalog/contents/paved.yaml";
+    let write = |text: &str| {
+        let gh = gh.clone();
+        let body = json!({"message": "Settings", "content": STANDARD.encode(text)});
+        async move {
+            gh.put::<serde_json::Value, _, _>(path, Some(&body))
+                .await
+                .unwrap()
+        }
+    };
+    let created = write("organization: acme\n").await;
+    let remaining = |r: &http::Response<_>| -> u64 {
+        r.headers()["x-ratelimit-remaining"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let first = gh._get(path).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()[ETAG].clone();
+    let mut ask = http::HeaderMap::new();
+    ask.insert(IF_NONE_MATCH, etag.clone());
+    let again = gh._get_with_headers(path, Some(ask.clone())).await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()[ETAG], etag);
+    assert_eq!(remaining(&again), remaining(&first), "a 304 is not counted");
+    let body = gh.body_to_string(again).await.unwrap();
+    assert!(body.is_empty(), "{body}");
+
+    let sha = created["content"]["sha"].as_str().unwrap().to_string();
+    let update = json!({"message": "Settings", "content": STANDARD.encode("organization: acme\ndomain: x.dev\n"), "sha": sha});
+    gh.put::<serde_json::Value, _, _>(path, Some(&update))
+        .await
+        .unwrap();
+    let changed = gh._get_with_headers(path, Some(ask)).await.unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_ne!(changed.headers()[ETAG], etag);
+    assert!(remaining(&changed) < remaining(&first));
+}

@@ -2,6 +2,7 @@
 //! operation, is counted in metrics by operation and status, and is retried
 //! within [`RetryPolicy`]'s bounds.
 
+use super::conditional::{Etags, Remembered};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -78,6 +79,7 @@ struct Inner {
     metrics: Arc<Metrics>,
     tokens: TokenCache,
     budgets: Budgets,
+    etags: Etags,
 }
 
 /// The installation-token answer; `expires_at` is RFC 3339.
@@ -108,6 +110,7 @@ impl GitHub {
                 metrics: opts.metrics,
                 tokens: TokenCache::default(),
                 budgets: Budgets::default(),
+                etags: Etags::default(),
             }),
         })
     }
@@ -265,9 +268,20 @@ impl GitHub {
                 self.hold_for_reserve(operation, id).await?;
             }
             let authorization = authorize().await?;
+            // A repeated read as an installation asks whether it changed.
+            let remembered = installation
+                .filter(|_| method == Method::GET)
+                .and_then(|id| self.inner.etags.get(id, path));
+            let etag = remembered.as_ref().map(|r| &r.etag);
             let outcome = self
-                .send_once(operation, &authorization, method, path, body)
+                .send_once(operation, &authorization, method, path, body, etag)
                 .await;
+            let outcome = match (outcome, installation) {
+                (Ok(r), Some(id)) if method == Method::GET => {
+                    Ok(self.conditional(id, path, r, remembered))
+                }
+                (other, _) => other,
+            };
             if let (Ok(r), Some(id)) = (&outcome, installation) {
                 self.record_rate_limit(id, &r.headers);
             }
@@ -302,6 +316,44 @@ impl GitHub {
         }
     }
 
+    /// A `GET`'s answer with conditional requests applied: a `304` is the
+    /// remembered answer (with the `304`'s rate-limit headers); a tagged
+    /// `200` is remembered for next time.
+    fn conditional(
+        &self,
+        installation: u64,
+        path: &str,
+        response: Response,
+        remembered: Option<Remembered>,
+    ) -> Response {
+        match remembered {
+            Some(r) if response.status == StatusCode::NOT_MODIFIED => {
+                let mut headers = r.headers;
+                for (name, value) in response.headers.iter() {
+                    if name.as_str().starts_with("x-ratelimit-") {
+                        headers.insert(name.clone(), value.clone());
+                    }
+                }
+                Response {
+                    status: StatusCode::OK,
+                    headers,
+                    body: r.body,
+                }
+            }
+            _ => {
+                let etags = &self.inner.etags;
+                etags.remember(
+                    installation,
+                    path,
+                    response.status,
+                    &response.headers,
+                    &response.body,
+                );
+                response
+            }
+        }
+    }
+
     async fn send_once(
         &self,
         operation: &'static str,
@@ -309,12 +361,17 @@ impl GitHub {
         method: &Method,
         path: &str,
         body: &Bytes,
+        if_none_match: Option<&HeaderValue>,
     ) -> Result<Response, GitHubError> {
         let transport = |e: &dyn std::fmt::Display| GitHubError::Transport {
             operation,
             detail: e.to_string(),
         };
-        let request = http::Request::builder()
+        let mut request = http::Request::builder();
+        if let Some(etag) = if_none_match {
+            request = request.header(http::header::IF_NONE_MATCH, etag.clone());
+        }
+        let request = request
             .method(method.clone())
             .uri(format!("{}{}", self.inner.api_url, path))
             .header(AUTHORIZATION, authorization.clone())

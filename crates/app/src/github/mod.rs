@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod budget;
 mod client;
+mod conditional;
 mod error;
 pub mod limits;
 mod retry;

@@ -5,6 +5,7 @@ mod actions;
 mod apps;
 mod checks;
 mod comments;
+mod conditional;
 mod contents;
 mod control;
 mod deployments;
@@ -132,12 +133,20 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
                         response
                     }
                     Ok(quota) => {
+                        let asked = conditional::asked(&method, req.headers());
                         let mut response = match failure {
                             Some(kind) => fail(&kind).await,
                             None => {
                                 req.extensions_mut().insert(who);
                                 next.run(req).await
                             }
+                        };
+                        let (tagged, unchanged) = conditional::tag(response, asked).await;
+                        response = tagged;
+                        let quota = if unchanged {
+                            shared.limits.refund(&budget)
+                        } else {
+                            quota
                         };
                         quota.write_headers(response.headers_mut());
                         response

@@ -1,0 +1,102 @@
+//! Conditional requests: the last answer to each `GET` an installation made,
+//! with its `ETag`, so the next asks `If-None-Match` and a `304 Not
+//! Modified` (which GitHub does not count against the rate limit) is served
+//! from here. Bounded: the oldest entries go first.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+/// Entries kept; a request's repeated reads (paved.yaml, a request's
+/// comments, a permission) fit many times over.
+const ENTRIES: usize = 1024;
+/// Larger answers are not kept.
+const LARGEST: usize = 256 * 1024;
+
+/// One remembered answer.
+#[derive(Clone)]
+pub(super) struct Remembered {
+    pub etag: HeaderValue,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Default)]
+pub(super) struct Etags {
+    inner: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<(u64, String), Remembered>,
+    order: VecDeque<(u64, String)>,
+}
+
+impl Etags {
+    /// The answer remembered for `installation`'s `GET path`.
+    pub fn get(&self, installation: u64, path: &str) -> Option<Remembered> {
+        let cache = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        cache.entries.get(&(installation, path.to_owned())).cloned()
+    }
+
+    /// Remembers a `200` with an `ETag`; forgets the path otherwise.
+    pub fn remember(
+        &self,
+        installation: u64,
+        path: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) {
+        let key = (installation, path.to_owned());
+        let mut cache = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let etag = headers
+            .get(header::ETAG)
+            .filter(|_| status == StatusCode::OK && body.len() <= LARGEST);
+        let Some(etag) = etag else {
+            cache.entries.remove(&key);
+            return;
+        };
+        let entry = Remembered {
+            etag: etag.clone(),
+            headers: headers.clone(),
+            body: body.clone(),
+        };
+        if cache.entries.insert(key.clone(), entry).is_none() {
+            cache.order.push_back(key);
+        }
+        while cache.order.len() > ENTRIES {
+            if let Some(old) = cache.order.pop_front() {
+                cache.entries.remove(&old);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_answers_go_first_and_only_tagged_successes_are_kept() {
+        let etags = Etags::default();
+        let mut tagged = HeaderMap::new();
+        tagged.insert(header::ETAG, HeaderValue::from_static("\"a\""));
+        let body = Bytes::from_static(b"{}");
+        for n in 0..=ENTRIES {
+            etags.remember(1, &format!("/p/{n}"), StatusCode::OK, &tagged, &body);
+        }
+        assert!(etags.get(1, "/p/0").is_none());
+        assert!(etags.get(1, &format!("/p/{ENTRIES}")).is_some());
+        assert!(
+            etags.get(2, &format!("/p/{ENTRIES}")).is_none(),
+            "per installation"
+        );
+        etags.remember(1, "/p/1", StatusCode::NOT_FOUND, &tagged, &body);
+        assert!(etags.get(1, "/p/1").is_none(), "a failure forgets");
+        etags.remember(1, "/p/2", StatusCode::OK, &HeaderMap::new(), &body);
+        assert!(etags.get(1, "/p/2").is_none(), "no ETag, nothing kept");
+    }
+}
