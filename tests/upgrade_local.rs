@@ -7,24 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{TempDir, bump, template_copy};
+use common::{TempDir, bump, git, template_copy};
 use paved_app::scaffold::publish::{answers_file, scaffold_files};
 use paved_app::scaffold::{Templates, render, resolve};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=Dev", "-c", "user.email=dev@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A checkout of a service made from node-express 1.0.0, as paved would have made it.
 fn checkout(work: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
