@@ -236,7 +236,22 @@ impl Stage {
         template: &str,
         description: &str,
     ) -> Result<u64, DemoError> {
-        let body = form_body(name, template, description, "@acme/payments", "");
+        self.request_with_resources(actor, name, template, description, "")
+            .await
+    }
+
+    /// [`Stage::request`] with the form's Resources field filled in (one
+    /// resource a line).
+    pub async fn request_with_resources(
+        &self,
+        actor: &Actor,
+        name: &str,
+        template: &str,
+        description: &str,
+        resources: &str,
+    ) -> Result<u64, DemoError> {
+        let body =
+            form_body_with_resources(name, template, description, "@acme/payments", "", resources);
         actor
             .open_issue(
                 CATALOG,

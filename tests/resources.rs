@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{TempDir, ask};
-use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions, form_body_with_resources};
+use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const SERVICE: &str = "orders-api";
@@ -26,21 +26,13 @@ async fn platform_file(stage: &Stage, path: &str) -> Option<String> {
 }
 
 async fn request(stage: &Stage, name: &str, resources: &str) -> u64 {
-    let body = form_body_with_resources(
-        name,
-        "python-fastapi",
-        "Takes orders.",
-        "@acme/payments",
-        "",
-        resources,
-    );
     stage
-        .writer
-        .open_issue(
-            CATALOG,
-            &format!("New service: {name}"),
-            &body,
-            &["paved:request"],
+        .request_with_resources(
+            &stage.writer,
+            name,
+            "python-fastapi",
+            "Takes orders.",
+            resources,
         )
         .await
         .unwrap()
