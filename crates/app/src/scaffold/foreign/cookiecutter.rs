@@ -442,17 +442,24 @@ impl Spec {
         false
     }
 
-    /// A hook script, rendered as Cookiecutter renders it before running it.
-    pub fn render_hook(
+    /// The hook scripts, by path, each rendered as Cookiecutter renders it
+    /// before running it.
+    pub fn render_hooks(
         &self,
         source: &Source,
-        path: &str,
         answers: &Value,
-    ) -> Result<String, Failure> {
+    ) -> Result<Vec<(String, String)>, Failure> {
         let env = self.environment(source);
-        let text = source.text(path)?;
         let context = minijinja::context! { cookiecutter => answers.clone() };
-        render_string(&env, &text, &context).map_err(|e| Failure::render(path, super::describe(&e)))
+        self.hooks
+            .iter()
+            .map(|path| {
+                let text = source.text(path)?;
+                render_string(&env, &text, &context)
+                    .map(|script| (path.clone(), script))
+                    .map_err(|e| Failure::render(path, super::describe(&e)))
+            })
+            .collect()
     }
 }
 

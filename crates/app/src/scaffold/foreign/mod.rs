@@ -157,13 +157,9 @@ impl Foreign {
         }
         match &self.spec {
             Spec::Cookiecutter(s) => {
-                let mut scripts = Vec::new();
-                for path in &s.hooks {
-                    let text = s
-                        .render_hook(&self.source, path, &output.answers)
-                        .map_err(Failure::into_render_error)?;
-                    scripts.push((path.clone(), text));
-                }
+                let scripts = s
+                    .render_hooks(&self.source, &output.answers)
+                    .map_err(Failure::into_render_error)?;
                 hooks.run_cookiecutter(output, &scripts)
             }
             Spec::Copier(s) => {
