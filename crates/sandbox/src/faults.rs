@@ -206,9 +206,7 @@ impl Faults {
 
 /// The answer for a failure fault (a stall has already slept).
 pub fn failure_response(kind: &FaultKind) -> Response {
-    let secondary = "You have exceeded a secondary rate limit. Please wait a few minutes \
-                     before you try again. If you reach out to GitHub Support for help, \
-                     please include the request ID.";
+    let secondary = crate::secondary::MESSAGE;
     let (error, retry_after) = match kind {
         FaultKind::ServerError => (ApiError::internal("Server Error"), None),
         FaultKind::BadGateway => (ApiError::new(StatusCode::BAD_GATEWAY, "Server Error"), None),

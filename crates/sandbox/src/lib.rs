@@ -52,6 +52,12 @@
 //!   `SyncFailed` on a revision in an environment, as the `argo-cd` App,
 //!   through the REST calls Argo CD's GitHub service makes).
 //!
+//! - **Secondary limits** as GitHub documents them, per installation:
+//!   100 requests at once, 900 points a minute per endpoint (a read 1, a
+//!   write 5), 80 content-creating requests (`POST`s) a minute and 500 an
+//!   hour; past one, 403 with `retry-after`. On by default
+//!   ([`SandboxConfig::secondary`]); users are not limited.
+//!
 //! Limits, on purpose: one App receives webhooks and authenticates with a
 //! key (others, like `argo-cd`, only get installation tokens minted); installations cover all repositories of an
 //! account; `required_contexts` reads check runs (the sandbox has no commit
@@ -88,6 +94,7 @@ mod ratelimit;
 mod render;
 mod requests;
 mod rest;
+mod secondary;
 pub mod secret;
 mod state;
 
@@ -105,6 +112,7 @@ pub use error::{ApiError, SandboxError};
 pub use faults::{Endpoint, FaultKind, FaultRule};
 pub use hooks::Delivery;
 pub use requests::{RequestRecord, Requests};
+pub use secondary::SecondaryLimits;
 pub use state::{CheckAnnotation, CheckRun, Comment, Issue, IssueState, Permission, RepoKey};
 
 use auth::AppKey;
@@ -113,6 +121,7 @@ use git::{GitStore, Signature};
 use hooks::Hooks;
 use ratelimit::RateLimits;
 use requests::RequestLog;
+use secondary::Secondary;
 use state::{AccountKind, App, Grant, Installation, Repo, World};
 
 use crate::secret::Secret;
@@ -131,6 +140,9 @@ pub struct SandboxConfig {
     pub token_lifetime: Duration,
     /// Requests per hour per installation, user or anonymous caller.
     pub rate_limit: u32,
+    /// GitHub's secondary limits, enforced per installation; `None` turns
+    /// them off. On by default, at GitHub's documented figures.
+    pub secondary: Option<SecondaryLimits>,
     pub app_slug: String,
 }
 
@@ -142,6 +154,7 @@ impl Default for SandboxConfig {
             webhook_url: None,
             token_lifetime: Duration::from_secs(3600),
             rate_limit: 5000,
+            secondary: Some(SecondaryLimits::GITHUB),
             app_slug: "paved".into(),
         }
     }
@@ -165,6 +178,7 @@ pub(crate) struct Shared {
     hooks: Arc<Hooks>,
     faults: Faults,
     limits: RateLimits,
+    secondary: Secondary,
     log: RequestLog,
     token_lifetime: chrono::Duration,
     base: String,
@@ -296,6 +310,7 @@ impl Sandbox {
             hooks: Hooks::start(config.webhook_url.clone(), webhook_secret),
             faults: Faults::default(),
             limits: RateLimits::new(config.rate_limit),
+            secondary: Secondary::new(config.secondary),
             log: RequestLog::default(),
             token_lifetime: chrono::Duration::from_std(config.token_lifetime)
                 .map_err(|e| SandboxError::Invalid(format!("token lifetime: {e}")))?,
@@ -598,6 +613,13 @@ impl Sandbox {
     pub fn clear_faults(&self) {
         self.shared.faults.clear();
         self.shared.limits.reset();
+        self.shared.secondary.reset();
+    }
+
+    /// Requests refused so far for passing a secondary limit (injected
+    /// faults not counted).
+    pub fn secondary_limit_answers(&self) -> u64 {
+        self.shared.secondary.refused()
     }
 
     /// Spends every rate-limit budget for `duration`: 403 "API rate limit exceeded".

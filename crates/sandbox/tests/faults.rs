@@ -4,7 +4,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use paved_sandbox::{FaultKind, FaultRule, Sandbox, SandboxConfig};
+use paved_sandbox::{FaultKind, FaultRule, Sandbox, SandboxConfig, SecondaryLimits};
 use reqwest::StatusCode;
 use support::world;
 
@@ -195,6 +195,112 @@ async fn the_primary_rate_limit_is_a_budget_per_installation() {
     w.sb.clear_faults();
     w.sb.exhaust_rate_limit(Duration::from_secs(30));
     assert_eq!(get_repo(&w.sb, alice.token().expose()).await.status(), 403);
+}
+
+/// POSTs a comment on issue 1 of acme/catalog as `token`.
+async fn comment(sb: &Sandbox, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/repos/acme/catalog/issues/1/comments", sb.url()))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "body": "hello" }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn githubs_secondary_limits_are_on_by_default_and_answered_as_github_does() {
+    let w = world(SandboxConfig::default()).await;
+    let alice = w.sb.create_user("alice");
+    alice
+        .open_issue("acme/catalog", "one", "", &[])
+        .await
+        .unwrap();
+    let token = w.sb.installation_token(w.installation);
+    // 80 content-creating requests in a minute pass; the 81st does not.
+    for i in 0..80 {
+        assert_eq!(comment(&w.sb, token.expose()).await.status(), 201, "{i}");
+    }
+    w.sb.clear_requests();
+    let refused = comment(&w.sb, token.expose()).await;
+    assert_eq!(refused.status(), 403);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(refused.headers().contains_key("x-ratelimit-remaining"));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("You have exceeded a secondary rate limit"),
+        "{body}"
+    );
+    assert!(body["documentation_url"].is_string());
+    assert_eq!(w.sb.secondary_limit_answers(), 1);
+    // Nothing was made, and the refusal is in the log.
+    let comments = w.sb.comments("acme/catalog", 1);
+    assert_eq!(comments.len(), 80);
+    let log = w.sb.requests();
+    assert_eq!(log.0.len(), 1);
+    assert_eq!(log.0[0].status, 403);
+    // Reads are not content; a person's own pace is not limited.
+    assert_eq!(get_repo(&w.sb, token.expose()).await.status(), 200);
+    assert_eq!(comment(&w.sb, alice.token().expose()).await.status(), 201);
+    // Clearing faults empties the windows.
+    w.sb.clear_faults();
+    assert_eq!(comment(&w.sb, token.expose()).await.status(), 201);
+}
+
+#[tokio::test]
+async fn secondary_limits_count_points_per_endpoint_and_requests_under_way() {
+    let w = world(SandboxConfig {
+        secondary: Some(SecondaryLimits {
+            concurrent: 2,
+            points_per_minute: 10,
+            ..SecondaryLimits::GITHUB
+        }),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let token = w.sb.installation_token(w.installation);
+    // Ten reads of one endpoint spend its points; another endpoint is free.
+    for _ in 0..10 {
+        assert_eq!(get_repo(&w.sb, token.expose()).await.status(), 200);
+    }
+    assert_eq!(get_repo(&w.sb, token.expose()).await.status(), 403);
+    let issues = reqwest::Client::new()
+        .get(format!("{}/repos/acme/catalog/issues", w.sb.url()))
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issues.status(), 200);
+    // Three slow requests at once: two are served, one is refused.
+    w.sb.inject(FaultRule::next(
+        "issues/list-for-repo",
+        FaultKind::Latency { millis: 500 },
+        3,
+    ));
+    let slow = || async {
+        reqwest::Client::new()
+            .get(format!("{}/repos/acme/catalog/issues", w.sb.url()))
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let mut statuses = vec![];
+    let (a, b, c) = tokio::join!(slow(), slow(), slow());
+    statuses.extend([a, b, c]);
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 403]);
+    assert_eq!(w.sb.secondary_limit_answers(), 2);
 }
 
 #[tokio::test]

@@ -12,13 +12,18 @@ use support::{client, world};
 async fn pagination_over_250_issues_follows_link_headers() {
     let w = world(SandboxConfig::default()).await;
     let gh = client(&w.sb, &w.sb.installation_token(w.installation));
+    // People open them: 250 would pass the App's secondary limits.
+    let alice = w.sb.create_user("alice");
+    w.sb.grant("alice", "acme/catalog", Permission::Write);
+    let people = client(&w.sb, alice.token());
     for n in 0..250 {
         let labels = if n % 5 == 0 {
             vec!["even".to_string()]
         } else {
             vec![]
         };
-        gh.issues("acme", "catalog")
+        people
+            .issues("acme", "catalog")
             .create(format!("issue {n}"))
             .labels(labels)
             .send()

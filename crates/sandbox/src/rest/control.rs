@@ -74,10 +74,12 @@ async fn add_fault(State(shared): Api, Body(rule): Body<FaultRule>) -> Response 
     created(serde_json::to_value(rule).unwrap_or_default())
 }
 
-/// Clears faults and refills every rate-limit budget.
+/// Clears faults, refills every rate-limit budget and empties the
+/// secondary limits' windows.
 async fn clear_faults(State(shared): Api) -> StatusCode {
     shared.faults.clear();
     shared.limits.reset();
+    shared.secondary.reset();
     StatusCode::NO_CONTENT
 }
 

@@ -29,6 +29,8 @@ use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::secondary;
+
 use super::Shared;
 use super::auth::{self, Caller};
 use super::error::ApiError;
@@ -87,7 +89,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 /// Runs before every request: sandbox control endpoints pass straight
 /// through; git requests get faults and the log; REST requests also get
-/// authentication and the rate limit.
+/// authentication, the primary and secondary rate limits.
 async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     if path.starts_with("/_sandbox/") {
@@ -98,6 +100,15 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
     let operation = ops::operation(&method, &path);
     let is_git = super::git_http::is_git_path(&path);
     let mut caller = Caller::Anonymous;
+    let mut record = RequestRecord {
+        at: Utc::now(),
+        method: method.clone(),
+        path: path.clone(),
+        query,
+        status: 0,
+        operation: operation.map(str::to_string),
+        caller: String::new(),
+    };
     let response = if is_git {
         match injected(&shared, &method, &path, operation, None).await {
             Some(kind) => fail(&kind).await,
@@ -121,7 +132,6 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
             Ok(who) => {
                 caller = who.clone();
                 let budget = who.describe();
-                let failure = injected(&shared, &method, &path, operation, Some(&budget)).await;
                 let counted = match operation {
                     Some(RATE_LIMIT_OPERATION) => Ok(shared.limits.peek(&budget)),
                     _ => shared.limits.charge(&budget),
@@ -133,6 +143,21 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
                         response
                     }
                     Ok(quota) => {
+                        let call = secondary::Call {
+                            endpoint: operation.unwrap_or(path.as_str()),
+                            method: &method,
+                        };
+                        let in_flight = match shared.secondary.admit(&budget, call) {
+                            Ok(in_flight) => in_flight,
+                            Err(exceeded) => {
+                                let mut response = secondary_limited(&exceeded);
+                                quota.write_headers(response.headers_mut());
+                                return logged(&shared, record, response);
+                            }
+                        };
+                        // Injected latency is time the request is under way.
+                        let failure =
+                            injected(&shared, &method, &path, operation, Some(&budget)).await;
                         let asked = conditional::asked(&method, req.headers());
                         let mut response = match failure {
                             Some(kind) => fail(&kind).await,
@@ -141,6 +166,7 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
                                 next.run(req).await
                             }
                         };
+                        drop(in_flight);
                         let (tagged, unchanged) = conditional::tag(response, asked).await;
                         response = tagged;
                         let quota = if unchanged {
@@ -160,15 +186,24 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
         .get::<Caller>()
         .cloned()
         .unwrap_or(caller);
-    shared.log.push(RequestRecord {
-        at: Utc::now(),
-        method,
-        path,
-        query,
-        status: response.status().as_u16(),
-        operation: operation.map(str::to_string),
-        caller: caller.describe(),
-    });
+    record.caller = caller.describe();
+    logged(&shared, record, response)
+}
+
+/// Logs the request with the answer's status, and gives the answer back.
+fn logged(shared: &super::Shared, mut record: RequestRecord, response: Response) -> Response {
+    record.status = response.status().as_u16();
+    shared.log.push(record);
+    response
+}
+
+/// 403 for a secondary limit, with `retry-after` as GitHub sends it.
+fn secondary_limited(exceeded: &secondary::Exceeded) -> Response {
+    let mut response = ApiError::forbidden(secondary::MESSAGE).into_response();
+    let seconds = secondary::retry_after_seconds(exceeded.retry_after);
+    response
+        .headers_mut()
+        .insert("retry-after", HeaderValue::from(seconds));
     response
 }
 
