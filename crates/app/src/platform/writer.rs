@@ -5,8 +5,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::error::StepError;
 use crate::git::{self, Author, FileChange, GitError};
@@ -122,13 +124,20 @@ impl PlatformWriter {
     }
 }
 
+/// While changes keep coming (the last push was this recent), the writer
+/// gathers them into one commit until none arrives for [`QUIET`], or for
+/// [`GATHER_MAX`] at most. A lone change goes at once.
+const BUSY: Duration = Duration::from_secs(2);
+const QUIET: Duration = Duration::from_millis(150);
+const GATHER_MAX: Duration = Duration::from_secs(1);
+
 async fn run(config: WriterConfig, mut rx: mpsc::Receiver<Pending>) {
     let config = Arc::new(config);
+    let mut last_push: Option<Instant> = None;
     while let Some(first) = rx.recv().await {
         let mut pending = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            pending.push(more);
-        }
+        let busy = last_push.is_some_and(|at| at.elapsed() < BUSY);
+        gather(&mut rx, &mut pending, busy).await;
         // Changes to the default branch share one commit; a new branch gets
         // a commit of its own.
         let (branches, main): (Vec<Pending>, Vec<Pending>) =
@@ -142,6 +151,31 @@ async fn run(config: WriterConfig, mut rx: mpsc::Receiver<Pending>) {
             for p in batch {
                 let _ = p.reply.send(result.clone());
             }
+        }
+        last_push = Some(Instant::now());
+    }
+}
+
+/// Adds what is queued to `pending`; while `busy`, also what arrives until
+/// the queue is quiet. Fewer, larger commits spend fewer pushes and fewer of
+/// Argo CD's syncs of the platform repository.
+async fn gather(rx: &mut mpsc::Receiver<Pending>, pending: &mut Vec<Pending>, busy: bool) {
+    while let Ok(more) = rx.try_recv() {
+        pending.push(more);
+    }
+    if !busy {
+        return;
+    }
+    let until = Instant::now() + GATHER_MAX;
+    while let Ok(Some(more)) = tokio::time::timeout(
+        QUIET.min(until.saturating_duration_since(Instant::now())),
+        rx.recv(),
+    )
+    .await
+    {
+        pending.push(more);
+        while let Ok(more) = rx.try_recv() {
+            pending.push(more);
         }
     }
 }
