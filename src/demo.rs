@@ -51,6 +51,10 @@ pub struct StageOptions {
     /// read every service, and most stories count or fault paved's calls;
     /// the demo and the dashboard's own stories turn it on.
     pub dashboard: bool,
+    /// GitHub's secondary limits: enforced by the sandbox and kept to by
+    /// paved. On by default; off, both behave as a GitHub Enterprise
+    /// Server without them.
+    pub secondary_limits: bool,
 }
 
 impl StageOptions {
@@ -74,6 +78,7 @@ impl StageOptions {
             github_timeout: paved_app::config::DEFAULT_GITHUB_TIMEOUT,
             github_max_wait: paved_app::config::DEFAULT_GITHUB_MAX_WAIT,
             dashboard: false,
+            secondary_limits: true,
         }
     }
 }
@@ -146,6 +151,9 @@ impl Stage {
         let sandbox = Sandbox::start(SandboxConfig {
             dir: options.dir.clone(),
             webhook_url: None,
+            secondary: options
+                .secondary_limits
+                .then_some(paved_sandbox::SecondaryLimits::GITHUB),
             ..SandboxConfig::default()
         })
         .await?;
@@ -190,6 +198,8 @@ impl Stage {
             github_timeout: self.options.github_timeout,
             github_max_wait: self.options.github_max_wait,
             workers: 8,
+            replicas: 1,
+            secondary_limits: self.options.secondary_limits,
             work_dir: self.options.work_dir.clone(),
             templates: self.options.templates.clone(),
             body_timeout: DEFAULT_BODY_TIMEOUT,

@@ -13,7 +13,7 @@ use paved::demo::{PLATFORM, Stage, StageOptions};
 use paved_app::clock::SystemClock;
 use paved_app::error::StepError;
 use paved_app::git::{Author, FileChange};
-use paved_app::github::{GitHub, GitHubOptions, RepoName, RetryPolicy};
+use paved_app::github::{GitHub, GitHubOptions, PaceLimits, RepoName, RetryPolicy};
 use paved_app::metrics::Metrics;
 use paved_app::platform::{PlatformWriter, WriteMode, WriterConfig};
 use paved_sandbox::{FaultKind, FaultRule};
@@ -34,6 +34,8 @@ fn client(stage: &Stage) -> GitHub {
         timeout: Duration::from_secs(5),
         clock: Arc::new(SystemClock),
         metrics: Arc::new(Metrics::new()),
+        // Beside paved's own client, on the same installation.
+        pace: Some(PaceLimits::GITHUB.shared_by(2)),
     })
     .unwrap()
 }

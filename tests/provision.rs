@@ -359,6 +359,16 @@ async fn fifty_requests_at_once_make_fifty_services_in_a_few_platform_commits() 
     let commits = log.len() - 1; // the repository's first commit
     eprintln!("50 services in {commits} platform commits");
     assert!(commits < 50, "batched: {commits} commits");
+    // More content than GitHub takes in a minute, made at its pace: the
+    // sandbox refused none of it.
+    let posts = stage
+        .sandbox
+        .requests()
+        .by_installation()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert!(posts > 80, "{posts} content-creating calls");
+    assert_eq!(stage.sandbox.secondary_limit_answers(), 0);
     assert_eq!(
         stage
             .sandbox

@@ -37,6 +37,13 @@ pub async fn quiescent(stage: &paved::demo::Stage) {
         stage.quiesce().await,
         "paved and the sandbox never went quiet"
     );
+    // A normal run keeps to GitHub's secondary limits, which the sandbox
+    // enforces.
+    assert_eq!(
+        stage.sandbox.secondary_limit_answers(),
+        0,
+        "paved passed a secondary limit"
+    );
 }
 
 /// Waits (bounded) for a comment by paved on `repo#number` containing

@@ -67,6 +67,12 @@ pub struct Config {
     pub github_max_wait: Duration,
     /// Requests reconciled in parallel.
     pub workers: usize,
+    /// paved processes sharing the App (`PAVED_REPLICAS`): each keeps to
+    /// its share of GitHub's secondary limits.
+    pub replicas: u32,
+    /// Keep to GitHub's secondary limits (`PAVED_SECONDARY_LIMITS`, `true`
+    /// unless `false`: GitHub Enterprise Server has none by default).
+    pub secondary_limits: bool,
     /// Local git caches (scaffolds, the platform clone).
     pub work_dir: PathBuf,
     /// Service templates: `PAVED_TEMPLATES`, else `./templates`, else the built-in ones.
@@ -182,6 +188,8 @@ impl Config {
             github_timeout: duration(src, "PAVED_GITHUB_TIMEOUT", DEFAULT_GITHUB_TIMEOUT)?,
             github_max_wait: duration(src, "PAVED_GITHUB_MAX_WAIT", DEFAULT_GITHUB_MAX_WAIT)?,
             workers: number(src, "PAVED_WORKERS", DEFAULT_WORKERS, 256)?,
+            replicas: number(src, "PAVED_REPLICAS", 1, 64)? as u32,
+            secondary_limits: flag(src, "PAVED_SECONDARY_LIMITS", true)?,
             work_dir: src
                 .get("PAVED_WORK_DIR")
                 .map_or_else(|| std::env::temp_dir().join("paved"), PathBuf::from),

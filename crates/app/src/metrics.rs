@@ -2,8 +2,8 @@
 //! `_total` counters, `_seconds` durations) and held in one registry.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Label values known before anything happens. The call sites use the same
@@ -41,6 +41,7 @@ pub struct Metrics {
     pub github_calls: IntCounterVec,
     pub github_call_seconds: HistogramVec,
     pub github_rate_limit_remaining: IntGaugeVec,
+    pub github_pace_seconds: Histogram,
     pub provisioning_requests: IntCounterVec,
     pub provisioning_seconds: HistogramVec,
     pub jobs_running: IntGauge,
@@ -95,6 +96,14 @@ impl Metrics {
                 &["installation"],
             )
             .expect("metric"),
+            github_pace_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "paved_github_pace_wait_seconds",
+                    "Time GitHub calls waited for room under GitHub's secondary limits.",
+                )
+                .buckets(vec![0.001, 0.01, 0.1, 1.0, 5.0, 15.0, 30.0, 60.0]),
+            )
+            .expect("metric"),
             provisioning_requests: IntCounterVec::new(
                 Opts::new(
                     "paved_provisioning_requests_total",
@@ -141,13 +150,14 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
             Box::new(self.webhooks_received.clone()),
             Box::new(self.signature_failures.clone()),
             Box::new(self.queue_depth.clone()),
             Box::new(self.github_calls.clone()),
             Box::new(self.github_call_seconds.clone()),
             Box::new(self.github_rate_limit_remaining.clone()),
+            Box::new(self.github_pace_seconds.clone()),
             Box::new(self.provisioning_requests.clone()),
             Box::new(self.provisioning_seconds.clone()),
             Box::new(self.jobs_running.clone()),

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::github::{GitHub, GitHubOptions, RetryPolicy};
+use crate::github::{GitHub, GitHubOptions, PaceLimits, RetryPolicy};
 use crate::metrics::Metrics;
 use crate::queue::{Job, Queue};
 use crate::reconcile::{self, Deps, Jobs, Reconciler};
@@ -197,6 +197,9 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
         timeout: config.github_timeout,
         clock: Arc::new(SystemClock),
         metrics: metrics.clone(),
+        pace: config
+            .secondary_limits
+            .then(|| PaceLimits::GITHUB.shared_by(config.replicas)),
     })?;
     let reconciler = Reconciler::new(Deps {
         github,
@@ -243,7 +246,7 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
         tokio::spawn({
             let reconciler = jobs.reconciler().clone();
             async move {
-                if let Err(e) = reconciler.auto_upgrade().await {
+                if let Err(e) = crate::github::background(reconciler.auto_upgrade()).await {
                     tracing::warn!(error = %e, "automatic upgrades did not run");
                 }
             }

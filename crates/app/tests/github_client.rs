@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use paved_app::clock::{Clock, ManualClock};
-use paved_app::github::{AppKey, Auth, GitHub, GitHubError, GitHubOptions, RetryPolicy};
+use paved_app::github::{
+    AppKey, Auth, GitHub, GitHubError, GitHubOptions, PaceLimits, RetryPolicy,
+};
 use paved_app::metrics::Metrics;
 use serde_json::json;
 
@@ -179,6 +181,7 @@ impl Harness {
             timeout: Duration::from_secs(5),
             clock: clock.clone(),
             metrics: metrics.clone(),
+            pace: Some(PaceLimits::GITHUB),
         })
         .unwrap();
         Self {
@@ -359,6 +362,7 @@ fn client(api_url: String, key: AppKey, h: &Harness) -> GitHub {
         timeout: Duration::from_millis(500),
         clock: h.clock.clone(),
         metrics: h.metrics.clone(),
+        pace: Some(PaceLimits::GITHUB),
     })
     .unwrap()
 }

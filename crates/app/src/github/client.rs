@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use super::auth::{AppKey, InstallationToken, TokenCache};
 use super::budget::Budgets;
 use super::error::{GitHubError, message_of};
+use super::pace::{PaceLimits, Pacer, Reserved};
 use super::retry::{RetryPolicy, Verdict, classify, header_u64};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -44,6 +45,9 @@ pub struct GitHubOptions {
     pub timeout: Duration,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+    /// The secondary limits this process keeps to, per installation;
+    /// `None` where GitHub has none (GitHub Enterprise Server's default).
+    pub pace: Option<PaceLimits>,
 }
 
 /// A successful answer.
@@ -80,6 +84,7 @@ struct Inner {
     tokens: TokenCache,
     budgets: Budgets,
     etags: Etags,
+    pacer: Option<Pacer>,
 }
 
 /// The installation-token answer; `expires_at` is RFC 3339.
@@ -111,6 +116,7 @@ impl GitHub {
                 tokens: TokenCache::default(),
                 budgets: Budgets::default(),
                 etags: Etags::default(),
+                pacer: opts.pace.map(Pacer::new),
             }),
         })
     }
@@ -268,14 +274,20 @@ impl GitHub {
                 self.hold_for_reserve(operation, id).await?;
             }
             let authorization = authorize().await?;
+            let mut reserved = match (installation, &self.inner.pacer) {
+                (Some(id), Some(pacer)) => Some(self.pace(pacer, operation, id, method).await?),
+                _ => None,
+            };
             // A repeated read as an installation asks whether it changed.
             let remembered = installation
                 .filter(|_| method == Method::GET)
                 .and_then(|id| self.inner.etags.get(id, path));
             let etag = remembered.as_ref().map(|r| &r.etag);
+            reserved.as_mut().map(Reserved::stamp);
             let outcome = self
                 .send_once(operation, &authorization, method, path, body, etag)
                 .await;
+            drop(reserved);
             let outcome = match (outcome, installation) {
                 (Ok(r), Some(id)) if method == Method::GET => {
                     Ok(self.conditional(id, path, r, remembered))
@@ -435,6 +447,39 @@ impl GitHub {
         );
         tokio::time::sleep(wait).await;
         Ok(())
+    }
+
+    /// Waits for room under the secondary limits; a wait longer than the
+    /// policy's longest comes back as [`GitHubError::RateLimited`].
+    async fn pace(
+        &self,
+        pacer: &Pacer,
+        operation: &'static str,
+        installation: u64,
+        method: &Method,
+    ) -> Result<Reserved, GitHubError> {
+        let longest = self.inner.retry.max_wait;
+        let started = Instant::now();
+        let reserved = pacer
+            .reserve(installation, operation, method, longest)
+            .await
+            .map_err(|wait| GitHubError::RateLimited {
+                operation,
+                reset_at: self.inner.clock.now() + wait,
+            })?;
+        let waited = started.elapsed();
+        if waited > Duration::from_millis(100) {
+            tracing::debug!(
+                operation,
+                wait_ms = waited.as_millis() as u64,
+                "paced under GitHub's secondary limits"
+            );
+        }
+        self.inner
+            .metrics
+            .github_pace_seconds
+            .observe(waited.as_secs_f64());
+        Ok(reserved)
     }
 
     fn record_rate_limit(&self, installation: u64, headers: &HeaderMap) {

@@ -9,6 +9,7 @@ mod client;
 mod conditional;
 mod error;
 pub mod limits;
+mod pace;
 mod retry;
 
 pub use api::{
@@ -20,6 +21,7 @@ pub use auth::{AppKey, InstallationToken, TokenCache};
 pub use budget::RESERVE as RATE_LIMIT_RESERVE;
 pub use client::{Auth, GitHub, GitHubOptions, Response};
 pub use error::GitHubError;
+pub use pace::{PaceLimits, Priority, background};
 pub use retry::RetryPolicy;
 
 use std::fmt;

@@ -218,7 +218,8 @@ impl Jobs {
                 }
                 r.due = false;
             }
-            if let Err(e) = self.reconciler.refresh_dashboard().await {
+            let rebuilt = crate::github::background(self.reconciler.refresh_dashboard()).await;
+            if let Err(e) = rebuilt {
                 tracing::warn!(error = %e, "the fleet dashboard could not be rebuilt; the next change tries again");
             }
         }
@@ -280,11 +281,16 @@ impl Jobs {
                 let metrics = self.reconciler.metrics();
                 metrics.jobs_running.inc();
                 let span = tracing::info_span!("job", delivery = %origin, attempt);
-                let outcome = self
+                let work = self
                     .reconciler
                     .reconcile_request(number, trigger, attempt)
-                    .instrument(span)
-                    .await;
+                    .instrument(span);
+                // The periodic pass yields GitHub's limits to work people wait for.
+                let outcome = if trigger == Trigger::Resync {
+                    crate::github::background(work).await
+                } else {
+                    work.await
+                };
                 if let Err(e) = outcome {
                     self.after_request(number, trigger, attempt, &e);
                 }

@@ -208,7 +208,9 @@ impl Upgrades<'_> {
         let mut lines = Vec::with_capacity(services.len());
         for chunk in services.chunks(FLEET_PARALLEL) {
             let runs = chunk.iter().map(|s| self.service(s));
-            for (service, result) in chunk.iter().zip(futures_util::future::join_all(runs).await) {
+            // A fleet upgrade yields GitHub's limits to work people wait for.
+            let results = crate::github::background(futures_util::future::join_all(runs)).await;
+            for (service, result) in chunk.iter().zip(results) {
                 lines.push(match result {
                     Ok(line) => format!("- {line}"),
                     Err(why) => format!("- {service}: skipped: {why}"),
