@@ -34,6 +34,9 @@ pub(super) struct Running {
 pub(super) struct Known {
     pub app: AppSpec,
     pub report: Option<DeploymentReport>,
+    /// The service was made by this very run: it has no later environment
+    /// yet, so none is read.
+    pub new_service: bool,
 }
 
 impl Live<'_> {
@@ -57,8 +60,10 @@ impl Reconciler {
         let mut live = Vec::with_capacity(settings.environments.len());
         for (i, env) in settings.environments.iter().enumerate() {
             let here = known.as_ref().filter(|k| k.app.environment == env.name);
+            let new_service = known.as_ref().is_some_and(|k| k.new_service);
             let app = match (here, live.first()) {
                 (Some(k), _) => Some(k.app.clone()),
+                (None, _) if i > 0 && new_service => None,
                 (None, Some(Live { running: None, .. })) if i > 0 => None,
                 _ => self.application(setup, &repo.name, &env.name).await?,
             };

@@ -310,7 +310,7 @@ impl Request<'_> {
         steps: &mut [Step],
     ) -> Result<(String, RepoName, Known), (usize, StepError)> {
         let at = |i: usize| move |e: StepError| (i, e);
-        let repo = self.ensure_repo(valid, settings).await.map_err(at(0))?;
+        let (repo, new_service) = self.ensure_repo(valid, settings).await.map_err(at(0))?;
         steps[0].state = StepState::Done(format!("[{}]({})", repo.name, repo.html_url));
         let (commit, version) = self
             .ensure_scaffold(valid, settings, &repo)
@@ -356,16 +356,22 @@ impl Request<'_> {
         for warning in &self.warnings {
             summary.push_str(&format!("\n\n⚠️ policy: {}", inert(warning)));
         }
-        Ok((summary, repo.name, Known { app, report }))
+        let known = Known {
+            app,
+            report,
+            new_service,
+        };
+        Ok((summary, repo.name, known))
     }
 
     /// Creates `<org>/<name>`, or accepts it when paved made it for this very
-    /// request (its description carries the request's marker).
+    /// request (its description carries the request's marker); with whether
+    /// it was made now.
     async fn ensure_repo(
         &self,
         valid: &ValidRequest,
         settings: &CatalogSettings,
-    ) -> Result<RepoInfo, StepError> {
+    ) -> Result<(RepoInfo, bool), StepError> {
         let gh = &self.paved.deps.github;
         let inst = self.setup.installation;
         let name = &valid.request.name;
@@ -377,11 +383,11 @@ impl Request<'_> {
         };
         let description = format!("{} {marker}", headline(&valid.request.description));
         let private = settings.policy.private_repositories;
-        let repo = match gh
+        let (repo, made) = match gh
             .create_org_repo(inst, org, name, &description, private)
             .await
         {
-            Ok(repo) => repo,
+            Ok(repo) => (repo, true),
             Err(e) if e.status().map(|s| s.as_u16()) == Some(422) => {
                 let existing = gh
                     .get_repo(inst, &full)
@@ -403,7 +409,7 @@ impl Request<'_> {
                         ),
                     )]));
                 }
-                existing
+                (existing, false)
             }
             Err(e) => return Err(e.into()),
         };
@@ -411,7 +417,7 @@ impl Request<'_> {
             gh.replace_topics(inst, &full, &["paved", &valid.request.template])
                 .await?;
         }
-        Ok(repo)
+        Ok((repo, made))
     }
 
     /// Renders and pushes the scaffold unless the repository already holds it.
