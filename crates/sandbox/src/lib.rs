@@ -138,7 +138,9 @@ pub struct SandboxConfig {
     pub webhook_url: Option<String>,
     /// Lifetime of installation tokens (GitHub: one hour).
     pub token_lifetime: Duration,
-    /// Requests per hour per installation, user or anonymous caller.
+    /// Requests per hour per user or anonymous caller, and per
+    /// installation before its organisation's growth (50 more for each
+    /// repository and each member beyond 20, up to 12,500, as on GitHub).
     pub rate_limit: u32,
     /// GitHub's secondary limits, enforced per installation; `None` turns
     /// them off. On by default, at GitHub's documented figures.

@@ -1,5 +1,7 @@
 //! GitHub's primary rate limit: a budget per installation, user or address,
-//! reported in `x-ratelimit-*` headers on every answer.
+//! reported in `x-ratelimit-*` headers on every answer. Each caller's limit
+//! is given with each request: an installation's grows with its
+//! organisation, as on GitHub ([`installation_limit`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -35,56 +37,63 @@ impl Quota {
 struct Budget {
     used: u32,
     reset: Time,
+    limit: u32,
+}
+
+/// An installation's hourly limit on GitHub: `base`, plus 50 for each
+/// repository beyond 20 and 50 for each member beyond 20 of the account it
+/// is installed on, up to 12,500.
+pub fn installation_limit(base: u32, repos: usize, members: usize) -> u32 {
+    let extra = |n: usize| 50 * n.saturating_sub(20) as u32;
+    (base + extra(repos) + extra(members)).min(base.max(12_500))
 }
 
 pub struct RateLimits {
-    limit: u32,
+    /// The limit of every caller but installations.
+    pub base: u32,
     window: Duration,
     budgets: Mutex<HashMap<String, Budget>>,
     exhausted_until: Mutex<Option<Time>>,
 }
 
 impl RateLimits {
-    pub fn new(limit: u32) -> Self {
+    pub fn new(base: u32) -> Self {
         Self {
-            limit,
+            base,
             window: Duration::hours(1),
             budgets: Mutex::new(HashMap::new()),
             exhausted_until: Mutex::new(None),
         }
     }
 
-    /// Counts one request for `key`; `Err` when the budget is spent.
-    pub fn charge(&self, key: &str) -> Result<Quota, Quota> {
+    /// Counts one request for `key`, whose limit is `limit`; `Err` when
+    /// the budget is spent.
+    pub fn charge(&self, key: &str, limit: u32) -> Result<Quota, Quota> {
         let now = Utc::now();
-        if let Some(until) = *self.exhausted_until.lock().unwrap()
-            && until > now
-        {
-            return Err(Quota {
-                limit: self.limit,
-                remaining: 0,
-                used: self.limit,
-                reset: until,
-            });
+        if let Some(spent) = self.exhausted(limit, now) {
+            return Err(spent);
         }
         let mut budgets = self.budgets.lock().unwrap();
         let budget = budgets.entry(key.to_string()).or_insert(Budget {
             used: 0,
             reset: now + self.window,
+            limit,
         });
         if budget.reset <= now {
             *budget = Budget {
                 used: 0,
                 reset: now + self.window,
+                limit,
             };
         }
-        let spent = budget.used >= self.limit;
+        budget.limit = limit;
+        let spent = budget.used >= limit;
         if !spent {
             budget.used += 1;
         }
         let quota = Quota {
-            limit: self.limit,
-            remaining: self.limit - budget.used,
+            limit,
+            remaining: limit.saturating_sub(budget.used),
             used: budget.used,
             reset: budget.reset,
         };
@@ -93,25 +102,18 @@ impl RateLimits {
 
     /// Takes back one request counted for `key`: a conditional request
     /// answered 304 costs nothing on GitHub.
-    pub fn refund(&self, key: &str) -> Quota {
+    pub fn refund(&self, key: &str, limit: u32) -> Quota {
         if let Some(budget) = self.budgets.lock().unwrap().get_mut(key) {
             budget.used = budget.used.saturating_sub(1);
         }
-        self.peek(key)
+        self.peek(key, limit)
     }
 
     /// Where `key` stands, without counting a request (`GET /rate_limit` is free).
-    pub fn peek(&self, key: &str) -> Quota {
+    pub fn peek(&self, key: &str, limit: u32) -> Quota {
         let now = Utc::now();
-        if let Some(until) = *self.exhausted_until.lock().unwrap()
-            && until > now
-        {
-            return Quota {
-                limit: self.limit,
-                remaining: 0,
-                used: self.limit,
-                reset: until,
-            };
+        if let Some(spent) = self.exhausted(limit, now) {
+            return spent;
         }
         let budget = self.budgets.lock().unwrap().get(key).copied();
         let (used, reset) = match budget {
@@ -119,11 +121,22 @@ impl RateLimits {
             _ => (0, now + self.window),
         };
         Quota {
-            limit: self.limit,
-            remaining: self.limit - used,
+            limit,
+            remaining: limit.saturating_sub(used),
             used,
             reset,
         }
+    }
+
+    /// The answer for every caller while [`RateLimits::exhaust`] holds.
+    fn exhausted(&self, limit: u32, now: Time) -> Option<Quota> {
+        let until = (*self.exhausted_until.lock().unwrap()).filter(|until| *until > now)?;
+        Some(Quota {
+            limit,
+            remaining: 0,
+            used: limit,
+            reset: until,
+        })
     }
 
     /// Spends every budget until `duration` from now.
@@ -138,8 +151,9 @@ impl RateLimits {
         let reset = Utc::now() + Duration::from_std(duration).unwrap_or(Duration::hours(1));
         for budget in self.budgets.lock().unwrap().values_mut() {
             *budget = Budget {
-                used: self.limit.saturating_sub(leave),
+                used: budget.limit.saturating_sub(leave),
                 reset,
+                limit: budget.limit,
             };
         }
     }
@@ -158,14 +172,24 @@ mod tests {
     #[test]
     fn budget_runs_out_per_key() {
         let limits = RateLimits::new(2);
-        assert_eq!(limits.charge("a").unwrap().remaining, 1);
-        assert_eq!(limits.charge("a").unwrap().remaining, 0);
-        assert_eq!(limits.charge("a").unwrap_err().remaining, 0);
-        assert_eq!(limits.charge("b").unwrap().remaining, 1);
+        assert_eq!(limits.charge("a", 2).unwrap().remaining, 1);
+        assert_eq!(limits.charge("a", 2).unwrap().remaining, 0);
+        assert_eq!(limits.charge("a", 2).unwrap_err().remaining, 0);
+        assert_eq!(limits.charge("b", 2).unwrap().remaining, 1);
+        assert_eq!(limits.charge("c", 3).unwrap().remaining, 2, "its own limit");
         limits.exhaust(std::time::Duration::from_secs(30));
-        let spent = limits.charge("c").unwrap_err();
+        let spent = limits.charge("c", 3).unwrap_err();
         assert!(spent.reset > Utc::now());
         limits.reset();
-        assert!(limits.charge("a").is_ok());
+        assert!(limits.charge("a", 2).is_ok());
+    }
+
+    #[test]
+    fn an_installations_limit_grows_with_its_organisation() {
+        assert_eq!(installation_limit(5_000, 3, 4), 5_000);
+        assert_eq!(installation_limit(5_000, 20, 20), 5_000);
+        assert_eq!(installation_limit(5_000, 102, 24), 9_300);
+        assert_eq!(installation_limit(5_000, 1_000, 0), 12_500);
+        assert_eq!(installation_limit(3, 21, 0), 53);
     }
 }

@@ -464,6 +464,32 @@ impl World {
         self.repos.get_mut(&key.folded())
     }
 
+    /// Installation `id`'s hourly rate limit, grown with its account's
+    /// repositories and members as GitHub grows it; `base` for anyone else.
+    pub fn rate_limit(&self, caller: &crate::auth::Caller, base: u32) -> u32 {
+        let crate::auth::Caller::Installation(id) = caller else {
+            return base;
+        };
+        let Some(account) = self.installations.get(id).map(|i| i.account.to_lowercase()) else {
+            return base;
+        };
+        let repos = self
+            .repos
+            .values()
+            .filter(|r| r.key.owner.eq_ignore_ascii_case(&account))
+            .count();
+        let members = self
+            .accounts
+            .values()
+            .filter(|a| {
+                a.org_roles
+                    .keys()
+                    .any(|org| org.eq_ignore_ascii_case(&account))
+            })
+            .count();
+        crate::ratelimit::installation_limit(base, repos, members)
+    }
+
     pub fn repos(&self) -> impl Iterator<Item = &Repo> {
         self.repos.values()
     }

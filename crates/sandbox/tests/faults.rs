@@ -195,6 +195,16 @@ async fn the_primary_rate_limit_is_a_budget_per_installation() {
     w.sb.clear_faults();
     w.sb.exhaust_rate_limit(Duration::from_secs(30));
     assert_eq!(get_repo(&w.sb, alice.token().expose()).await.status(), 403);
+
+    // An installation on an organisation of more than 20 repositories gets
+    // 50 calls more for each, as on GitHub.
+    w.sb.clear_faults();
+    for i in 0..21 {
+        w.sb.create_repo("acme", &format!("r{i}")).await.unwrap();
+    }
+    let grown = get_repo(&w.sb, token.expose()).await;
+    assert_eq!(grown.headers()["x-ratelimit-limit"], "103");
+    assert_eq!(grown.status(), 200);
 }
 
 /// POSTs a comment on issue 1 of acme/catalog as `token`.

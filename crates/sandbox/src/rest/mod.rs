@@ -123,7 +123,9 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
             // Refused credentials still count against the caller's address, as on GitHub.
             Err(e) => {
                 let mut response = e.into_response();
-                let quota = shared.limits.charge(&Caller::Anonymous.describe());
+                let quota = shared
+                    .limits
+                    .charge(&Caller::Anonymous.describe(), shared.limits.base);
                 quota
                     .unwrap_or_else(|spent| spent)
                     .write_headers(response.headers_mut());
@@ -132,9 +134,10 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
             Ok(who) => {
                 caller = who.clone();
                 let budget = who.describe();
+                let limit = shared.world().rate_limit(&who, shared.limits.base);
                 let counted = match operation {
-                    Some(RATE_LIMIT_OPERATION) => Ok(shared.limits.peek(&budget)),
-                    _ => shared.limits.charge(&budget),
+                    Some(RATE_LIMIT_OPERATION) => Ok(shared.limits.peek(&budget, limit)),
+                    _ => shared.limits.charge(&budget, limit),
                 };
                 match counted {
                     Err(quota) => {
@@ -170,7 +173,7 @@ async fn gate(State(shared): Api, mut req: Request, next: Next) -> Response {
                         let (tagged, unchanged) = conditional::tag(response, asked).await;
                         response = tagged;
                         let quota = if unchanged {
-                            shared.limits.refund(&budget)
+                            shared.limits.refund(&budget, limit)
                         } else {
                             quota
                         };
@@ -229,7 +232,8 @@ async fn rate_limit(
     State(shared): Api,
     axum::Extension(caller): axum::Extension<Caller>,
 ) -> Response {
-    let quota = shared.limits.peek(&caller.describe());
+    let limit = shared.world().rate_limit(&caller, shared.limits.base);
+    let quota = shared.limits.peek(&caller.describe(), limit);
     let rate = serde_json::json!({
         "limit": quota.limit, "used": quota.used, "remaining": quota.remaining,
         "reset": quota.reset.timestamp(), "resource": "core",
