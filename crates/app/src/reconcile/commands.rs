@@ -35,6 +35,11 @@ pub struct CommandJob {
 pub struct Answer {
     pub repo: RepoName,
     pub number: u64,
+    /// The comment whose commands it answers.
+    pub comment: u64,
+    /// Its commands were picked up first by another delivery, perhaps to a
+    /// replica that answers them too: the oldest answer stays.
+    pub taken_over: bool,
     pub body: String,
 }
 
@@ -44,6 +49,14 @@ pub struct Ran {
     pub answer: Answer,
     pub retry: bool,
 }
+
+/// How long commands picked up before, and not answered yet, are left to
+/// whoever took them, and how often paved looks meanwhile.
+const TAKEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const TAKEN_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Comments whose pick-up a process remembers.
+pub(super) const PICKED_KEPT: usize = 1_024;
 
 /// Opens paved's answer to comment `id`: a redelivery of the comment finds it.
 fn answer_marker(id: u64) -> String {
@@ -56,6 +69,8 @@ struct Plan<'a> {
     settings: CatalogSettings,
     service: Option<String>,
     role: Role,
+    /// Picked up first by another delivery that may still answer.
+    taken_over: bool,
 }
 
 impl Reconciler {
@@ -71,6 +86,7 @@ impl Reconciler {
             settings,
             service,
             role,
+            taken_over,
         }) = self.plan_commands(job).await?
         else {
             return Ok(None);
@@ -135,22 +151,35 @@ impl Reconciler {
         if help && !job.commands.contains(&Parsed::Command(Command::Help)) {
             answers.push(format!("The commands:\n\n{}", help_text()));
         }
-        let answer = answer_to(job, &answers.join("\n\n"));
+        let answer = Answer {
+            taken_over,
+            ..answer_to(job, &answers.join("\n\n"))
+        };
         Ok(Some(Ran { answer, retry }))
     }
 
-    /// Posts paved's answer to commands.
+    /// Posts paved's answer to commands. Another replica may have answered
+    /// the same comment at the same moment: the oldest answer stays, and a
+    /// newer one of ours goes. Only answers to commands taken over ask:
+    /// whoever picked them up first goes on unless it answers too late.
     pub(super) async fn post_answer(&self, answer: &Answer) -> Result<(), StepError> {
         let setup = self.setup().await?;
-        self.deps
-            .github
-            .create_comment(
-                setup.installation,
-                &answer.repo,
-                answer.number,
-                &answer.body,
-            )
+        let (gh, inst) = (&self.deps.github, setup.installation);
+        let ours = gh
+            .create_comment(inst, &answer.repo, answer.number, &answer.body)
             .await?;
+        if !answer.taken_over {
+            return Ok(());
+        }
+        let marker = answer_marker(answer.comment);
+        let comments = gh.list_comments(inst, &answer.repo, answer.number).await?;
+        let older = comments
+            .iter()
+            .any(|c| c.author == setup.bot && c.body.starts_with(&marker) && c.id < ours.id);
+        if older {
+            tracing::info!(comment = answer.comment, "another replica answered first");
+            gh.delete_comment(inst, &answer.repo, ours.id).await?;
+        }
         Ok(())
     }
 
@@ -214,7 +243,15 @@ impl Reconciler {
         }
         // Last, so that a plan cut short by the rate limit is asked again whole.
         let picked_up = gh.react(inst, &job.repo, job.comment, "eyes").await?;
-        if !picked_up && !job.edited && self.answered(setup, job).await? {
+        // Picked up before: by this process (a retry or a redelivery; an
+        // answer is there or not), or by another that may still be at it.
+        let mine = self.picked_here(job.comment, picked_up);
+        let done = match (picked_up || job.edited, mine) {
+            (true, _) => false,
+            (false, true) => self.answered(setup, job).await?,
+            (false, false) => self.taken(setup, job).await?,
+        };
+        if done {
             tracing::info!(
                 comment = job.comment,
                 "commands answered already: a redelivery"
@@ -226,7 +263,40 @@ impl Reconciler {
             settings,
             service,
             role,
+            taken_over: !mine && !job.edited,
         }))
+    }
+
+    /// Whether this process picked up comment `id`'s commands: now (`now`),
+    /// or on an earlier try of its own.
+    fn picked_here(&self, id: u64, now: bool) -> bool {
+        let mut picked = self.picked.lock().expect("lock");
+        if now {
+            if picked.len() == PICKED_KEPT {
+                picked.pop_front();
+            }
+            picked.push_back(id);
+            return true;
+        }
+        picked.contains(&id)
+    }
+
+    /// Whether the commands of `job`'s comment, picked up before (by an
+    /// earlier delivery, perhaps to another replica), are answered: at
+    /// once, or within [`TAKEN_WAIT`] while whoever took them may still be
+    /// running them. No answer by then means the taker is gone: they run
+    /// again.
+    async fn taken(&self, setup: &Setup, job: &CommandJob) -> Result<bool, StepError> {
+        let deadline = tokio::time::Instant::now() + TAKEN_WAIT;
+        loop {
+            if self.answered(setup, job).await? {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(TAKEN_POLL).await;
+        }
     }
 
     /// Whether paved has answered the commands of `job`'s comment already.
@@ -365,6 +435,8 @@ fn answer_to(job: &CommandJob, text: &str) -> Answer {
     Answer {
         repo: job.repo.clone(),
         number: job.number,
+        comment: job.comment,
+        taken_over: false,
         body: format!("{}\n{}\n\n{text}\n", answer_marker(job.comment), asked(job)),
     }
 }

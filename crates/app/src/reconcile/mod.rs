@@ -87,6 +87,10 @@ pub struct Reconciler {
     /// next run judges the editor as a requester too. Only a cache: after a
     /// restart, a pending edit is judged by its author's rights.
     editors: std::sync::Mutex<std::collections::HashMap<u64, String>>,
+    /// Comments whose commands this process picked up, newest last (at most
+    /// [`commands::PICKED_KEPT`]): running them again after a failure of
+    /// its own need not wait for another replica's answer.
+    picked: std::sync::Mutex<std::collections::VecDeque<u64>>,
 }
 
 impl Reconciler {
@@ -98,6 +102,7 @@ impl Reconciler {
             policies: Mutex::new(None),
             not_requests: Default::default(),
             editors: Default::default(),
+            picked: Default::default(),
         })
     }
 
