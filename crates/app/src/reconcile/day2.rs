@@ -336,7 +336,7 @@ impl Day2<'_> {
             .write(files, WriteMode::Replace, reason)
             .await?;
         self.paved
-            .record_deployment(setup, &self.repo(), app, &written, env.review)
+            .record_deployment(setup, &self.repo(), app, &written, env.review, false)
             .await?;
         if !written.changed {
             return Ok(format!("{what}: already so, nothing to change"));

@@ -69,7 +69,7 @@ impl Reconciler {
             .writer
             .write(vec![file], WriteMode::Replace, reason)
             .await?;
-        self.record_deployment(setup, repo, &deployed, &written, env.review)
+        self.record_deployment(setup, repo, &deployed, &written, env.review, false)
             .await?;
         Ok(())
     }

@@ -22,7 +22,8 @@ impl Reconciler {
     /// GitHub refusing the record (a tag that names no commit of the
     /// repository, say) does not undo the change: it is logged, not raised.
     /// What GitHub now says of it when this call made it (waiting for Argo
-    /// CD), so the caller need not ask again.
+    /// CD), so the caller need not ask again. A repository `new` in this
+    /// very run has no deployment to look for.
     pub(super) async fn record_deployment(
         &self,
         setup: &Setup,
@@ -30,17 +31,21 @@ impl Reconciler {
         app: &AppSpec,
         written: &Written,
         production: bool,
+        new: bool,
     ) -> Result<Option<DeploymentReport>, StepError> {
         let recorded: Result<Option<DeploymentReport>, StepError> = async {
             let gh = &self.deps.github;
             let inst = setup.installation;
             let (sha, env) = (app.tag.as_str(), app.environment.as_str());
-            let known = gh.list_deployments(inst, repo, sha, env).await?;
-            let recorded = known.iter().any(|d| {
-                !written.changed || d.platform_commit.as_deref() == Some(written.commit.as_str())
-            });
-            if recorded {
-                return Ok(None);
+            if !new {
+                let known = gh.list_deployments(inst, repo, sha, env).await?;
+                let recorded = known.iter().any(|d| {
+                    !written.changed
+                        || d.platform_commit.as_deref() == Some(written.commit.as_str())
+                });
+                if recorded {
+                    return Ok(None);
+                }
             }
             let description = format!("{} {} in {env}", app.service, short(sha));
             let new = NewDeployment {
@@ -93,7 +98,7 @@ impl Reconciler {
                 continue;
             };
             if app.repo_url.ends_with(&format!("/{repo}.git")) {
-                self.record_deployment(setup, &repo, &app, &written, environment.review)
+                self.record_deployment(setup, &repo, &app, &written, environment.review, false)
                     .await?;
             }
         }

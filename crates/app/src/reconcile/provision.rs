@@ -330,7 +330,7 @@ impl Request<'_> {
         let review = settings.first_environment().review;
         let report = self
             .paved
-            .record_deployment(self.setup, &repo.name, &app, &written, review)
+            .record_deployment(self.setup, &repo.name, &app, &written, review, new_service)
             .await
             .map_err(at(2))?;
         let written = written.commit;
