@@ -124,20 +124,23 @@ impl PlatformWriter {
     }
 }
 
-/// While changes keep coming (the last push was this recent), the writer
-/// gathers them into one commit until none arrives for [`QUIET`], or for
-/// [`GATHER_MAX`] at most. A lone change goes at once.
+/// While changes come in crowds (the last batch, this recent, held more
+/// than one), the writer gathers them into one commit until none arrives
+/// for [`QUIET`], or for [`GATHER_MAX`] at most. Changes one at a time go
+/// at once.
 const BUSY: Duration = Duration::from_secs(2);
-const QUIET: Duration = Duration::from_millis(150);
-const GATHER_MAX: Duration = Duration::from_secs(1);
+const QUIET: Duration = Duration::from_millis(100);
+const GATHER_MAX: Duration = Duration::from_millis(500);
 
 async fn run(config: WriterConfig, mut rx: mpsc::Receiver<Pending>) {
     let config = Arc::new(config);
-    let mut last_push: Option<Instant> = None;
+    // When the last batch was pushed, and whether it held several changes.
+    let mut last: Option<(Instant, bool)> = None;
     while let Some(first) = rx.recv().await {
         let mut pending = vec![first];
-        let busy = last_push.is_some_and(|at| at.elapsed() < BUSY);
+        let busy = last.is_some_and(|(at, crowd)| crowd && at.elapsed() < BUSY);
         gather(&mut rx, &mut pending, busy).await;
+        let crowd = pending.len() > 1;
         // Changes to the default branch share one commit; a new branch gets
         // a commit of its own.
         let (branches, main): (Vec<Pending>, Vec<Pending>) =
@@ -152,7 +155,7 @@ async fn run(config: WriterConfig, mut rx: mpsc::Receiver<Pending>) {
                 let _ = p.reply.send(result.clone());
             }
         }
-        last_push = Some(Instant::now());
+        last = Some((Instant::now(), crowd));
     }
 }
 
