@@ -3,68 +3,36 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use common::TempDir;
+use common::process::{Random, env_file, kill, spawn_paved};
 use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions};
 
 const REQUESTS: usize = 20;
 
-fn spawn_paved(env_file: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_paved"))
-        .args(["serve", "--env-file"])
-        .arg(env_file)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-fn kill(child: &mut Child) {
-    let _ = child.kill(); // SIGKILL: no chance to finish anything
-    let _ = child.wait();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_at_random_points_and_restarted_every_request_completes_once() {
     let work = TempDir::new("crash");
-    let stage = Stage::seeded(StageOptions::shipped(work.path().join("paved")))
-        .await
-        .unwrap();
-    let config = stage.config();
-    let app = stage.sandbox.app();
-    let env_file = work.path().join("paved.env");
-    let env = format!(
-        "APP_ID={}\nPRIVATE_KEY={}\nWEBHOOK_SECRET={}\nGITHUB_API_URL={}\nPAVED_CATALOG_REPO={CATALOG}\n\
-         PAVED_PLATFORM_REPO={PLATFORM}\nPAVED_LISTEN={}\nPAVED_RESYNC=2s\nPAVED_WORK_DIR={}\nPAVED_TEMPLATES={}\n",
-        app.id,
-        app.private_key_pem.expose().replace('\n', "\\n"),
-        app.webhook_secret.expose(),
-        config.github_api_url,
-        config.listen,
-        config.work_dir.display(),
-        templates_folder(&config.templates).display(),
+    let mut options = StageOptions::shipped(work.path().join("paved"));
+    // Each start is a new process that cannot know what the one killed a
+    // moment ago sent: five in a few seconds could pass GitHub's minute
+    // together. The limits are proven where processes live on.
+    options.secondary_limits = false;
+    let stage = Stage::seeded(options).await.unwrap();
+    let listen = stage.config().listen;
+    let env_file = env_file(
+        &stage,
+        work.path(),
+        "paved",
+        listen,
+        &work.path().join("paved"),
+        "PAVED_RESYNC=2s\nPAVED_SECONDARY_LIMITS=false\n",
     );
-    std::fs::write(&env_file, env).unwrap();
-
     // PAVED_CRASH_SEED replays a run: the kill points follow from the seed.
-    let seed = match std::env::var("PAVED_CRASH_SEED") {
-        Ok(given) => given.parse().expect("PAVED_CRASH_SEED is a number"),
-        Err(_) => SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    };
-    eprintln!("random seed {seed} (PAVED_CRASH_SEED={seed} replays it)");
-    let mut state = seed | 1;
-    let mut next = move |bound: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % bound
-    };
+    let mut random = Random::new("PAVED_CRASH_SEED");
+    let seed = random.seed;
+    let mut next = move |bound: u64| random.below(bound);
 
     let mut paved = spawn_paved(&env_file);
     let mut numbers = Vec::new();
@@ -161,15 +129,5 @@ async fn killed_at_random_points_and_restarted_every_request_completes_once() {
             tree.get_path(std::path::Path::new(&format!("apps/crash-{i:02}/dev.yaml")))
                 .is_ok()
         );
-    }
-}
-
-/// The folder of a stage's templates (the shipped ones, in a folder).
-fn templates_folder(source: &paved_app::scaffold::TemplateSource) -> &std::path::Path {
-    match source {
-        paved_app::scaffold::TemplateSource::Folder(dir) => dir,
-        paved_app::scaffold::TemplateSource::BuiltIn => {
-            panic!("the stage's templates are a folder")
-        }
     }
 }

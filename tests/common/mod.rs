@@ -5,6 +5,7 @@
 #[path = "../../crates/app/tests/common/mod.rs"]
 mod app;
 pub use app::*;
+pub mod process;
 
 /// Comments `body` as `actor` on the request and returns paved's answer.
 pub async fn ask(

@@ -1,0 +1,93 @@
+//! `paved serve` as processes of their own, against a seeded stage: their
+//! env files, starting and killing them, and the seeded randomness that
+//! decides when.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::SystemTime;
+
+use paved::demo::{CATALOG, PLATFORM, Stage};
+
+/// Writes the env file of a `paved serve` for `stage`, listening on
+/// `listen` with caches in `work_dir`, plus `extra` lines; its path.
+pub fn env_file(
+    stage: &Stage,
+    dir: &Path,
+    name: &str,
+    listen: SocketAddr,
+    work_dir: &Path,
+    extra: &str,
+) -> PathBuf {
+    let config = stage.config();
+    let app = stage.sandbox.app();
+    let templates = match &config.templates {
+        paved_app::scaffold::TemplateSource::Folder(dir) => dir.clone(),
+        paved_app::scaffold::TemplateSource::BuiltIn => {
+            panic!("the stage's templates are a folder")
+        }
+    };
+    let env = format!(
+        "APP_ID={}\nPRIVATE_KEY={}\nWEBHOOK_SECRET={}\nGITHUB_API_URL={}\nPAVED_CATALOG_REPO={CATALOG}\n\
+         PAVED_PLATFORM_REPO={PLATFORM}\nPAVED_LISTEN={listen}\nPAVED_WORK_DIR={}\nPAVED_TEMPLATES={}\n{extra}",
+        app.id,
+        app.private_key_pem.expose().replace('\n', "\\n"),
+        app.webhook_secret.expose(),
+        config.github_api_url,
+        work_dir.display(),
+        templates.display(),
+    );
+    let path = dir.join(format!("{name}.env"));
+    std::fs::write(&path, env).unwrap();
+    path
+}
+
+/// `paved serve --env-file env_file`, quiet.
+pub fn spawn_paved(env_file: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_paved"))
+        .args(["serve", "--env-file"])
+        .arg(env_file)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// SIGKILL: no chance to finish anything.
+pub fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A xorshift generator seeded from `var` when set (to replay a run),
+/// else from the clock; says its seed.
+pub struct Random {
+    pub seed: u64,
+    state: u64,
+}
+
+impl Random {
+    pub fn new(var: &str) -> Self {
+        let seed = match std::env::var(var) {
+            Ok(given) => given.parse().expect("the seed is a number"),
+            Err(_) => SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64,
+        };
+        eprintln!("random seed {seed} ({var}={seed} replays it)");
+        Self {
+            seed,
+            state: seed | 1,
+        }
+    }
+
+    /// A number below `bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state % bound
+    }
+}
