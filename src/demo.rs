@@ -637,7 +637,7 @@ async fn go_live(stage: &Stage, number: u64, repo: &str) -> Result<(), DemoError
 /// Argo CD (the sandbox's `argo-cd` App) reports `repo`'s Application in
 /// `env` synced and Healthy, through the REST calls its GitHub
 /// notification service makes.
-async fn argo_cd_healthy(stage: &Stage, repo: &str, env: &str) -> Result<(), DemoError> {
+pub async fn argo_cd_healthy(stage: &Stage, repo: &str, env: &str) -> Result<(), DemoError> {
     let app = application(stage, repo, env).await?;
     let healthy = paved_sandbox::Notification {
         repo: repo.to_owned(),

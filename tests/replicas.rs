@@ -10,7 +10,6 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use common::TempDir;
-use common::process::{Random, env_file, kill, spawn_paved};
+use common::process::{Paved, Random, env_file, kill, spawn_paved};
 use paved::demo::{CATALOG, PLATFORM, Stage, StageOptions};
 
 const REPLICAS: usize = 3;
@@ -231,7 +230,7 @@ async fn three_replicas_one_killed_and_restarted_do_everything_once() {
             )
         })
         .collect();
-    let mut replicas: Vec<Child> = envs.iter().map(|e| spawn_paved(e)).collect();
+    let mut replicas: Vec<Paved> = envs.iter().map(|e| spawn_paved(e)).collect();
     healthy(&addrs).await;
     let url = Balancer::start(addrs.clone(), Random::new("PAVED_BALANCER_SEED")).await;
     stage.sandbox.set_webhook_url(Some(url));
@@ -277,18 +276,10 @@ async fn three_replicas_one_killed_and_restarted_do_everything_once() {
             .unwrap();
     }
     for i in 0..REQUESTS {
-        let service = format!("svc-{i:03}");
-        let app = common::application(&stage, &service, "dev").await.unwrap();
-        let healthy = paved_sandbox::Notification {
-            repo: format!("acme/{service}"),
-            revision: app.tag.clone(),
-            environment: app.environment.clone(),
-            health: paved_sandbox::Health::Healthy,
-            environment_url: app.url.clone(),
-            log_url: format!("https://argocd.example.com/applications/{}", app.name()),
-            message: format!("{} is synced and Healthy", app.name()),
-        };
-        stage.sandbox.argo_cd_notifies(&healthy).await.unwrap();
+        let repo = format!("acme/svc-{i:03}");
+        paved::demo::argo_cd_healthy(&stage, &repo, "dev")
+            .await
+            .unwrap();
     }
     let ready = |n: u64| labels(&stage, n).iter().any(|l| l == "paved:ready");
     until_all(

@@ -42,22 +42,33 @@ pub fn env_file(
     path
 }
 
+/// A `paved serve` process, killed when dropped: a failing test leaves
+/// none running.
+pub struct Paved(Child);
+
+impl Drop for Paved {
+    fn drop(&mut self) {
+        kill(self);
+    }
+}
+
 /// `paved serve --env-file env_file`, quiet.
-pub fn spawn_paved(env_file: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_paved"))
+pub fn spawn_paved(env_file: &Path) -> Paved {
+    let child = Command::new(env!("CARGO_BIN_EXE_paved"))
         .args(["serve", "--env-file"])
         .arg(env_file)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Paved(child)
 }
 
 /// SIGKILL: no chance to finish anything.
-pub fn kill(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+pub fn kill(paved: &mut Paved) {
+    let _ = paved.0.kill();
+    let _ = paved.0.wait();
 }
 
 /// A xorshift generator seeded from `var` when set (to replay a run),
