@@ -172,11 +172,9 @@ impl Reconciler {
             return Ok(());
         }
         let marker = answer_marker(answer.comment);
-        let comments = gh.list_comments(inst, &answer.repo, answer.number).await?;
-        let older = comments
-            .iter()
-            .any(|c| c.author == setup.bot && c.body.starts_with(&marker) && c.id < ours.id);
-        if older {
+        let is_answer = |body: &str| body.starts_with(&marker);
+        let older = self.older_twin(setup, &answer.repo, answer.number, ours.id, is_answer);
+        if older.await?.is_some() {
             tracing::info!(comment = answer.comment, "another replica answered first");
             gh.delete_comment(inst, &answer.repo, ours.id).await?;
         }

@@ -168,6 +168,28 @@ impl Reconciler {
             .await
     }
 
+    /// paved's oldest comment on `repo#number` older than its comment
+    /// `ours` that `is_twin` says is the same kind (a status comment, the
+    /// answer to one comment): another replica made it at the same moment.
+    async fn older_twin(
+        &self,
+        setup: &Setup,
+        repo: &RepoName,
+        number: u64,
+        ours: u64,
+        is_twin: impl Fn(&str) -> bool,
+    ) -> Result<Option<crate::github::CommentInfo>, StepError> {
+        let comments = self
+            .deps
+            .github
+            .list_comments(setup.installation, repo, number)
+            .await?;
+        Ok(comments
+            .into_iter()
+            .filter(|c| c.author == setup.bot && c.id < ours && is_twin(&c.body))
+            .min_by_key(|c| c.id))
+    }
+
     /// `paved.yaml` from the catalog's default branch, cached until the
     /// catalog is pushed to. A catalog without one gets the defaults.
     async fn settings(&self, installation: u64) -> Result<CatalogSettings, StepError> {

@@ -642,15 +642,12 @@ impl Request<'_> {
     async fn only_status(&self, ours: CommentInfo, body: &str) -> Result<CommentInfo, StepError> {
         let gh = &self.paved.deps.github;
         let inst = self.setup.installation;
-        let comments = gh
-            .list_comments(inst, self.catalog, self.issue.number)
-            .await?;
-        let oldest = comments
-            .into_iter()
-            .filter(|c| c.author == self.setup.bot && status::is_status(&c.body))
-            .min_by_key(|c| c.id);
-        match oldest {
-            Some(mut first) if first.id < ours.id => {
+        let (repo, number) = (self.catalog, self.issue.number);
+        let older = self
+            .paved
+            .older_twin(self.setup, repo, number, ours.id, status::is_status);
+        match older.await? {
+            Some(mut first) => {
                 gh.delete_comment(inst, self.catalog, ours.id).await?;
                 if first.body != body {
                     gh.update_comment(inst, self.catalog, first.id, body)
@@ -659,7 +656,7 @@ impl Request<'_> {
                 }
                 Ok(first)
             }
-            _ => Ok(ours),
+            None => Ok(ours),
         }
     }
 
