@@ -159,10 +159,7 @@ async fn each_provisioning_call_failing_once_in_each_way_still_ends_ready_once()
                 "POST /acme/platform.git/git-receive-pack",
             ],
         ),
-        provisioning_matrix(
-            "faults-provision-deployment",
-            &["repos/create-deployment", "repos/create-deployment-status"],
-        ),
+        provisioning_matrix("faults-provision-deployment", &["repos/create-deployment"]),
     ])
     .await;
 }

@@ -117,6 +117,8 @@ pub struct IssueInfo {
     /// proves nothing: a private membership can hide.
     pub author_member: bool,
     pub is_pull_request: bool,
+    /// How many comments GitHub counts on it; `None` when it did not say.
+    pub comments: Option<u64>,
 }
 
 /// An issue paved opened.
@@ -178,6 +180,8 @@ struct IssueWire {
     author_association: String,
     #[serde(default)]
     pull_request: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    comments: Option<u64>,
 }
 
 impl From<IssueWire> for IssueInfo {
@@ -192,6 +196,7 @@ impl From<IssueWire> for IssueInfo {
             author: i.user.login,
             author_member: matches!(i.author_association.as_str(), "OWNER" | "MEMBER"),
             is_pull_request: i.pull_request.is_some(),
+            comments: i.comments,
         }
     }
 }
@@ -1010,8 +1015,8 @@ impl From<DeploymentWire> for DeploymentInfo {
     }
 }
 
-/// What the newest status of a deployment says: paved's own `in_progress`,
-/// or what Argo CD's notifications reported.
+/// What the newest status of a deployment says: what Argo CD's
+/// notifications reported, or nothing yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeploymentReport {
     /// Queued, pending or in progress: Argo CD has not reported yet.
@@ -1115,21 +1120,6 @@ impl From<RunWire> for CiRun {
     }
 }
 
-/// The states of a deployment paved reports; Argo CD reports the rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeploymentState {
-    /// The platform commit has landed: Argo CD is to sync it.
-    InProgress,
-}
-
-impl DeploymentState {
-    fn name(self) -> &'static str {
-        match self {
-            Self::InProgress => "in_progress",
-        }
-    }
-}
-
 impl GitHub {
     /// The deployments of `sha` to `environment` in `repo`, newest first
     /// (one page: paved looks for its own latest).
@@ -1175,14 +1165,13 @@ impl GitHub {
 
     /// Records a deployment: no merging of the default branch and no
     /// required checks, since what runs was decided in the platform
-    /// repository. Its id.
+    /// repository.
     pub async fn create_deployment(
         &self,
         inst: u64,
         repo: &RepoName,
         new: &NewDeployment<'_>,
-    ) -> Result<u64, GitHubError> {
-        const OP: &str = "repos/create-deployment";
+    ) -> Result<(), GitHubError> {
         let body = json!({
             "ref": new.sha,
             "environment": new.environment,
@@ -1196,11 +1185,9 @@ impl GitHub {
             },
         });
         let path = format!("/repos/{repo}/deployments");
-        let made: DeploymentWire = self
-            .act(OP, inst, Method::POST, &path, &body)
-            .await?
-            .json(OP)?;
-        Ok(made.id)
+        self.act("repos/create-deployment", inst, Method::POST, &path, &body)
+            .await?;
+        Ok(())
     }
 
     /// What the newest status of deployment `id` says; `None` before any.
@@ -1219,29 +1206,5 @@ impl GitHub {
             )
             .await?;
         Ok(newest.into_iter().next().map(Into::into))
-    }
-
-    pub async fn create_deployment_status(
-        &self,
-        inst: u64,
-        repo: &RepoName,
-        deployment: u64,
-        state: DeploymentState,
-        description: &str,
-    ) -> Result<(), GitHubError> {
-        let body = json!({
-            "state": state.name(),
-            "description": fit(description, DEPLOYMENT_DESCRIPTION_MAX),
-        });
-        let path = format!("/repos/{repo}/deployments/{deployment}/statuses");
-        self.act(
-            "repos/create-deployment-status",
-            inst,
-            Method::POST,
-            &path,
-            &body,
-        )
-        .await?;
-        Ok(())
     }
 }

@@ -14,8 +14,8 @@ mod retry;
 
 pub use api::{
     Annotation, AppInfo, CheckReport, CiRun, CiState, CommentInfo, DeploymentInfo,
-    DeploymentReport, DeploymentState, IssueInfo, IssuePatch, NewDeployment, NewIssue, Permission,
-    PullFile, PullInfo, RepoInfo,
+    DeploymentReport, IssueInfo, IssuePatch, NewDeployment, NewIssue, Permission, PullFile,
+    PullInfo, RepoInfo,
 };
 pub use auth::{AppKey, InstallationToken, TokenCache};
 pub use budget::RESERVE as RATE_LIMIT_RESERVE;
@@ -111,7 +111,7 @@ fn valid_repo(s: &str) -> bool {
 
 /// Every operation the client names in its metrics (GitHub's operation ids
 /// where it has one), so each has its series from the start.
-pub const OPERATIONS: [&str; 32] = [
+pub const OPERATIONS: [&str; 31] = [
     "actions/list-workflow-runs-for-repo",
     "apps/get-authenticated",
     "apps/get-repo-installation",
@@ -133,7 +133,6 @@ pub const OPERATIONS: [&str; 32] = [
     "pulls/list-files",
     "reactions/create-for-issue-comment",
     "repos/create-deployment",
-    "repos/create-deployment-status",
     "repos/create-in-org",
     "repos/get",
     "repos/get-collaborator-permission-level",

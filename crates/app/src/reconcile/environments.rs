@@ -9,16 +9,15 @@ use super::live::{Live, card};
 use super::state::{RequestState, with_health};
 use super::{Reconciler, Setup, short};
 use crate::error::StepError;
-use crate::github::{
-    DeploymentReport, DeploymentState, IssueInfo, IssuePatch, NewDeployment, RepoName,
-};
+use crate::github::{DeploymentReport, IssueInfo, IssuePatch, NewDeployment, RepoName};
 use crate::platform::{AppSpec, Written, of_path};
 
 impl Reconciler {
     /// Records that `app` runs in its environment since `written`, once:
     /// a deployment already made for this platform commit (or, when the
     /// write changed nothing, any deployment of the commit there) is left
-    /// as it is. The platform commit has landed, so it starts `in_progress`.
+    /// as it is. It stays pending until Argo CD reports on it: paved posts
+    /// no status of its own, since committed is not yet running.
     /// GitHub refusing the record (a tag that names no commit of the
     /// repository, say) does not undo the change: it is logged, not raised.
     /// What GitHub now says of it when this call made it (waiting for Argo
@@ -56,9 +55,7 @@ impl Reconciler {
                 application: &app.name(),
                 production,
             };
-            let id = gh.create_deployment(inst, repo, &new).await?;
-            gh.create_deployment_status(inst, repo, id, DeploymentState::InProgress, &description)
-                .await?;
+            gh.create_deployment(inst, repo, &new).await?;
             Ok(Some(DeploymentReport::Waiting))
         }
         .await;

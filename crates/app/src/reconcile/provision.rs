@@ -139,7 +139,8 @@ impl Reconciler {
         }
     }
 
-    /// The request's context: the issue and its status comment, if any.
+    /// The request's context: the issue and its status comment, if any. An
+    /// issue GitHub counts no comments on has none to list.
     pub(super) async fn context<'a>(
         &'a self,
         setup: &'a Setup,
@@ -147,9 +148,13 @@ impl Reconciler {
     ) -> Result<Request<'a>, StepError> {
         let catalog = &self.deps.catalog;
         let gh = &self.deps.github;
-        let comments = gh
-            .list_comments(setup.installation, catalog, issue.number)
-            .await?;
+        let comments = match issue.comments {
+            Some(0) => Vec::new(),
+            _ => {
+                gh.list_comments(setup.installation, catalog, issue.number)
+                    .await?
+            }
+        };
         let status = comments
             .into_iter()
             .find(|c| c.author == setup.bot && status::is_status(&c.body));
@@ -192,9 +197,6 @@ impl Request<'_> {
             },
         ];
         let service = valid.request.name.clone();
-        if RequestState::from_labels(&self.issue.labels) != RequestState::Provisioning {
-            self.labels(RequestState::Provisioning, false).await?;
-        }
         if self.status.is_none() {
             let progress = Status::Progress {
                 service: service.clone(),
@@ -271,6 +273,7 @@ impl Request<'_> {
                 steps[failed].state = StepState::Waiting(waiting_text(until));
                 // Best effort: with the limit spent, this may not get through either.
                 let _ = self.show(&progress(steps)).await;
+                self.still_provisioning().await;
                 Err(error)
             }
             Action::Backoff(wait) => {
@@ -280,6 +283,7 @@ impl Request<'_> {
                     wait.as_secs()
                 ));
                 let _ = self.show(&progress(steps)).await;
+                self.still_provisioning().await;
                 Err(error)
             }
             Action::GiveUp => match error {
@@ -669,6 +673,15 @@ impl Request<'_> {
     ) -> Result<(), StepError> {
         self.set_labels(state.relabel(&self.issue.labels), close)
             .await
+    }
+
+    /// A request that does not finish in one go is labelled as still being
+    /// worked on; one that does goes straight to its outcome, sparing a
+    /// call. Best effort: the status comment says the same.
+    async fn still_provisioning(&mut self) {
+        if RequestState::from_labels(&self.issue.labels) != RequestState::Provisioning {
+            let _ = self.labels(RequestState::Provisioning, false).await;
+        }
     }
 
     /// Sets the request's labels to `labels`, closing it when `close`.
