@@ -339,6 +339,13 @@ impl Stage {
         }
     }
 
+    /// Runs one resync pass now, as the periodic one does.
+    pub async fn resync(&self) {
+        if let Some(p) = &self.paved {
+            paved_app::reconcile::resync(&p.jobs).await;
+        }
+    }
+
     /// Waits until paved is done with request `number`: committed (deploying
     /// or ready), failed or invalid; the labels it ended with. Bounded by
     /// `limit`.

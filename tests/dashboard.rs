@@ -178,3 +178,41 @@ async fn a_burst_of_changes_makes_a_handful_of_edits() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_reads_only_the_rows_that_changed() {
+    let (_work, stage) = fleet("dashboard-cost", &["orders", "ledger", "billing"]).await;
+    let rows_read = |stage: &Stage, from: usize| -> Vec<String> {
+        stage
+            .sandbox
+            .requests()
+            .by_installation()
+            .skip(from)
+            .filter(|r| {
+                r.path.ends_with("/contents/.paved/answers.yml")
+                    || r.operation.as_deref() == Some("repos/list-deployments")
+            })
+            .map(|r| r.path.clone())
+            .collect()
+    };
+    let logged = |stage: &Stage| stage.sandbox.requests().by_installation().count();
+
+    // A resync pass with nothing changed lists the requests and the
+    // dashboard, and reads none of its rows.
+    let from = logged(&stage);
+    stage.resync().await;
+    quiescent(&stage).await;
+    assert_eq!(rows_read(&stage, from), Vec::<String>::new());
+
+    // A report on one service reads its row again, and only its.
+    let from = logged(&stage);
+    argo_reports(&stage, "ledger", Health::Healthy).await;
+    dashboard_shows(&stage, "✅ [live](https://ledger.apps.acme.dev)").await;
+    quiescent(&stage).await;
+    let read = rows_read(&stage, from);
+    assert!(!read.is_empty());
+    assert!(
+        read.iter().all(|p| p.starts_with("/repos/acme/ledger/")),
+        "{read:#?}"
+    );
+}

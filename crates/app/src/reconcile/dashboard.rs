@@ -2,12 +2,20 @@
 //! pinned, listing every service the platform repository deploys: its
 //! owner and template version, and per environment the image tag, what
 //! Argo CD last reported and the URL. It is found again by a hidden marker,
-//! edited in place and never duplicated, and rebuilt from Git and GitHub
-//! each time, never from paved's memory. The job runner batches rebuilds:
+//! edited in place and never duplicated. The job runner batches rebuilds:
 //! changes that arrive while one runs make one more, not one each.
+//!
+//! A rebuild costs what changed, not the fleet: the Applications come from
+//! a Git clone, and a row's GitHub reads (how the service was made, Argo
+//! CD's reports) are made again only when its Applications changed, a CI
+//! or deployment event named it, or it is among the few oldest rows, so a
+//! missed event heals in time. Rows past GitHub's limit on an issue's size
+//! are not shown, so they are not read either.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::live::web_url;
 use super::{Reconciler, Setup, short};
@@ -28,8 +36,13 @@ const TITLE: &str = "Services";
 pub(super) const CACHE: &str = "platform-fleet.git";
 /// Room left under GitHub's 65,536-character body for the closing line.
 const BODY_BUDGET: usize = 64_000;
+/// A row older than this is read again, at most [`AGED_PER_REBUILD`] a
+/// rebuild: what a lost event left out shows within the hour.
+const ROW_MAX_AGE: Duration = Duration::from_secs(60 * 60);
+const AGED_PER_REBUILD: usize = 8;
 
 /// One service as the dashboard shows it.
+#[derive(Clone)]
 struct Row {
     service: String,
     repo_url: String,
@@ -40,19 +53,97 @@ struct Row {
     cells: Vec<Option<(AppSpec, Option<DeploymentReport>)>>,
 }
 
+/// Rows built before, by service, with the Applications each was built
+/// from, and the services events have named since.
+#[derive(Default)]
+pub(super) struct Rows {
+    inner: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    built: HashMap<String, Built>,
+    stale: HashSet<String>,
+}
+
+struct Built {
+    apps: BTreeMap<String, AppSpec>,
+    row: Row,
+    at: Instant,
+}
+
+impl Rows {
+    /// Something about `service` moved (CI, a deployment report): its row
+    /// is read again at the next rebuild.
+    pub(super) fn stale(&self, service: &str) {
+        let mut kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        kept.stale.insert(service.to_owned());
+    }
+
+    /// The row kept for `service`, when it was built from `apps`, nothing
+    /// named it since and it is young enough (an old one is handed back
+    /// while `aged` allows, and `aged` counts it). A mark is taken here, so
+    /// one made while the row is read again stays for the next rebuild.
+    fn reuse(
+        &self,
+        service: &str,
+        apps: &BTreeMap<String, AppSpec>,
+        aged: &mut usize,
+    ) -> Option<Row> {
+        let mut kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let named = kept.stale.remove(service);
+        let built = kept.built.get(service)?;
+        if named || built.apps != *apps {
+            return None;
+        }
+        if built.at.elapsed() >= ROW_MAX_AGE && *aged < AGED_PER_REBUILD {
+            *aged += 1;
+            return None;
+        }
+        Some(built.row.clone())
+    }
+
+    fn keep(&self, service: &str, apps: BTreeMap<String, AppSpec>, row: Row) {
+        let mut kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let at = Instant::now();
+        kept.built
+            .insert(service.to_owned(), Built { apps, row, at });
+    }
+
+    /// Forgets the services that are no longer in `services`.
+    fn retain(&self, services: &HashSet<&str>) {
+        let mut kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        kept.built.retain(|s, _| services.contains(s.as_str()));
+        kept.stale.retain(|s| services.contains(s.as_str()));
+    }
+}
+
 impl Reconciler {
     /// Rebuilds the dashboard and writes it when it changed: creates and
-    /// pins it the first time.
+    /// pins it the first time. Rows are read in the order shown, until the
+    /// body is full.
     pub async fn refresh_dashboard(&self) -> Result<(), StepError> {
         let setup = self.setup().await?;
         let settings = self.settings(setup.installation).await?;
         let apps = self.all_applications(setup).await?;
-        let mut rows = Vec::with_capacity(apps.len());
-        for (service, envs) in apps {
-            rows.push(self.row(setup, &settings, service, envs).await?);
+        let services: HashSet<&str> = apps.keys().map(String::as_str).collect();
+        self.dashboard_rows.retain(&services);
+        let mut body = Body::new(&settings, apps.len());
+        let mut aged = 0;
+        for (service, envs) in &apps {
+            let row = match self.dashboard_rows.reuse(service, envs, &mut aged) {
+                Some(row) => row,
+                None => {
+                    let row = self.row(setup, &settings, service, envs.clone()).await?;
+                    self.dashboard_rows.keep(service, envs.clone(), row.clone());
+                    row
+                }
+            };
+            if !body.push(&row) {
+                break;
+            }
         }
-        let body = render(&settings, &rows);
-        self.write_dashboard(setup, &body).await
+        self.write_dashboard(setup, &body.finish()).await
     }
 
     /// Every Application on the platform's default branch, by service, then
@@ -97,12 +188,12 @@ impl Reconciler {
         &self,
         setup: &Setup,
         settings: &CatalogSettings,
-        service: String,
+        service: &str,
         mut envs: BTreeMap<String, AppSpec>,
     ) -> Result<Row, StepError> {
         let repo = RepoName {
             owner: settings.organization.clone(),
-            name: service.clone(),
+            name: service.to_owned(),
         };
         let first = envs.values().next();
         let branch = first.map(|a| a.revision.clone()).unwrap_or_default();
@@ -125,7 +216,7 @@ impl Reconciler {
             cells.push(cell);
         }
         Ok(Row {
-            service,
+            service: service.to_owned(),
             repo_url: repo_url.trim_end_matches(".git").to_owned(),
             made,
             cells,
@@ -185,35 +276,59 @@ fn ours(setup: &Setup, issues: Vec<IssueInfo>) -> Vec<IssueInfo> {
 /// The dashboard's body: a line on what it is, then one table row per
 /// service, cut to GitHub's body limit with a line saying how many are left
 /// out.
-fn render(settings: &CatalogSettings, rows: &[Row]) -> String {
-    let mut out = format!(
-        "{MARKER}\nEvery service the platform repository deploys: {} in all. paved rebuilds this issue from the platform repository and GitHub's deployments whenever one changes; edits by hand are overwritten.\n\n",
-        rows.len()
-    );
-    let envs: Vec<&str> = settings
-        .environments
-        .iter()
-        .map(|e| e.name.as_str())
-        .collect();
-    let _ = writeln!(
-        out,
-        "| service | owner | template | {} |\n|---|---|---|{}",
-        envs.join(" | "),
-        "---|".repeat(envs.len())
-    );
-    for (shown, row) in rows.iter().enumerate() {
-        let line = row_line(row);
-        if out.len() + line.len() > BODY_BUDGET {
-            let _ = writeln!(
-                out,
-                "\n{} more services are not shown: GitHub's limit on an issue's size.",
-                rows.len() - shown
-            );
-            break;
+struct Body {
+    text: String,
+    shown: usize,
+    total: usize,
+    full: bool,
+}
+
+impl Body {
+    fn new(settings: &CatalogSettings, total: usize) -> Self {
+        let mut text = format!(
+            "{MARKER}\nEvery service the platform repository deploys: {total} in all. paved rebuilds this issue from the platform repository and GitHub's deployments whenever one changes; edits by hand are overwritten.\n\n"
+        );
+        let envs: Vec<&str> = settings
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        let _ = writeln!(
+            text,
+            "| service | owner | template | {} |\n|---|---|---|{}",
+            envs.join(" | "),
+            "---|".repeat(envs.len())
+        );
+        Self {
+            text,
+            shown: 0,
+            total,
+            full: false,
         }
-        out.push_str(&line);
     }
-    out
+
+    /// Adds `row` when it fits; whether it did.
+    fn push(&mut self, row: &Row) -> bool {
+        let line = row_line(row);
+        if self.full || self.text.len() + line.len() > BODY_BUDGET {
+            self.full = true;
+            return false;
+        }
+        self.text.push_str(&line);
+        self.shown += 1;
+        true
+    }
+
+    fn finish(mut self) -> String {
+        if self.shown < self.total {
+            let _ = writeln!(
+                self.text,
+                "\n{} more services are not shown: GitHub's limit on an issue's size.",
+                self.total - self.shown
+            );
+        }
+        self.text
+    }
 }
 
 /// One service's table row. Everything in it was read from Git or GitHub,

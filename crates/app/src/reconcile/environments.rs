@@ -141,6 +141,7 @@ impl Reconciler {
     ) -> Result<(), StepError> {
         let setup = self.setup().await?;
         let settings = self.settings(setup.installation).await?;
+        self.dashboard_rows.stale(&repo.name);
         let live = self.what_runs(setup, &settings, repo, None).await?;
         let Some(running) = live.iter().find_map(|l| l.running.as_ref()) else {
             return Ok(());

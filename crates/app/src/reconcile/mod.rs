@@ -91,6 +91,9 @@ pub struct Reconciler {
     /// [`commands::PICKED_KEPT`]): running them again after a failure of
     /// its own need not wait for another replica's answer.
     picked: std::sync::Mutex<std::collections::VecDeque<u64>>,
+    /// The fleet dashboard's rows as last built. Only a cache: after a
+    /// restart the first rebuild reads the rows it shows.
+    dashboard_rows: dashboard::Rows,
 }
 
 impl Reconciler {
@@ -103,6 +106,7 @@ impl Reconciler {
             not_requests: Default::default(),
             editors: Default::default(),
             picked: Default::default(),
+            dashboard_rows: Default::default(),
         })
     }
 
@@ -398,20 +402,27 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
 /// Reconciles every open request now and every `every` after.
 pub async fn resync_loop(jobs: Arc<Jobs>, every: std::time::Duration) {
     loop {
-        match jobs.reconciler().open_requests().await {
-            Ok(numbers) => {
-                tracing::info!(requests = numbers.len(), "resync");
-                for n in numbers {
-                    jobs.submit(n, Trigger::Resync, "resync");
-                }
-                // A change whose rebuild failed, or that paved missed.
-                jobs.dashboard_changed();
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "resync could not list requests; trying again next time")
-            }
-        }
+        resync(&jobs).await;
         tokio::time::sleep(every).await;
+    }
+}
+
+/// One resync pass: every open request is submitted, and the dashboard
+/// rebuilt. It costs the open requests, not the fleet: the dashboard reads
+/// again only the rows that changed, and a few of the oldest.
+pub async fn resync(jobs: &Arc<Jobs>) {
+    match jobs.reconciler().open_requests().await {
+        Ok(numbers) => {
+            tracing::info!(requests = numbers.len(), "resync");
+            for n in numbers {
+                jobs.submit(n, Trigger::Resync, "resync");
+            }
+            // A change whose rebuild failed, or that paved missed.
+            jobs.dashboard_changed();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "resync could not list requests; trying again next time")
+        }
     }
 }
 
