@@ -291,7 +291,12 @@ impl Stage {
         loop {
             assert_no_background_panic();
             let comments = self.sandbox.comments(repo, number);
-            if let Some(answer) = comments.iter().skip(before + 1).find(|c| c.user == BOT) {
+            // A long command shows its progress first, on the comment its
+            // answer then replaces.
+            let answered = |c: &&paved_sandbox::Comment| {
+                c.user == BOT && !c.body.starts_with("<!-- paved:progress")
+            };
+            if let Some(answer) = comments.iter().skip(before + 1).find(answered) {
                 let reacted = comments[before]
                     .reactions
                     .iter()

@@ -188,8 +188,31 @@ async fn a_fleet_upgrade_opens_a_pull_request_per_service_and_answers_once() {
     )
     .await;
     assert!(
-        summary.contains("upgrading the 10 services made from node-express"),
+        summary.contains(
+            "upgrading the 10 services made from node-express: 10 pull requests, 0 already current, 0 skipped"
+        ),
         "{summary}"
+    );
+    // Its progress was shown on the comment the answer then replaced: one
+    // comment by paved for the command, edited in place.
+    let log = stage.sandbox.requests();
+    let answer = stage
+        .sandbox
+        .comments(paved::demo::CATALOG, first)
+        .into_iter()
+        .find(|c| c.body == summary)
+        .unwrap();
+    let edited = format!("/repos/acme/catalog/issues/comments/{}", answer.id);
+    assert!(
+        log.by_installation()
+            .any(|r| r.method == "PATCH" && r.path == edited)
+    );
+    assert!(
+        stage
+            .sandbox
+            .comments(paved::demo::CATALOG, first)
+            .iter()
+            .all(|c| !c.body.contains("paved:progress"))
     );
     for i in 0..10 {
         assert!(

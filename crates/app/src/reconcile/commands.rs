@@ -2,6 +2,8 @@
 //! command of a comment in order and answering once. What a command does to
 //! a service is [`super::day2`]'s.
 
+use std::time::{Duration, Instant};
+
 use super::day2::{Day2, Outcome};
 use super::jobs::Ordered;
 use super::{Reconciler, Setup};
@@ -40,6 +42,8 @@ pub struct Answer {
     /// Its commands were picked up first by another delivery, perhaps to a
     /// replica that answers them too: the oldest answer stays.
     pub taken_over: bool,
+    /// The comment that showed the commands' progress: the answer replaces it.
+    pub progress: Option<u64>,
     pub body: String,
 }
 
@@ -61,6 +65,64 @@ pub(super) const PICKED_KEPT: usize = 1_024;
 /// Opens paved's answer to comment `id`: a redelivery of the comment finds it.
 fn answer_marker(id: u64) -> String {
     format!("<!-- paved:answer {id} -->")
+}
+
+/// Opens the comment that shows the progress of comment `id`'s commands
+/// until their answer replaces it: a run again after a crash finds it.
+fn progress_marker(id: u64) -> String {
+    format!("<!-- paved:progress {id} -->")
+}
+
+/// Progress is shown at most this often: a long command edits one comment,
+/// not one per step.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// A long command's progress (a fleet upgrade), shown on one comment that
+/// the commands' answer then replaces.
+pub(super) struct Progress<'a> {
+    paved: &'a Reconciler,
+    setup: &'a Setup,
+    job: &'a CommandJob,
+    comment: Option<u64>,
+    shown: Option<Instant>,
+}
+
+impl Progress<'_> {
+    /// Shows `text` now if `now` or nothing was shown for a while. Best
+    /// effort: progress that cannot be shown is logged, and the work goes on.
+    pub(super) async fn show(&mut self, text: &str, now: bool) {
+        if !now && self.shown.is_some_and(|at| at.elapsed() < PROGRESS_EVERY) {
+            return;
+        }
+        self.shown = Some(Instant::now());
+        if let Err(e) = self.write(text).await {
+            tracing::warn!(comment = self.job.comment, error = %e, "progress could not be shown");
+        }
+    }
+
+    async fn write(&mut self, text: &str) -> Result<(), StepError> {
+        let (gh, inst, job) = (&self.paved.deps.github, self.setup.installation, self.job);
+        let marker = progress_marker(job.comment);
+        let body = format!("{marker}\n{}\n\n⏳ {text}\n", asked(job));
+        if self.comment.is_none() {
+            // A run again (a crash, a redelivery) goes on with the comment it left.
+            let comments = gh.list_comments(inst, &job.repo, job.number).await?;
+            self.comment = comments
+                .iter()
+                .find(|c| c.author == self.setup.bot && c.body.starts_with(&marker))
+                .map(|c| c.id);
+        }
+        match self.comment {
+            Some(id) => gh.update_comment(inst, &job.repo, id, &body).await?,
+            None => {
+                let made = gh
+                    .create_comment(inst, &job.repo, job.number, &body)
+                    .await?;
+                self.comment = Some(made.id);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What the commands of one comment run with.
@@ -92,6 +154,13 @@ impl Reconciler {
             return Ok(None);
         };
         let in_catalog = job.repo == self.deps.catalog;
+        let mut progress = Progress {
+            paved: self,
+            setup,
+            job,
+            comment: None,
+            shown: None,
+        };
         let mut outcomes = Vec::new();
         let mut changed = false;
         let mut retry = false;
@@ -109,9 +178,15 @@ impl Reconciler {
                         let denied = denial(cmd, need, role, &self.deps.catalog);
                         (Err(StepError::invalid(denied)), "denied")
                     } else {
-                        let outcome = self
-                            .run_one(setup, &settings, job, role, service.as_deref(), cmd)
-                            .await;
+                        let ran = self.run_one(
+                            setup,
+                            &settings,
+                            &mut progress,
+                            role,
+                            service.as_deref(),
+                            cmd,
+                        );
+                        let outcome = ran.await;
                         if let Err(e @ (StepError::RateLimited { .. } | StepError::Transient(_))) =
                             &outcome
                             && !changed
@@ -153,6 +228,7 @@ impl Reconciler {
         }
         let answer = Answer {
             taken_over,
+            progress: progress.comment,
             ..answer_to(job, &answers.join("\n\n"))
         };
         Ok(Some(Ran { answer, retry }))
@@ -165,18 +241,27 @@ impl Reconciler {
     pub(super) async fn post_answer(&self, answer: &Answer) -> Result<(), StepError> {
         let setup = self.setup().await?;
         let (gh, inst) = (&self.deps.github, setup.installation);
-        let ours = gh
-            .create_comment(inst, &answer.repo, answer.number, &answer.body)
-            .await?;
+        let ours = match answer.progress {
+            Some(id) => {
+                gh.update_comment(inst, &answer.repo, id, &answer.body)
+                    .await?;
+                id
+            }
+            None => {
+                gh.create_comment(inst, &answer.repo, answer.number, &answer.body)
+                    .await?
+                    .id
+            }
+        };
         if !answer.taken_over {
             return Ok(());
         }
         let marker = answer_marker(answer.comment);
         let is_answer = |body: &str| body.starts_with(&marker);
-        let older = self.older_twin(setup, &answer.repo, answer.number, ours.id, is_answer);
+        let older = self.older_twin(setup, &answer.repo, answer.number, ours, is_answer);
         if older.await?.is_some() {
             tracing::info!(comment = answer.comment, "another replica answered first");
-            gh.delete_comment(inst, &answer.repo, ours.id).await?;
+            gh.delete_comment(inst, &answer.repo, ours).await?;
         }
         Ok(())
     }
@@ -314,11 +399,12 @@ impl Reconciler {
         &self,
         setup: &Setup,
         settings: &CatalogSettings,
-        job: &CommandJob,
+        progress: &mut Progress<'_>,
         role: Role,
         service: Option<&str>,
         cmd: &Command,
     ) -> Outcome {
+        let job = progress.job;
         if matches!(cmd, Command::Help) {
             return Ok(format!("The commands:\n\n{}", help_text()));
         }
@@ -326,7 +412,10 @@ impl Reconciler {
             return self.retry(setup, job).await;
         }
         if let Command::Upgrade { template: Some(t) } = cmd {
-            return self.upgrades(setup, settings).fleet(t).await;
+            return self
+                .upgrades(setup, settings)
+                .fleet(t, Some(progress))
+                .await;
         }
         let service = service.ok_or_else(|| {
             StepError::invalid("this issue is not a request for a service paved knows")
@@ -347,9 +436,11 @@ impl Reconciler {
             Command::Delete { name } => day2.delete(name).await,
             Command::Add { ask, env } => day2.add(ask, env.as_deref()).await,
             Command::Remove { name, env } => day2.remove(name, env.as_deref()).await,
-            Command::Upgrade { template: None } => {
-                self.upgrades(setup, settings).service(service).await
-            }
+            Command::Upgrade { template: None } => self
+                .upgrades(setup, settings)
+                .service(service)
+                .await
+                .map(|u| u.line),
             Command::Upgrade { template: Some(_) } => unreachable!("answered above"),
             Command::Help | Command::Retry => unreachable!("answered above"),
         }
@@ -435,6 +526,7 @@ fn answer_to(job: &CommandJob, text: &str) -> Answer {
         number: job.number,
         comment: job.comment,
         taken_over: false,
+        progress: None,
         body: format!("{}\n{}\n\n{text}\n", answer_marker(job.comment), asked(job)),
     }
 }

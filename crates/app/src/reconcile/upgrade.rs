@@ -2,6 +2,7 @@
 //! from a template, brought to the template's current version through a pull
 //! request from `paved/template` that git merges.
 
+use super::commands::Progress;
 use super::{Reconciler, Setup, StepError};
 use crate::catalog::CatalogSettings;
 use crate::git;
@@ -11,6 +12,101 @@ use crate::upgrade::{self as up, UpgradeError};
 
 /// Services upgraded at once by a fleet upgrade.
 const FLEET_PARALLEL: usize = 4;
+/// Room for a fleet upgrade's lines under GitHub's 65,536-character comment.
+const FLEET_ANSWER_BUDGET: usize = 60_000;
+
+/// What one service's upgrade came to: its line for the answer, and
+/// whether it asked for a change (a pull request opened or updated) rather
+/// than finding the service current.
+pub(super) struct Upgraded {
+    pub line: String,
+    pub changed: bool,
+}
+
+/// A fleet upgrade so far: the counts, and the answer's lines while they fit.
+struct Tally<'a> {
+    template: &'a str,
+    total: usize,
+    changed: usize,
+    current: usize,
+    skipped: usize,
+    lines: Vec<String>,
+    size: usize,
+    left_out: usize,
+}
+
+impl<'a> Tally<'a> {
+    fn new(template: &'a str, total: usize) -> Self {
+        Self {
+            template,
+            total,
+            changed: 0,
+            current: 0,
+            skipped: 0,
+            lines: Vec::new(),
+            size: 0,
+            left_out: 0,
+        }
+    }
+
+    fn add(&mut self, service: &str, result: Result<Upgraded, StepError>) {
+        let line = match result {
+            Ok(u) => {
+                if u.changed {
+                    self.changed += 1;
+                } else {
+                    self.current += 1;
+                }
+                format!("- {}", u.line)
+            }
+            Err(why) => {
+                self.skipped += 1;
+                format!("- {service}: skipped: {why}")
+            }
+        };
+        if self.size + line.len() < FLEET_ANSWER_BUDGET {
+            self.size += line.len() + 1;
+            self.lines.push(line);
+        } else {
+            self.left_out += 1;
+        }
+    }
+
+    /// What the services done so far came to.
+    fn counts(&self) -> String {
+        format!(
+            "{} pull requests, {} already current, {} skipped",
+            self.changed, self.current, self.skipped
+        )
+    }
+
+    fn progress(&self) -> String {
+        let done = self.changed + self.current + self.skipped;
+        format!(
+            "upgrading the {} services made from {}: {done} done so far ({})",
+            self.total,
+            self.template,
+            self.counts()
+        )
+    }
+
+    fn answer(self) -> String {
+        let mut out = format!(
+            "upgrading the {} services made from {}: {}:\n\n{}",
+            self.total,
+            self.template,
+            self.counts(),
+            self.lines.join("\n")
+        );
+        if self.left_out > 0 {
+            out.push_str(&format!(
+                "\n\n… and {} more, not listed: each service's pull request says what changed.",
+                self.left_out
+            ));
+        }
+        out
+    }
+}
 
 /// What the git side of one upgrade found.
 enum Pushed {
@@ -56,7 +152,7 @@ impl Reconciler {
         }
         let upgrades = self.upgrades(setup, &settings);
         for template in self.deps.templates.names() {
-            match upgrades.fleet(template).await {
+            match upgrades.fleet(template, None).await {
                 Ok(summary) => tracing::info!(template, %summary, "automatic upgrade"),
                 Err(why) => tracing::warn!(template, %why, "automatic upgrade failed"),
             }
@@ -66,8 +162,8 @@ impl Reconciler {
 }
 
 impl Upgrades<'_> {
-    /// Upgrades `service`; a line for the reply.
-    pub(super) async fn service(&self, service: &str) -> Result<String, StepError> {
+    /// Upgrades `service`.
+    pub(super) async fn service(&self, service: &str) -> Result<Upgraded, StepError> {
         let (setup, settings, deps) = (self.setup, self.settings, &self.paved.deps);
         let gh = &deps.github;
         let inst = setup.installation;
@@ -139,7 +235,12 @@ impl Upgrades<'_> {
         })
         .await??;
         let (template, from, to, changed, conflicts) = match pushed {
-            Pushed::AlreadyOn(version) => return Ok(format!("{service} is already on {version}")),
+            Pushed::AlreadyOn(version) => {
+                return Ok(Upgraded {
+                    line: format!("{service} is already on {version}"),
+                    changed: false,
+                });
+            }
             Pushed::Upgraded {
                 template,
                 from,
@@ -158,9 +259,12 @@ impl Upgrades<'_> {
             )
         };
         if let Some(url) = gh.open_pull_from(inst, &name, TEMPLATE_BRANCH).await? {
-            return Ok(format!(
-                "{service}: updated the open upgrade pull request {url}{conflict_note}"
-            ));
+            return Ok(Upgraded {
+                line: format!(
+                    "{service}: updated the open upgrade pull request {url}{conflict_note}"
+                ),
+                changed: true,
+            });
         }
         let tpl = deps
             .templates
@@ -178,11 +282,20 @@ impl Upgrades<'_> {
                 &body,
             )
             .await?;
-        Ok(format!("{service}: {title}: {url}{conflict_note}"))
+        Ok(Upgraded {
+            line: format!("{service}: {title}: {url}{conflict_note}"),
+            changed: true,
+        })
     }
 
-    /// Upgrades every service made from `template`: one line each.
-    pub(super) async fn fleet(&self, template: &str) -> Result<String, StepError> {
+    /// Upgrades every service made from `template`: the counts and a line
+    /// each, as many as fit. `progress`, when given, shows how far it got
+    /// as it goes.
+    pub(super) async fn fleet(
+        &self,
+        template: &str,
+        mut progress: Option<&mut Progress<'_>>,
+    ) -> Result<String, StepError> {
         let (setup, settings, deps) = (self.setup, self.settings, &self.paved.deps);
         if deps.templates.get(template).is_none() {
             return Err(StepError::invalid(format!(
@@ -205,22 +318,21 @@ impl Upgrades<'_> {
         if services.is_empty() {
             return Ok(format!("no service is made from {template}"));
         }
-        let mut lines = Vec::with_capacity(services.len());
+        let mut tally = Tally::new(template, services.len());
+        if let Some(p) = &mut progress {
+            p.show(&tally.progress(), true).await;
+        }
         for chunk in services.chunks(FLEET_PARALLEL) {
             let runs = chunk.iter().map(|s| self.service(s));
             // A fleet upgrade yields GitHub's limits to work people wait for.
             let results = crate::github::background(futures_util::future::join_all(runs)).await;
             for (service, result) in chunk.iter().zip(results) {
-                lines.push(match result {
-                    Ok(line) => format!("- {line}"),
-                    Err(why) => format!("- {service}: skipped: {why}"),
-                });
+                tally.add(service, result);
+            }
+            if let Some(p) = &mut progress {
+                p.show(&tally.progress(), false).await;
             }
         }
-        Ok(format!(
-            "upgrading the {} services made from {template}:\n\n{}",
-            services.len(),
-            lines.join("\n")
-        ))
+        Ok(tally.answer())
     }
 }
