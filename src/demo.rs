@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use paved_app::config::{
     Config, DEFAULT_BODY_TIMEOUT, DEFAULT_QUEUE_CAPACITY, DEFAULT_SHUTDOWN_GRACE,
 };
-use paved_app::github::{AppKey, RepoName};
+use paved_app::github::{AppKey, PaceLimits, RepoName};
 use paved_app::scaffold::TemplateSource;
 use paved_app::server::{Paved, StartError};
 use paved_sandbox::{Actor, Sandbox, SandboxConfig, SandboxError};
@@ -55,6 +55,10 @@ pub struct StageOptions {
     /// paved. On by default; off, both behave as a GitHub Enterprise
     /// Server without them.
     pub secondary_limits: bool,
+    /// How many times faster the clock of those limits runs, for the
+    /// sandbox and paved alike: a benchmark sees hours of GitHub's pace in
+    /// minutes. 1 on every stage but that benchmark's.
+    pub hastened: u32,
 }
 
 impl StageOptions {
@@ -79,6 +83,7 @@ impl StageOptions {
             github_max_wait: paved_app::config::DEFAULT_GITHUB_MAX_WAIT,
             dashboard: false,
             secondary_limits: true,
+            hastened: 1,
         }
     }
 }
@@ -153,7 +158,7 @@ impl Stage {
             webhook_url: None,
             secondary: options
                 .secondary_limits
-                .then_some(paved_sandbox::SecondaryLimits::GITHUB),
+                .then(|| paved_sandbox::SecondaryLimits::GITHUB.hastened(options.hastened)),
             ..SandboxConfig::default()
         })
         .await?;
@@ -198,8 +203,10 @@ impl Stage {
             github_timeout: self.options.github_timeout,
             github_max_wait: self.options.github_max_wait,
             workers: 8,
-            replicas: 1,
-            secondary_limits: self.options.secondary_limits,
+            pace: self
+                .options
+                .secondary_limits
+                .then(|| PaceLimits::GITHUB.hastened(self.options.hastened)),
             work_dir: self.options.work_dir.clone(),
             templates: self.options.templates.clone(),
             body_timeout: DEFAULT_BODY_TIMEOUT,

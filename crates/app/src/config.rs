@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::github::{AppKey, RepoName};
+use crate::github::{AppKey, PaceLimits, RepoName};
 use crate::secret::Secret;
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -67,12 +67,11 @@ pub struct Config {
     pub github_max_wait: Duration,
     /// Requests reconciled in parallel.
     pub workers: usize,
-    /// paved processes sharing the App (`PAVED_REPLICAS`): each keeps to
-    /// its share of GitHub's secondary limits.
-    pub replicas: u32,
-    /// Keep to GitHub's secondary limits (`PAVED_SECONDARY_LIMITS`, `true`
-    /// unless `false`: GitHub Enterprise Server has none by default).
-    pub secondary_limits: bool,
+    /// The part of GitHub's secondary limits this process keeps to: its
+    /// share among the `PAVED_REPLICAS` processes sharing the App; `None`
+    /// with `PAVED_SECONDARY_LIMITS=false` (GitHub Enterprise Server has
+    /// none by default).
+    pub pace: Option<PaceLimits>,
     /// Local git caches (scaffolds, the platform clone).
     pub work_dir: PathBuf,
     /// Service templates: `PAVED_TEMPLATES`, else `./templates`, else the built-in ones.
@@ -188,8 +187,9 @@ impl Config {
             github_timeout: duration(src, "PAVED_GITHUB_TIMEOUT", DEFAULT_GITHUB_TIMEOUT)?,
             github_max_wait: duration(src, "PAVED_GITHUB_MAX_WAIT", DEFAULT_GITHUB_MAX_WAIT)?,
             workers: number(src, "PAVED_WORKERS", DEFAULT_WORKERS, 256)?,
-            replicas: number(src, "PAVED_REPLICAS", 1, 64)? as u32,
-            secondary_limits: flag(src, "PAVED_SECONDARY_LIMITS", true)?,
+            pace: flag(src, "PAVED_SECONDARY_LIMITS", true)?.then_some(
+                PaceLimits::GITHUB.shared_by(number(src, "PAVED_REPLICAS", 1, 64)? as u32),
+            ),
             work_dir: src
                 .get("PAVED_WORK_DIR")
                 .map_or_else(|| std::env::temp_dir().join("paved"), PathBuf::from),

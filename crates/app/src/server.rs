@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::github::{GitHub, GitHubOptions, PaceLimits, RetryPolicy};
+use crate::github::{GitHub, GitHubOptions, RetryPolicy};
 use crate::metrics::Metrics;
 use crate::queue::{Job, Queue};
 use crate::reconcile::{self, Deps, Jobs, Reconciler};
@@ -197,9 +197,7 @@ pub async fn start(config: Config) -> Result<Paved, StartError> {
         timeout: config.github_timeout,
         clock: Arc::new(SystemClock),
         metrics: metrics.clone(),
-        pace: config
-            .secondary_limits
-            .then(|| PaceLimits::GITHUB.shared_by(config.replicas)),
+        pace: config.pace,
     })?;
     let reconciler = Reconciler::new(Deps {
         github,

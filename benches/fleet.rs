@@ -1,0 +1,236 @@
+//! The fleet at organisation scale: `cargo bench --bench fleet`
+//! (`-- --services=N` for another size than 2,000).
+//!
+//! The services are made from node-express and seeded into the sandbox as
+//! paved leaves them: a repository with its answers on `paved/template` and
+//! `main` and its topics, and an Application in the platform repository.
+//! Ten open requests wait beside them (invalid ones, as a catalog has). The
+//! sandbox enforces GitHub's secondary limits and paved paces itself, with
+//! the limits' clock running 60 times faster: a GitHub hour is a minute
+//! here. Measured:
+//! 1. resync passes, the dashboard kept: the first after a start (the
+//!    dashboard's rows read once), then one at steady state;
+//! 2. `/paved upgrade --template node-express`: every service gets its
+//!    upgrade pull request; the time, in GitHub's hours too, the REST
+//!    calls, the secondary-limit answers and how often the fleet comment
+//!    showed progress;
+//! 3. memory: the bench process's peak RSS. The sandbox (2,000 bare
+//!    repositories, every request logged) lives in it too, so this bounds
+//!    paved's from above.
+
+use std::time::{Duration, Instant};
+
+use paved::demo::{CATALOG, ORG, PLATFORM, Stage, StageOptions};
+use serde_json::json;
+
+/// How much faster the secondary limits' clock runs than GitHub's.
+const HASTENED: u32 = 60;
+const OPEN_REQUESTS: usize = 10;
+/// Services seeded at once.
+const SEEDING: usize = 16;
+const TEMPLATE: &str = "node-express";
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let services = std::env::args()
+        .find_map(|a| a.strip_prefix("--services=")?.parse().ok())
+        .unwrap_or(2_000);
+    let work = std::env::temp_dir().join(format!("paved-bench-fleet-{}", std::process::id()));
+    let mut options = StageOptions::shipped(work.clone());
+    options.dashboard = true;
+    options.hastened = HASTENED;
+    let mut stage = Stage::start(options).await.expect("stage");
+    let started = Instant::now();
+    let seed = seed(&stage, services).await;
+    println!(
+        "seeded {services} services and {OPEN_REQUESTS} open requests in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    resyncs(&mut stage).await;
+    fleet_upgrade(&stage, seed, services).await;
+    println!(
+        "memory: peak RSS {} MB, now {} MB (the sandbox included)",
+        status_mb("VmHWM:"),
+        status_mb("VmRSS:")
+    );
+    println!(
+        "secondary-limit answers from the sandbox: {}",
+        stage.sandbox.secondary_limit_answers()
+    );
+    drop(stage);
+    let _ = std::fs::remove_dir_all(work);
+}
+
+/// Seeds the fleet: one service paved really makes, copied `services`
+/// times; then the open requests. The request of the real one.
+async fn seed(stage: &Stage, services: usize) -> u64 {
+    let seed = stage
+        .request(&stage.writer, "fleet-seed", TEMPLATE, "The fleet's model.")
+        .await
+        .expect("request");
+    stage
+        .settled(seed, Duration::from_secs(120))
+        .await
+        .expect("settled");
+    let sb = &stage.sandbox;
+    let answers = text(
+        sb.file("acme/fleet-seed", "main", ".paved/answers.yml")
+            .await,
+    );
+    let app = text(sb.file(PLATFORM, "main", "apps/fleet-seed/dev.yaml").await);
+    // An older version than the template's: each service has an upgrade due.
+    let answers: String = answers
+        .lines()
+        .map(|l| {
+            if l.starts_with("version:") {
+                "version: 0.0.1".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let names: Vec<String> = (0..services).map(|i| format!("svc-{i:04}")).collect();
+    for chunk in names.chunks(SEEDING) {
+        let made = chunk.iter().map(|name| service(stage, name, &answers));
+        futures_util::future::join_all(made).await;
+    }
+    let apps: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (format!("apps/{n}/dev.yaml"), app.replace("fleet-seed", n)))
+        .collect();
+    let files: Vec<(&str, &[u8])> = apps
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_bytes()))
+        .collect();
+    sb.push_files(PLATFORM, "main", &files, "The fleet", stage.admin.login())
+        .await
+        .expect("platform");
+    let mut open = Vec::with_capacity(OPEN_REQUESTS);
+    for i in 0..OPEN_REQUESTS {
+        let name = format!("Not_A_Name_{i}");
+        let n = stage.request(&stage.writer, &name, TEMPLATE, "Invalid.");
+        open.push(n.await.expect("request"));
+    }
+    for n in open {
+        let labels = stage.settled(n, Duration::from_secs(600)).await;
+        assert_eq!(labels.expect("answered"), ["paved:request", "paved:invalid"]);
+    }
+    assert!(stage.quiesce().await, "seeding never went quiet");
+    seed
+}
+
+/// Makes service `name` as paved would have.
+async fn service(stage: &Stage, name: &str, answers: &str) {
+    let sb = &stage.sandbox;
+    sb.create_repo(ORG, name).await.expect("repo");
+    let repo = format!("{ORG}/{name}");
+    let answers = answers.replace("fleet-seed", name);
+    let files: [(&str, &[u8]); 1] = [(".paved/answers.yml", answers.as_bytes())];
+    let admin = stage.admin.login();
+    for branch in ["paved/template", "main"] {
+        sb.push_files(&repo, branch, &files, "Scaffold", admin)
+            .await
+            .expect("push");
+    }
+    let topics = json!({ "names": ["paved", TEMPLATE] });
+    stage
+        .admin
+        .call(
+            http::Method::PUT,
+            &format!("/repos/{repo}/topics"),
+            Some(topics),
+        )
+        .await
+        .expect("topics");
+}
+
+/// A restart (whose resync pass reads the dashboard's rows once), then a
+/// resync pass at steady state.
+async fn resyncs(stage: &mut Stage) {
+    stage.stop_paved().await;
+    let before = rest_calls(stage);
+    let started = Instant::now();
+    stage.start_paved().await.expect("paved");
+    assert!(stage.quiesce().await, "the restart never went quiet");
+    println!(
+        "restart (start-up, a resync pass, the dashboard's rows read once): {} REST calls, {:.1} s",
+        rest_calls(stage) - before,
+        started.elapsed().as_secs_f64()
+    );
+    let before = rest_calls(stage);
+    let started = Instant::now();
+    stage.resync().await;
+    assert!(stage.quiesce().await, "the resync never went quiet");
+    println!(
+        "resync pass at steady state, {OPEN_REQUESTS} open requests: {} REST calls, {:.1} s",
+        rest_calls(stage) - before,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn fleet_upgrade(stage: &Stage, seed: u64, services: usize) {
+    let before = rest_calls(stage);
+    let started = Instant::now();
+    let asked = format!("/paved upgrade --template {TEMPLATE}");
+    let comment = stage.admin.comment(CATALOG, seed, &asked).await;
+    let comment = comment.expect("comment");
+    let answer = loop {
+        let found = stage.sandbox.comments(CATALOG, seed).into_iter().find(|c| {
+            c.body
+                .starts_with(&format!("<!-- paved:answer {comment} -->"))
+        });
+        if let Some(answer) = found {
+            break answer;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3600),
+            "no answer within the hour"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let elapsed = started.elapsed();
+    let log = stage.sandbox.requests();
+    let edits = format!("/repos/{CATALOG}/issues/comments/{}", answer.id);
+    // Posted at the start, edited with progress, replaced by the answer.
+    let progress_edits = log
+        .by_installation()
+        .filter(|r| r.method == "PATCH" && r.path == edits)
+        .count()
+        .saturating_sub(1);
+    let pulls = log
+        .by_installation()
+        .filter(|r| r.operation.as_deref() == Some("pulls/create"))
+        .count();
+    let counts = answer.body.lines().find(|l| l.contains("pull requests,"));
+    println!(
+        "fleet upgrade of {services} services: answered after {:.0} s here, {:.1} h of GitHub's clock; {pulls} pull requests made; {:.1} REST calls per service; the fleet comment was posted at the start, edited {progress_edits} times with progress, then replaced by the answer",
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * f64::from(HASTENED) / 3600.0,
+        (rest_calls(stage) - before) as f64 / services as f64,
+    );
+    println!("  {}", counts.unwrap_or("(no counts in the answer)"));
+}
+
+fn rest_calls(stage: &Stage) -> usize {
+    stage
+        .sandbox
+        .requests()
+        .by_installation()
+        .filter(|r| !r.is_git())
+        .count()
+}
+
+fn text(bytes: Option<Vec<u8>>) -> String {
+    String::from_utf8(bytes.expect("the seed's file")).expect("utf-8")
+}
+
+/// A `/proc/self/status` figure, in MB.
+fn status_mb(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
