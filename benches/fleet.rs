@@ -4,20 +4,24 @@
 //! The services are made from node-express and seeded into the sandbox as
 //! paved leaves them: a repository with its answers on `paved/template` and
 //! `main` and its topics, and an Application in the platform repository.
-//! Ten open requests wait beside them (invalid ones, as a catalog has). The
-//! sandbox enforces GitHub's secondary limits and paved paces itself, with
-//! the limits' clock running 60 times faster: a GitHub hour is a minute
-//! here. Measured:
-//! 1. resync passes, the dashboard kept: the first after a start (the
-//!    dashboard's rows read once), then one at steady state;
-//! 2. `/paved upgrade --template node-express`: every service gets its
-//!    upgrade pull request; the time, in GitHub's hours too, the REST
-//!    calls, the secondary-limit answers and how often the fleet comment
-//!    showed progress;
-//! 3. memory: the bench process's peak RSS. The sandbox (2,000 bare
-//!    repositories, every request logged) lives in it too, so this bounds
-//!    paved's from above.
+//! Ten open requests wait beside them (invalid ones, as a catalog has).
+//!
+//! 1. Paced, paved in this process: the sandbox enforces GitHub's secondary
+//!    limits and paved paces itself, with the limits' clock running 60
+//!    times faster (a GitHub hour is a minute here).
+//!    - A restart (start-up, a resync pass, the dashboard's rows read
+//!      once), then a resync pass at steady state: REST calls and time.
+//!    - `/paved upgrade --template node-express`: every service gets its
+//!      upgrade pull request. The time, in GitHub's hours too; REST calls;
+//!      secondary-limit answers; how often the fleet comment showed
+//!      progress.
+//! 2. Memory, paved as a `paved serve` process of its own (the sandbox,
+//!    with every delivery and request it keeps, stays out of the figure),
+//!    the limits off so that the same work runs in minutes: its RSS after
+//!    the restart and its peak through the fleet upgrade.
 
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use paved::demo::{CATALOG, ORG, PLATFORM, Stage, StageOptions};
@@ -35,11 +39,22 @@ async fn main() {
     let services = std::env::args()
         .find_map(|a| a.strip_prefix("--services=")?.parse().ok())
         .unwrap_or(2_000);
-    let work = std::env::temp_dir().join(format!("paved-bench-fleet-{}", std::process::id()));
+    paced(services).await;
+    memory(services).await;
+}
+
+async fn stage(name: &str, limits: bool) -> (Stage, PathBuf) {
+    let work = std::env::temp_dir().join(format!("paved-bench-{name}-{}", std::process::id()));
     let mut options = StageOptions::shipped(work.clone());
     options.dashboard = true;
+    options.secondary_limits = limits;
     options.hastened = HASTENED;
-    let mut stage = Stage::start(options).await.expect("stage");
+    (Stage::start(options).await.expect("stage"), work)
+}
+
+async fn paced(services: usize) {
+    println!("— paced, paved in process, GitHub's clock {HASTENED} times faster");
+    let (mut stage, work) = stage("fleet-paced", true).await;
     let started = Instant::now();
     let seed = seed(&stage, services).await;
     println!(
@@ -47,16 +62,56 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
     resyncs(&mut stage).await;
-    fleet_upgrade(&stage, seed, services).await;
-    println!(
-        "memory: peak RSS {} MB, now {} MB (the sandbox included)",
-        status_mb("VmHWM:"),
-        status_mb("VmRSS:")
-    );
+    // A restarted paved does not know what its last run created within the
+    // hour (the README counts restarts among the replicas): the upgrade
+    // starts an hour of GitHub's clock later.
+    tokio::time::sleep(Duration::from_secs(3600 / u64::from(HASTENED))).await;
+    fleet_upgrade(&stage, seed, services, Some(HASTENED)).await;
     println!(
         "secondary-limit answers from the sandbox: {}",
         stage.sandbox.secondary_limit_answers()
     );
+    drop(stage);
+    let _ = std::fs::remove_dir_all(work);
+}
+
+async fn memory(services: usize) {
+    println!("— memory, paved as a process, no secondary limits");
+    let (mut stage, work) = stage("fleet-memory", false).await;
+    let seed = seed(&stage, services).await;
+    stage.stop_paved().await;
+    let env = format!(
+        "{}PAVED_SECONDARY_LIMITS=false\nPAVED_DASHBOARD=true\n",
+        stage.serve_env(stage.webhook_addr(), &work.join("serve"))
+    );
+    let env_file = work.join("paved.env");
+    std::fs::write(&env_file, env).expect("env file");
+    let mut paved = Command::new(env!("CARGO_BIN_EXE_paved"))
+        .args(["serve", "--env-file"])
+        .arg(&env_file)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("paved serve");
+    let pid = paved.id();
+    // Started once it has asked GitHub something; done once all is still.
+    let before = rest_calls(&stage);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rest_calls(&stage) == before {
+        assert!(Instant::now() < deadline, "paved serve never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stage.quiesce().await, "paved serve never went quiet");
+    let after_restart = status_mb(pid, "VmRSS:");
+    fleet_upgrade(&stage, seed, services, None).await;
+    println!(
+        "paved serve: RSS {after_restart} MB after its start (a resync pass, the dashboard's rows read), {} MB after the fleet upgrade, peak {} MB",
+        status_mb(pid, "VmRSS:"),
+        status_mb(pid, "VmHWM:")
+    );
+    let _ = paved.kill();
+    let _ = paved.wait();
     drop(stage);
     let _ = std::fs::remove_dir_all(work);
 }
@@ -114,7 +169,10 @@ async fn seed(stage: &Stage, services: usize) -> u64 {
     }
     for n in open {
         let labels = stage.settled(n, Duration::from_secs(600)).await;
-        assert_eq!(labels.expect("answered"), ["paved:request", "paved:invalid"]);
+        assert_eq!(
+            labels.expect("answered"),
+            ["paved:request", "paved:invalid"]
+        );
     }
     assert!(stage.quiesce().await, "seeding never went quiet");
     seed
@@ -169,7 +227,9 @@ async fn resyncs(stage: &mut Stage) {
     );
 }
 
-async fn fleet_upgrade(stage: &Stage, seed: u64, services: usize) {
+/// Asks for the fleet upgrade and waits for its answer. `hastened`: how
+/// much faster the limits' clock runs, to give the time in GitHub's hours.
+async fn fleet_upgrade(stage: &Stage, seed: u64, services: usize, hastened: Option<u32>) {
     let before = rest_calls(stage);
     let started = Instant::now();
     let asked = format!("/paved upgrade --template {TEMPLATE}");
@@ -203,10 +263,13 @@ async fn fleet_upgrade(stage: &Stage, seed: u64, services: usize) {
         .filter(|r| r.operation.as_deref() == Some("pulls/create"))
         .count();
     let counts = answer.body.lines().find(|l| l.contains("pull requests,"));
+    let github_hours = hastened.map_or_else(String::new, |f| {
+        let hours = elapsed.as_secs_f64() * f64::from(f) / 3600.0;
+        format!(", {hours:.1} h of GitHub's clock")
+    });
     println!(
-        "fleet upgrade of {services} services: answered after {:.0} s here, {:.1} h of GitHub's clock; {pulls} pull requests made; {:.1} REST calls per service; the fleet comment was posted at the start, edited {progress_edits} times with progress, then replaced by the answer",
+        "fleet upgrade of {services} services: answered after {:.0} s here{github_hours}; {pulls} pull requests made; {:.1} REST calls per service; the fleet comment was posted at the start, edited {progress_edits} times with progress, then replaced by the answer",
         elapsed.as_secs_f64(),
-        elapsed.as_secs_f64() * f64::from(HASTENED) / 3600.0,
         (rest_calls(stage) - before) as f64 / services as f64,
     );
     println!("  {}", counts.unwrap_or("(no counts in the answer)"));
@@ -225,9 +288,9 @@ fn text(bytes: Option<Vec<u8>>) -> String {
     String::from_utf8(bytes.expect("the seed's file")).expect("utf-8")
 }
 
-/// A `/proc/self/status` figure, in MB.
-fn status_mb(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// A `/proc/<pid>/status` figure, in MB.
+fn status_mb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix(field))

@@ -215,6 +215,27 @@ impl Stage {
         }
     }
 
+    /// The environment of a `paved serve` of this stage, listening on
+    /// `listen` with its caches in `work_dir`: `KEY=value` lines, as
+    /// `--env-file` reads them.
+    pub fn serve_env(&self, listen: SocketAddr, work_dir: &Path) -> String {
+        let config = self.config();
+        let app = self.sandbox.app();
+        let mut env = format!(
+            "APP_ID={}\nPRIVATE_KEY={}\nWEBHOOK_SECRET={}\nGITHUB_API_URL={}\nPAVED_CATALOG_REPO={CATALOG}\n\
+             PAVED_PLATFORM_REPO={PLATFORM}\nPAVED_LISTEN={listen}\nPAVED_WORK_DIR={}\n",
+            app.id,
+            app.private_key_pem.expose().replace('\n', "\\n"),
+            app.webhook_secret.expose(),
+            config.github_api_url,
+            work_dir.display(),
+        );
+        if let TemplateSource::Folder(dir) = &config.templates {
+            env.push_str(&format!("PAVED_TEMPLATES={}\n", dir.display()));
+        }
+        env
+    }
+
     /// Starts paved (again, after [`Stage::stop_paved`]). The port was free
     /// when the stage took it, but another test may have taken it since: then
     /// paved listens on another, and the sandbox's webhooks follow it.

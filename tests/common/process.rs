@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::SystemTime;
 
-use paved::demo::{CATALOG, PLATFORM, Stage};
+use paved::demo::Stage;
 
 /// Writes the env file of a `paved serve` for `stage`, listening on
 /// `listen` with caches in `work_dir`, plus `extra` lines; its path.
@@ -19,24 +19,7 @@ pub fn env_file(
     work_dir: &Path,
     extra: &str,
 ) -> PathBuf {
-    let config = stage.config();
-    let app = stage.sandbox.app();
-    let templates = match &config.templates {
-        paved_app::scaffold::TemplateSource::Folder(dir) => dir.clone(),
-        paved_app::scaffold::TemplateSource::BuiltIn => {
-            panic!("the stage's templates are a folder")
-        }
-    };
-    let env = format!(
-        "APP_ID={}\nPRIVATE_KEY={}\nWEBHOOK_SECRET={}\nGITHUB_API_URL={}\nPAVED_CATALOG_REPO={CATALOG}\n\
-         PAVED_PLATFORM_REPO={PLATFORM}\nPAVED_LISTEN={listen}\nPAVED_WORK_DIR={}\nPAVED_TEMPLATES={}\n{extra}",
-        app.id,
-        app.private_key_pem.expose().replace('\n', "\\n"),
-        app.webhook_secret.expose(),
-        config.github_api_url,
-        work_dir.display(),
-        templates.display(),
-    );
+    let env = format!("{}{extra}", stage.serve_env(listen, work_dir));
     let path = dir.join(format!("{name}.env"));
     std::fs::write(&path, env).unwrap();
     path

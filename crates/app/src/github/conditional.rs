@@ -14,6 +14,9 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 const ENTRIES: usize = 1024;
 /// Larger answers are not kept.
 const LARGEST: usize = 256 * 1024;
+/// Bytes of bodies kept in all: the memory the cache may take stays small
+/// whatever the answers are.
+const BYTES: usize = 8 * 1024 * 1024;
 
 /// One remembered answer.
 #[derive(Clone)]
@@ -31,7 +34,18 @@ pub(super) struct Etags {
 #[derive(Default)]
 struct Cache {
     entries: HashMap<(u64, String), Remembered>,
+    /// Keys, oldest first.
     order: VecDeque<(u64, String)>,
+    bytes: usize,
+}
+
+impl Cache {
+    fn forget(&mut self, key: &(u64, String)) {
+        if let Some(old) = self.entries.remove(key) {
+            self.bytes -= old.body.len();
+            self.order.retain(|k| k != key);
+        }
+    }
 }
 
 impl Etags {
@@ -41,7 +55,8 @@ impl Etags {
         cache.entries.get(&(installation, path.to_owned())).cloned()
     }
 
-    /// Remembers a `200` with an `ETag`; forgets the path otherwise.
+    /// Remembers a `200` with an `ETag`; forgets the path otherwise. The
+    /// oldest answers go while there are too many, or too many bytes.
     pub fn remember(
         &self,
         installation: u64,
@@ -52,11 +67,11 @@ impl Etags {
     ) {
         let key = (installation, path.to_owned());
         let mut cache = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        cache.forget(&key);
         let etag = headers
             .get(header::ETAG)
             .filter(|_| status == StatusCode::OK && body.len() <= LARGEST);
         let Some(etag) = etag else {
-            cache.entries.remove(&key);
             return;
         };
         let entry = Remembered {
@@ -64,12 +79,13 @@ impl Etags {
             headers: headers.clone(),
             body: body.clone(),
         };
-        if cache.entries.insert(key.clone(), entry).is_none() {
-            cache.order.push_back(key);
-        }
-        while cache.order.len() > ENTRIES {
-            if let Some(old) = cache.order.pop_front() {
-                cache.entries.remove(&old);
+        cache.bytes += body.len();
+        cache.entries.insert(key.clone(), entry);
+        cache.order.push_back(key);
+        while cache.order.len() > ENTRIES || cache.bytes > BYTES {
+            match cache.order.front().cloned() {
+                Some(old) => cache.forget(&old),
+                None => break,
             }
         }
     }
@@ -98,5 +114,34 @@ mod tests {
         assert!(etags.get(1, "/p/1").is_none(), "a failure forgets");
         etags.remember(1, "/p/2", StatusCode::OK, &HeaderMap::new(), &body);
         assert!(etags.get(1, "/p/2").is_none(), "no ETag, nothing kept");
+    }
+
+    #[test]
+    fn the_bodies_kept_stay_within_their_bytes() {
+        let etags = Etags::default();
+        let mut tagged = HeaderMap::new();
+        tagged.insert(header::ETAG, HeaderValue::from_static("\"a\""));
+        let body = Bytes::from(vec![b'x'; LARGEST]);
+        let fit = BYTES / LARGEST;
+        for n in 0..fit + 3 {
+            etags.remember(1, &format!("/p/{n}"), StatusCode::OK, &tagged, &body);
+        }
+        let cache = etags.inner.lock().unwrap();
+        assert_eq!(cache.bytes, fit * LARGEST);
+        assert_eq!(cache.entries.len(), fit);
+        assert!(cache.entries.contains_key(&(1, format!("/p/{}", fit + 2))));
+        assert!(!cache.entries.contains_key(&(1, "/p/2".to_owned())));
+        // Remembering a path again replaces it, counted once.
+        drop(cache);
+        etags.remember(
+            1,
+            "/p/10",
+            StatusCode::OK,
+            &tagged,
+            &Bytes::from_static(b"{}"),
+        );
+        let cache = etags.inner.lock().unwrap();
+        assert_eq!(cache.bytes, (fit - 1) * LARGEST + 2);
+        assert_eq!(cache.order.len(), cache.entries.len());
     }
 }
