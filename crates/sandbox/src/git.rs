@@ -1,5 +1,8 @@
-//! Bare repositories on disk, driven through the `git` command line: creation,
-//! commits written without a work tree, merges, diffs and file reads.
+//! Bare repositories on disk. Creation, commits written without a work
+//! tree, merges and diffs go through the `git` command line; reads (refs,
+//! revisions, files and folders), made on nearly every REST call, are made
+//! in process through libgit2, as a process for each would cost more than
+//! the read.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -104,29 +107,44 @@ impl GitStore {
         Ok(())
     }
 
+    /// Runs `read` on `key`'s repository, opened in process.
+    async fn read<T: Send + 'static>(
+        &self,
+        key: &RepoKey,
+        read: impl FnOnce(&git2::Repository) -> Result<T, git2::Error> + Send + 'static,
+    ) -> Result<T, SandboxError> {
+        let path = self.repo_path(key);
+        tokio::task::spawn_blocking(move || read(&git2::Repository::open_bare(path)?))
+            .await
+            .map_err(|e| SandboxError::Io(std::io::Error::other(e)))?
+            .map_err(|e| SandboxError::Git {
+                command: "read".into(),
+                stderr: e.message().to_owned(),
+            })
+    }
+
     /// Every ref and the object it points at.
     pub async fn refs(&self, key: &RepoKey) -> Result<BTreeMap<String, String>, SandboxError> {
-        let out = run_in(
-            self,
-            key,
-            &["for-each-ref", "--format=%(refname) %(objectname)"],
-        )
-        .await?;
-        Ok(out
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .map(|(r, o)| (r.to_string(), o.to_string()))
-            .collect())
+        self.read(key, |repo| {
+            let mut refs = BTreeMap::new();
+            for r in repo.references()? {
+                let r = r?;
+                if let (Ok(name), Some(target)) = (r.name(), r.target()) {
+                    refs.insert(name.to_owned(), target.to_string());
+                }
+            }
+            Ok(refs)
+        })
+        .await
     }
 
     /// The commit `rev` names, if any.
     pub async fn resolve(&self, key: &RepoKey, rev: &str) -> Result<Option<String>, SandboxError> {
         let spec = format!("{rev}^{{commit}}");
-        match run_in(self, key, &["rev-parse", "--verify", "--quiet", &spec]).await {
-            Ok(out) => Ok(Some(out.trim().to_string())),
-            Err(SandboxError::Git { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.read(key, move |repo| {
+            Ok(repo.revparse_single(&spec).ok().map(|o| o.id().to_string()))
+        })
+        .await
     }
 
     /// Commits `files` on top of `branch` without a work tree and moves the
@@ -208,10 +226,10 @@ impl GitStore {
     /// The tree a commit records.
     pub async fn tree_of(&self, key: &RepoKey, commit: &str) -> Result<String, SandboxError> {
         let spec = format!("{commit}^{{tree}}");
-        Ok(run_in(self, key, &["rev-parse", &spec])
-            .await?
-            .trim()
-            .to_string())
+        self.read(key, move |repo| {
+            Ok(repo.revparse_single(&spec)?.id().to_string())
+        })
+        .await
     }
 
     /// Starts `to`'s branch `branch` with one commit holding the tree of
@@ -456,36 +474,48 @@ impl GitStore {
         let Some(commit) = self.resolve(key, rev).await? else {
             return Ok(None);
         };
-        let path = path.trim_matches('/');
-        let spec = format!("{commit}:{path}");
-        let kind = match run_in(self, key, &["cat-file", "-t", &spec]).await {
-            Ok(kind) => kind,
-            Err(SandboxError::Git { .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let sha = run_in(self, key, &["rev-parse", &spec])
-            .await?
-            .trim()
-            .to_string();
-        if kind.trim() == "blob" {
-            let content = run_raw(&self.repo_path(key), &["cat-file", "blob", &sha]).await?;
-            return Ok(Some(Entry::File { sha, content }));
-        }
-        let listing = run_in(self, key, &["ls-tree", "-l", "-z", &sha]).await?;
-        let entries = listing
-            .split('\0')
-            .filter_map(|line| {
-                let (meta, name) = line.split_once('\t')?;
-                let meta: Vec<&str> = meta.split_whitespace().collect();
-                Some(DirEntry {
-                    name: name.to_string(),
-                    sha: meta.get(2)?.to_string(),
-                    is_dir: *meta.get(1)? == "tree",
-                    size: meta.get(3)?.parse().unwrap_or(0),
-                })
-            })
-            .collect();
-        Ok(Some(Entry::Dir(entries)))
+        let path = path.trim_matches('/').to_owned();
+        self.read(key, move |repo| {
+            let root = repo.find_commit(git2::Oid::from_str(&commit)?)?.tree()?;
+            let (id, kind) = if path.is_empty() {
+                (root.id(), Some(git2::ObjectType::Tree))
+            } else {
+                match root.get_path(Path::new(&path)) {
+                    Ok(entry) => (entry.id(), entry.kind()),
+                    Err(_) => return Ok(None),
+                }
+            };
+            match kind {
+                Some(git2::ObjectType::Blob) => Ok(Some(Entry::File {
+                    sha: id.to_string(),
+                    content: repo.find_blob(id)?.content().to_vec(),
+                })),
+                Some(git2::ObjectType::Tree) => {
+                    let odb = repo.odb()?;
+                    let entries = repo
+                        .find_tree(id)?
+                        .iter()
+                        .map(|e| {
+                            let size = if e.kind() == Some(git2::ObjectType::Blob) {
+                                odb.read_header(e.id()).map_or(0, |(n, _)| n as u64)
+                            } else {
+                                0
+                            };
+                            DirEntry {
+                                name: String::from_utf8_lossy(e.name_bytes()).into_owned(),
+                                sha: e.id().to_string(),
+                                is_dir: e.kind() == Some(git2::ObjectType::Tree),
+                                size,
+                            }
+                        })
+                        .collect();
+                    Ok(Some(Entry::Dir(entries)))
+                }
+                // A submodule's commit is not in this repository.
+                _ => Ok(None),
+            }
+        })
+        .await
     }
 }
 
@@ -527,19 +557,6 @@ fn parse_commit(chunk: &str) -> Option<CommitInfo> {
 
 async fn run_in(store: &GitStore, key: &RepoKey, args: &[&str]) -> Result<String, SandboxError> {
     run(&store.repo_path(key), args, &[], None).await
-}
-
-async fn run_raw(dir: &Path, args: &[&str]) -> Result<Vec<u8>, SandboxError> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .await?;
-    if !out.status.success() {
-        return Err(git_failure(args.first().unwrap_or(&""), &out.stderr));
-    }
-    Ok(out.stdout)
 }
 
 /// Runs git in `dir` with extra environment and optional stdin, returning stdout.
