@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Once, OnceLock};
 
 use git2::{
     Cred, Direction, FetchOptions, ObjectType, Oid, PushOptions, RemoteCallbacks, Repository,
@@ -80,16 +81,32 @@ fn without_sigchld() {
     }
 }
 
+/// The bound [`set_timeouts`] recorded, in milliseconds.
+static TIMEOUT_MS: OnceLock<i32> = OnceLock::new();
+
 /// Bounds every network operation of libgit2: a server that stops answering
-/// fails the call instead of hanging it. Process-wide; set once at startup.
+/// fails the call instead of hanging it. Recorded at startup, and given to
+/// libgit2 before this process's first connection ([`callbacks`]): setting
+/// it initialises libgit2 and its TLS library, which a process that has not
+/// yet talked git has no need to hold in memory.
 pub fn set_timeouts(timeout: std::time::Duration) {
-    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    // SAFETY: libgit2's global options; called before any git operation
-    // runs, as libgit2 asks.
-    unsafe {
-        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(ms);
-        let _ = git2::opts::set_server_timeout_in_milliseconds(ms);
-    }
+    let _ = TIMEOUT_MS.set(i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX));
+}
+
+fn apply_timeouts() {
+    static APPLIED: Once = Once::new();
+    APPLIED.call_once(|| {
+        let Some(&ms) = TIMEOUT_MS.get() else {
+            return;
+        };
+        // SAFETY: libgit2's global options, which it reads when a connection
+        // opens; set once, before the first connection of this process, as
+        // every connection's callbacks come from `callbacks`.
+        unsafe {
+            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(ms);
+            let _ = git2::opts::set_server_timeout_in_milliseconds(ms);
+        }
+    });
 }
 
 /// Attempts at a git exchange that fails transiently (5xx, timeouts).
@@ -140,7 +157,9 @@ pub fn open_cache(dir: &Path) -> Result<Repository, GitError> {
     }
 }
 
+/// The callbacks of every connection: the token, and the timeouts set first.
 fn callbacks(token: &Secret) -> RemoteCallbacks<'_> {
+    apply_timeouts();
     let mut cbs = RemoteCallbacks::new();
     cbs.credentials(move |_, _, _| Cred::userpass_plaintext("x-access-token", token.expose()));
     cbs
