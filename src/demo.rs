@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use paved_app::config::{
-    Config, DEFAULT_BODY_TIMEOUT, DEFAULT_QUEUE_CAPACITY, DEFAULT_SHUTDOWN_GRACE,
+    Config, DEFAULT_BODY_TIMEOUT, DEFAULT_QUEUE_CAPACITY, DEFAULT_SHUTDOWN_GRACE, DEFAULT_WORKERS,
 };
 use paved_app::github::{AppKey, PaceLimits, RepoName};
 use paved_app::scaffold::TemplateSource;
@@ -202,7 +202,7 @@ impl Stage {
             resync: self.options.resync,
             github_timeout: self.options.github_timeout,
             github_max_wait: self.options.github_max_wait,
-            workers: 8,
+            workers: DEFAULT_WORKERS,
             pace: self
                 .options
                 .secondary_limits

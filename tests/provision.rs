@@ -372,14 +372,16 @@ async fn fifty_requests_at_once_make_fifty_services_in_a_few_platform_commits() 
         .count();
     assert!(posts > 80, "{posts} content-creating calls");
     assert_eq!(stage.sandbox.secondary_limit_answers(), 0);
-    assert_eq!(
-        stage
-            .sandbox
-            .requests()
-            .with_operation("repos/create-in-org")
-            .count(),
-        50
-    );
+    // One repository each. A request that waited past the longest wait
+    // taken inline runs again from the top later, and its second ask for
+    // the repository is told it exists: idempotence, not a second repository.
+    let created = stage
+        .sandbox
+        .requests()
+        .with_operation("repos/create-in-org")
+        .filter(|r| r.status == 201)
+        .count();
+    assert_eq!(created, 50);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

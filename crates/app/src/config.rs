@@ -16,7 +16,10 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:3000";
 pub const DEFAULT_WEBHOOK_PATH: &str = "/webhook";
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 pub const DEFAULT_RESYNC: Duration = Duration::from_secs(5 * 60);
-pub const DEFAULT_WORKERS: usize = 8;
+/// A request's work is mostly waiting on GitHub, and the pacer bounds the
+/// calls under way: enough requests run at once that a burst shares its
+/// platform commits instead of queueing for a worker.
+pub const DEFAULT_WORKERS: usize = 32;
 pub const DEFAULT_GITHUB_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_GITHUB_MAX_WAIT: Duration = Duration::from_secs(60);
 /// GitHub itself gives up on a delivery after 10 s.

@@ -269,8 +269,22 @@ fn push_changes(
             attempt,
             "the platform repository moved on; fetching and re-applying"
         );
+        std::thread::sleep(push_backoff(attempt));
     }
     Err(GitError::Raced(MAX_PUSH_ATTEMPTS))
+}
+
+/// A random pause before push attempt `attempt + 1`, up to 50 ms for each
+/// lost so far: replicas that keep losing to each other fall out of step,
+/// so one of them wins, and then the next.
+fn push_backoff(attempt: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // A fresh `RandomState` is seeded at random: randomness without a crate.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let most = 50 * u64::from(attempt);
+    std::time::Duration::from_millis(random % (most + 1))
 }
 
 /// One file change and the request (index in the batch) it serves.
@@ -320,5 +334,22 @@ fn commit_message(reasons: &[String], applied: &[&Change]) -> String {
             }
             msg
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn push_backoff_is_random_and_grows_with_the_attempts_lost() {
+        for attempt in 1..=10 {
+            let most = Duration::from_millis(50 * u64::from(attempt));
+            assert!((0..20).all(|_| push_backoff(attempt) <= most));
+        }
+        let drawn: std::collections::HashSet<Duration> =
+            (0..20).map(|_| push_backoff(10)).collect();
+        assert!(drawn.len() > 1, "{drawn:?}");
     }
 }
