@@ -267,7 +267,12 @@ pub fn is_tag(s: &str) -> bool {
 
 /// `apps/<service>/<env>.yaml`.
 pub fn path(service: &str, environment: &str) -> String {
-    format!("apps/{service}/{environment}.yaml")
+    format!("{}/{environment}.yaml", folder(service))
+}
+
+/// `apps/<service>`: the folder of a service's Applications.
+pub fn folder(service: &str) -> String {
+    format!("apps/{service}")
 }
 
 /// The service and environment of an Application's file, if `path` is one.

@@ -7,6 +7,6 @@ pub mod resource;
 mod writer;
 
 pub use application::{
-    AppError, AppSpec, FINALIZER, NOTIFICATION_TRIGGERS, image_of, is_tag, of_path, path,
+    AppError, AppSpec, FINALIZER, NOTIFICATION_TRIGGERS, folder, image_of, is_tag, of_path, path,
 };
 pub use writer::{PlatformWriter, WriteMode, WriterConfig, Written};

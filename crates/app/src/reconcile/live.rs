@@ -46,10 +46,14 @@ impl Live<'_> {
 }
 
 impl Reconciler {
-    /// Each environment of the service `repo` (the first first), each read
-    /// once. A service runs in later environments only once it runs in the
-    /// first, so a repository with nothing there costs one read: most CI
-    /// events paved hears are of repositories it does not deploy (yet).
+    /// Each environment of the service `repo` (the first first). Unless the
+    /// caller knows one already, the service's folder in the platform
+    /// repository is listed first and only the Applications in it are
+    /// read: a listing and reads of files that did not change are `304`s,
+    /// which GitHub does not count, where an environment without an
+    /// Application would be a `404` each time. A repository with nothing
+    /// there costs one call: most CI events paved hears are of repositories
+    /// it does not deploy (yet).
     pub(super) async fn what_runs<'s>(
         &self,
         setup: &Setup,
@@ -57,13 +61,18 @@ impl Reconciler {
         repo: &RepoName,
         known: Option<Known>,
     ) -> Result<Vec<Live<'s>>, StepError> {
+        let listed = match known {
+            Some(_) => None,
+            None => Some(self.deployed_in(setup, &repo.name).await?),
+        };
         let mut live = Vec::with_capacity(settings.environments.len());
         for (i, env) in settings.environments.iter().enumerate() {
             let here = known.as_ref().filter(|k| k.app.environment == env.name);
             let new_service = known.as_ref().is_some_and(|k| k.new_service);
+            let not_listed = listed.as_ref().is_some_and(|l| !l.contains(&env.name));
             let app = match (here, live.first()) {
                 (Some(k), _) => Some(k.app.clone()),
-                (None, _) if i > 0 && new_service => None,
+                (None, _) if not_listed || (i > 0 && new_service) => None,
                 (None, Some(Live { running: None, .. })) if i > 0 => None,
                 _ => self.application(setup, &repo.name, &env.name).await?,
             };
@@ -84,6 +93,27 @@ impl Reconciler {
             });
         }
         Ok(live)
+    }
+
+    /// The environments `service` has an Application in, by the files in
+    /// its folder of the platform repository.
+    async fn deployed_in(&self, setup: &Setup, service: &str) -> Result<Vec<String>, StepError> {
+        let folder = crate::platform::folder(service);
+        let files = self
+            .deps
+            .github
+            .list_dir(
+                setup.installation,
+                &self.deps.platform,
+                &folder,
+                &setup.platform.default_branch,
+            )
+            .await?
+            .unwrap_or_default();
+        Ok(files
+            .iter()
+            .filter_map(|f| f.strip_suffix(".yaml").map(str::to_owned))
+            .collect())
     }
 
     /// Where CI stands on commit `tag`: a failed run first, then one still
