@@ -96,9 +96,9 @@ async fn memory(services: usize) {
         .expect("paved serve");
     let pid = paved.id();
     // Started once it has asked GitHub something; done once all is still.
-    let before = rest_calls(&stage);
+    let before = stage.rest_calls();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while rest_calls(&stage) == before {
+    while stage.rest_calls() == before {
         assert!(Instant::now() < deadline, "paved serve never started");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -207,22 +207,22 @@ async fn service(stage: &Stage, name: &str, answers: &str) {
 /// resync pass at steady state.
 async fn resyncs(stage: &mut Stage) {
     stage.stop_paved().await;
-    let before = rest_calls(stage);
+    let before = stage.rest_calls();
     let started = Instant::now();
     stage.start_paved().await.expect("paved");
     assert!(stage.quiesce().await, "the restart never went quiet");
     println!(
         "restart (start-up, a resync pass, the dashboard's rows read once): {} REST calls, {:.1} s",
-        rest_calls(stage) - before,
+        stage.rest_calls() - before,
         started.elapsed().as_secs_f64()
     );
-    let before = rest_calls(stage);
+    let before = stage.rest_calls();
     let started = Instant::now();
     stage.resync().await;
     assert!(stage.quiesce().await, "the resync never went quiet");
     println!(
         "resync pass at steady state, {OPEN_REQUESTS} open requests: {} REST calls, {:.1} s",
-        rest_calls(stage) - before,
+        stage.rest_calls() - before,
         started.elapsed().as_secs_f64()
     );
 }
@@ -230,7 +230,7 @@ async fn resyncs(stage: &mut Stage) {
 /// Asks for the fleet upgrade and waits for its answer. `hastened`: how
 /// much faster the limits' clock runs, to give the time in GitHub's hours.
 async fn fleet_upgrade(stage: &Stage, seed: u64, services: usize, hastened: Option<u32>) {
-    let before = rest_calls(stage);
+    let before = stage.rest_calls();
     let started = Instant::now();
     let asked = format!("/paved upgrade --template {TEMPLATE}");
     let comment = stage.admin.comment(CATALOG, seed, &asked).await;
@@ -270,18 +270,9 @@ async fn fleet_upgrade(stage: &Stage, seed: u64, services: usize, hastened: Opti
     println!(
         "fleet upgrade of {services} services: answered after {:.0} s here{github_hours}; {pulls} pull requests made; {:.1} REST calls per service; the fleet comment was posted at the start, edited {progress_edits} times with progress, then replaced by the answer",
         elapsed.as_secs_f64(),
-        (rest_calls(stage) - before) as f64 / services as f64,
+        (stage.rest_calls() - before) as f64 / services as f64,
     );
     println!("  {}", counts.unwrap_or("(no counts in the answer)"));
-}
-
-fn rest_calls(stage: &Stage) -> usize {
-    stage
-        .sandbox
-        .requests()
-        .by_installation()
-        .filter(|r| !r.is_git())
-        .count()
 }
 
 fn text(bytes: Option<Vec<u8>>) -> String {

@@ -66,7 +66,7 @@ async fn one_at_a_time(stage: &Stage) {
     let mut times = Vec::with_capacity(REQUESTS);
     let mut calls = Vec::with_capacity(REQUESTS);
     for i in 0..REQUESTS {
-        let before = rest_calls(stage);
+        let before = stage.rest_calls();
         let start = Instant::now();
         let n = stage
             .request(
@@ -83,7 +83,7 @@ async fn one_at_a_time(stage: &Stage) {
             .expect("settled");
         assert!(labels.iter().any(|l| l == "paved:deploying"), "{labels:?}");
         times.push(start.elapsed());
-        calls.push(rest_calls(stage) - before);
+        calls.push(stage.rest_calls() - before);
     }
     times.sort();
     calls.sort();
@@ -127,7 +127,7 @@ async fn burst(stage: &Stage) {
         "provision ({BURST} requests opened at once, in {:.1} s): all committed after {:.1} s; REST calls per request {:.1}, git pushes per request {:.2}; platform commits in total {}",
         opened.as_secs_f64(),
         elapsed.as_secs_f64(),
-        rest_calls(stage) as f64 / BURST as f64,
+        stage.rest_calls() as f64 / BURST as f64,
         pushes as f64 / BURST as f64,
         platform_commits(stage) - commits_before,
     );
@@ -140,13 +140,4 @@ fn platform_commits(stage: &Stage) -> usize {
     let mut walk = repo.revwalk().expect("revwalk");
     walk.push_ref("refs/heads/main").expect("main");
     walk.count()
-}
-
-fn rest_calls(stage: &Stage) -> usize {
-    stage
-        .sandbox
-        .requests()
-        .by_installation()
-        .filter(|r| !r.is_git())
-        .count()
 }

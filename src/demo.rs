@@ -372,6 +372,16 @@ impl Stage {
         }
     }
 
+    /// The REST calls paved has made so far, by the sandbox's log (git over
+    /// HTTP not counted).
+    pub fn rest_calls(&self) -> usize {
+        self.sandbox
+            .requests()
+            .by_installation()
+            .filter(|r| !r.is_git())
+            .count()
+    }
+
     /// Runs one resync pass now, as the periodic one does.
     pub async fn resync(&self) {
         if let Some(p) = &self.paved {

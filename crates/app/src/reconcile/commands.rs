@@ -241,12 +241,21 @@ impl Reconciler {
     pub(super) async fn post_answer(&self, answer: &Answer) -> Result<(), StepError> {
         let setup = self.setup().await?;
         let (gh, inst) = (&self.deps.github, setup.installation);
-        let ours = match answer.progress {
-            Some(id) => {
-                gh.update_comment(inst, &answer.repo, id, &answer.body)
-                    .await?;
-                id
-            }
+        // The answer replaces the progress comment; should someone have
+        // deleted that, it is posted anew.
+        let replaced = match answer.progress {
+            Some(id) => match gh
+                .update_comment(inst, &answer.repo, id, &answer.body)
+                .await
+            {
+                Ok(()) => Some(id),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let ours = match replaced {
+            Some(id) => id,
             None => {
                 gh.create_comment(inst, &answer.repo, answer.number, &answer.body)
                     .await?
