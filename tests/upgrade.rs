@@ -194,7 +194,9 @@ async fn a_fleet_upgrade_opens_a_pull_request_per_service_and_answers_once() {
         "{summary}"
     );
     // Its progress was shown on the comment the answer then replaced: one
-    // comment by paved for the command, edited in place.
+    // comment by paved for the command, edited in place. (The sandbox logs
+    // a request once it has answered it: read the log once all is still.)
+    common::quiescent(&stage).await;
     let log = stage.sandbox.requests();
     let answer = stage
         .sandbox
