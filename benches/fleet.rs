@@ -3,7 +3,7 @@
 //!
 //! The services are made from node-express and seeded into the sandbox as
 //! paved leaves them: a repository with its answers on `paved/template` and
-//! `main` and its topics, and an Application in the platform repository.
+//! `main`, and an Application in the platform repository.
 //! Ten open requests wait beside them (invalid ones, as a catalog has).
 //!
 //! 1. Paced, paved in this process: the sandbox enforces GitHub's secondary
@@ -25,7 +25,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use paved::demo::{CATALOG, ORG, PLATFORM, Stage, StageOptions};
-use serde_json::json;
 
 /// How much faster the secondary limits' clock runs than GitHub's.
 const HASTENED: u32 = 60;
@@ -191,16 +190,6 @@ async fn service(stage: &Stage, name: &str, answers: &str) {
             .await
             .expect("push");
     }
-    let topics = json!({ "names": ["paved", TEMPLATE] });
-    stage
-        .admin
-        .call(
-            http::Method::PUT,
-            &format!("/repos/{repo}/topics"),
-            Some(topics),
-        )
-        .await
-        .expect("topics");
 }
 
 /// A restart (whose resync pass reads the dashboard's rows once), then a

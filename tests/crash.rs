@@ -81,11 +81,7 @@ async fn killed_at_random_points_and_restarted_every_request_completes_once() {
     let sb = &stage.sandbox;
     // A create cut off by the kill may be logged without its 201, so count
     // at most one per service, and every service's repository is there.
-    let created = sb
-        .requests()
-        .with_operation("repos/create-in-org")
-        .filter(|r| r.status == 201)
-        .count();
+    let created = sb.requests().created("repos/create-in-org");
     assert!(
         created <= REQUESTS,
         "{created} repositories created (seed {seed})"

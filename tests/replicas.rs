@@ -329,11 +329,7 @@ async fn three_replicas_one_killed_and_restarted_do_everything_once() {
     }
 
     let sb = &stage.sandbox;
-    let made = sb
-        .requests()
-        .with_operation("repos/create-in-org")
-        .filter(|r| r.status == 201)
-        .count();
+    let made = sb.requests().created("repos/create-in-org");
     assert_eq!(made, REQUESTS, "one repository per request (seed {seed})");
     for (i, n) in numbers.iter().enumerate() {
         let comments = sb.comments(CATALOG, *n);

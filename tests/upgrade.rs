@@ -169,6 +169,9 @@ async fn a_fleet_upgrade_opens_a_pull_request_per_service_and_answers_once() {
                 .contains(&"paved:deploying".to_owned())
         );
     }
+    // A repository that looks like a service (answers, topics) but that
+    // the platform does not deploy is no service of the fleet.
+    impostor(&stage, "fleet-0").await;
     bump(&work.path().join("templates"), "2.0.0");
     stage.stop_paved().await;
     stage.start_paved().await.unwrap();
@@ -229,6 +232,41 @@ async fn a_fleet_upgrade_opens_a_pull_request_per_service_and_answers_once() {
             .expect("one pull request");
         assert!(pr.pull.is_some());
     }
+    assert!(!summary.contains("impostor"), "{summary}");
+    assert!(stage.sandbox.issue("acme/impostor", 1).is_none());
+}
+
+/// `acme/impostor`: `like`'s answers on both of paved's branches and the
+/// topics paved once set, made by an admin, with no Application.
+async fn impostor(stage: &Stage, like: &str) {
+    let sb = &stage.sandbox;
+    let answers = sb
+        .file(&format!("acme/{like}"), "main", ".paved/answers.yml")
+        .await
+        .unwrap();
+    sb.create_repo("acme", "impostor").await.unwrap();
+    let files: [(&str, &[u8]); 1] = [(".paved/answers.yml", &answers)];
+    for branch in ["paved/template", "main"] {
+        sb.push_files(
+            "acme/impostor",
+            branch,
+            &files,
+            "Look alike",
+            stage.admin.login(),
+        )
+        .await
+        .unwrap();
+    }
+    let topics = serde_json::json!({ "names": ["paved", "node-express"] });
+    stage
+        .admin
+        .call(
+            http::Method::PUT,
+            "/repos/acme/impostor/topics",
+            Some(topics),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

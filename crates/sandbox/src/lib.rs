@@ -612,6 +612,11 @@ impl Sandbox {
         self.shared.faults.add(rule);
     }
 
+    /// Injected faults not yet used up: a rule still here never met its call.
+    pub fn pending_faults(&self) -> Vec<FaultRule> {
+        self.shared.faults.list()
+    }
+
     pub fn clear_faults(&self) {
         self.shared.faults.clear();
         self.shared.limits.reset();

@@ -54,6 +54,13 @@ impl Requests {
         self.with_operation(operation).count()
     }
 
+    /// Requests for `operation` answered `201 Created`: what was made.
+    pub fn created(&self, operation: &str) -> usize {
+        self.with_operation(operation)
+            .filter(|r| r.status == 201)
+            .count()
+    }
+
     pub fn with_operation<'a>(
         &'a self,
         operation: &'a str,

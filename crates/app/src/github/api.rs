@@ -23,7 +23,6 @@ pub struct RepoInfo {
     pub description: String,
     pub archived: bool,
     pub private: bool,
-    pub topics: Vec<String>,
     /// The branch paved reads from, commits to and opens pull requests into.
     pub default_branch: String,
 }
@@ -39,8 +38,6 @@ struct RepoWire {
     archived: bool,
     #[serde(default)]
     private: bool,
-    #[serde(default)]
-    topics: Vec<String>,
     /// Absent on a repository created empty; GitHub's default then.
     #[serde(default)]
     default_branch: Option<String>,
@@ -55,7 +52,6 @@ impl From<RepoWire> for RepoInfo {
             description: r.description.unwrap_or_default(),
             archived: r.archived,
             private: r.private,
-            topics: r.topics,
             default_branch: r
                 .default_branch
                 .unwrap_or_else(|| super::DEFAULT_BRANCH.into()),
@@ -347,19 +343,6 @@ impl GitHub {
         Ok(created.into())
     }
 
-    pub async fn replace_topics(
-        &self,
-        inst: u64,
-        repo: &RepoName,
-        topics: &[&str],
-    ) -> Result<(), GitHubError> {
-        let path = format!("/repos/{repo}/topics");
-        let body = json!({ "names": topics });
-        self.act("repos/replace-all-topics", inst, Method::PUT, &path, &body)
-            .await?;
-        Ok(())
-    }
-
     pub async fn archive_repo(&self, inst: u64, repo: &RepoName) -> Result<(), GitHubError> {
         let body = json!({ "archived": true });
         let path = format!("/repos/{repo}");
@@ -519,11 +502,14 @@ impl GitHub {
         repo: &RepoName,
         number: u64,
         patch: &IssuePatch,
-    ) -> Result<(), GitHubError> {
+    ) -> Result<IssueInfo, GitHubError> {
+        const OP: &str = "issues/update";
         let path = format!("/repos/{repo}/issues/{number}");
-        self.act("issues/update", inst, Method::PATCH, &path, &patch.body())
-            .await?;
-        Ok(())
+        let wire: IssueWire = self
+            .act(OP, inst, Method::PATCH, &path, &patch.body())
+            .await?
+            .json(OP)?;
+        Ok(wire.into())
     }
 
     /// The names of the files (not folders) in folder `path` at `git_ref`,
@@ -940,18 +926,6 @@ impl GitHub {
 }
 
 impl GitHub {
-    /// Every repository of `org`, all pages.
-    pub async fn list_org_repos(&self, inst: u64, org: &str) -> Result<Vec<RepoInfo>, GitHubError> {
-        let repos: Vec<RepoWire> = self
-            .get_all(
-                "repos/list-for-org",
-                inst,
-                format!("/orgs/{}/repos?per_page=100", encode(org)),
-            )
-            .await?;
-        Ok(repos.into_iter().map(Into::into).collect())
-    }
-
     /// The web URL of the open pull request from `branch` (of the same
     /// repository) into anything, if there is one.
     pub async fn open_pull_from(
@@ -1104,19 +1078,39 @@ struct RunWire {
     html_url: String,
 }
 
-impl From<RunWire> for CiRun {
-    fn from(r: RunWire) -> Self {
-        let state = match (r.status.as_deref(), r.conclusion.as_deref()) {
+impl CiRun {
+    /// A run as GitHub describes it: its workflow's name, `status`,
+    /// `conclusion` and page.
+    pub fn new(name: String, status: Option<&str>, conclusion: Option<&str>, url: String) -> Self {
+        let state = match (status, conclusion) {
             (Some("completed"), Some("success" | "neutral" | "skipped")) => CiState::Passed,
             (Some("completed"), _) => CiState::Failed,
             (Some("in_progress"), _) => CiState::Running,
             _ => CiState::Queued,
         };
-        Self {
-            name: r.name.unwrap_or_default(),
-            state,
-            url: r.html_url,
-        }
+        Self { name, state, url }
+    }
+
+    /// Where CI stands on a commit with `runs` (newest first): a failed
+    /// run first, then one still going, then one queued, else the newest.
+    pub fn standing(runs: &[CiRun]) -> Option<&CiRun> {
+        let first = |state: CiState| runs.iter().find(|r| r.state == state);
+        first(CiState::Failed)
+            .or_else(|| first(CiState::Running))
+            .or_else(|| first(CiState::Queued))
+            .or_else(|| runs.first())
+    }
+}
+
+impl From<RunWire> for CiRun {
+    fn from(r: RunWire) -> Self {
+        let name = r.name.unwrap_or_default();
+        Self::new(
+            name,
+            r.status.as_deref(),
+            r.conclusion.as_deref(),
+            r.html_url,
+        )
     }
 }
 

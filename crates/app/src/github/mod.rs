@@ -111,7 +111,7 @@ fn valid_repo(s: &str) -> bool {
 
 /// Every operation the client names in its metrics (GitHub's operation ids
 /// where it has one), so each has its series from the start.
-pub const OPERATIONS: [&str; 31] = [
+pub const OPERATIONS: [&str; 29] = [
     "actions/list-workflow-runs-for-repo",
     "apps/get-authenticated",
     "apps/get-repo-installation",
@@ -139,8 +139,6 @@ pub const OPERATIONS: [&str; 31] = [
     "repos/get-content",
     "repos/list-deployment-statuses",
     "repos/list-deployments",
-    "repos/list-for-org",
-    "repos/replace-all-topics",
     "repos/update",
     "teams/get-membership-for-user-in-org",
 ];

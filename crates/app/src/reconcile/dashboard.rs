@@ -6,7 +6,7 @@
 //! changes that arrive while one runs make one more, not one each.
 //!
 //! A rebuild costs what changed, not the fleet: the Applications come from
-//! a Git clone, and a row's GitHub reads (how the service was made, Argo
+//! a Git clone ([`super::fleet`]), and a row's GitHub reads (how the service was made, Argo
 //! CD's reports) are made again only when its Applications changed, a CI
 //! or deployment event named it, or it is among the few oldest rows, so a
 //! missed event heals in time. Rows past GitHub's limit on an issue's size
@@ -22,7 +22,7 @@ use super::{Reconciler, Setup, short};
 use crate::catalog::CatalogSettings;
 use crate::error::StepError;
 use crate::github::{DeploymentReport, IssueInfo, IssuePatch, RepoName};
-use crate::platform::{AppSpec, history, of_path};
+use crate::platform::AppSpec;
 use crate::scaffold::escape::inert;
 use crate::scaffold::publish::{ANSWERS_PATH, Answers};
 
@@ -31,9 +31,6 @@ pub const MARKER: &str = "<!-- paved:dashboard -->";
 /// The dashboard issue's label, so finding it is one listing.
 pub const LABEL: &str = "paved:dashboard";
 const TITLE: &str = "Services";
-/// The platform clone the dashboard reads (its own: rebuilds run beside
-/// rollbacks, which read the history clone).
-pub(super) const CACHE: &str = "platform-fleet.git";
 /// Room left under GitHub's 65,536-character body for the closing line.
 const BODY_BUDGET: usize = 64_000;
 /// A row older than this is read again, at most [`AGED_PER_REBUILD`] a
@@ -125,7 +122,7 @@ impl Reconciler {
     pub async fn refresh_dashboard(&self) -> Result<(), StepError> {
         let setup = self.setup().await?;
         let settings = self.settings(setup.installation).await?;
-        let apps = self.all_applications(setup).await?;
+        let apps = self.fleet(setup).await?;
         let services: HashSet<&str> = apps.keys().map(String::as_str).collect();
         self.dashboard_rows.retain(&services);
         let mut body = Body::new(&settings, apps.len());
@@ -144,42 +141,6 @@ impl Reconciler {
             }
         }
         self.write_dashboard(setup, &body.finish()).await
-    }
-
-    /// Every Application on the platform's default branch, by service, then
-    /// environment. A file that does not parse, or that names another place
-    /// than its path, is left out: the platform repository is input.
-    async fn all_applications(
-        &self,
-        setup: &Setup,
-    ) -> Result<BTreeMap<String, BTreeMap<String, AppSpec>>, StepError> {
-        let token = self
-            .deps
-            .github
-            .installation_token(setup.installation)
-            .await?;
-        let cache = self.deps.work_dir.join(CACHE);
-        let url = setup.platform.clone_url.clone();
-        let branch = setup.platform.default_branch.clone();
-        let files =
-            crate::git::blocking(move || history::applications(&cache, &url, &token, &branch))
-                .await??;
-        let mut by_service: BTreeMap<String, BTreeMap<String, AppSpec>> = BTreeMap::new();
-        for (path, bytes) in files {
-            let Some((service, env)) = of_path(&path) else {
-                continue;
-            };
-            let Ok(app) = AppSpec::from_yaml(&String::from_utf8_lossy(&bytes)) else {
-                continue;
-            };
-            if app.service == service && app.environment == env {
-                by_service
-                    .entry(service.to_owned())
-                    .or_default()
-                    .insert(env.to_owned(), app);
-            }
-        }
-        Ok(by_service)
     }
 
     /// One service's row: how it was made, and GitHub's newest report on

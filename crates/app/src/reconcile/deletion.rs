@@ -115,7 +115,8 @@ impl Reconciler {
             on,
         };
         ctx.show(&deleted).await?;
-        ctx.labels(RequestState::Deleted, close).await
+        ctx.labels(RequestState::Deleted, close).await?;
+        Ok(())
     }
 
     /// A deleted request that was reopened: one reply that says so, and

@@ -35,8 +35,10 @@ pub(super) struct Known {
     pub app: AppSpec,
     pub report: Option<DeploymentReport>,
     /// The service was made by this very run: it has no later environment
-    /// yet, so none is read.
+    /// yet, so none is read, and its CI is what webhooks told meanwhile.
     pub new_service: bool,
+    /// Where CI stands on the Application's image, for a new service.
+    pub ci: Option<CiRun>,
 }
 
 impl Live<'_> {
@@ -82,7 +84,10 @@ impl Reconciler {
                         Some(report) => Some(report),
                         None => self.report(setup, repo, &app).await?,
                     };
-                    let ci = self.ci(setup, repo, &app.tag).await?;
+                    let ci = match here {
+                        Some(k) if k.new_service => k.ci.clone(),
+                        _ => self.ci(setup, repo, &app.tag).await?,
+                    };
                     Some(Running { app, report, ci })
                 }
                 None => None,
@@ -133,12 +138,7 @@ impl Reconciler {
             .github
             .workflow_runs(setup.installation, repo, tag)
             .await?;
-        let first = |state: CiState| runs.iter().find(|r| r.state == state);
-        Ok(first(CiState::Failed)
-            .or_else(|| first(CiState::Running))
-            .or_else(|| first(CiState::Queued))
-            .or_else(|| runs.first())
-            .cloned())
+        Ok(CiRun::standing(&runs).cloned())
     }
 
     /// The card of the service `repo`, for `/paved status`.

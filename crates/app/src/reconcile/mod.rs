@@ -11,8 +11,10 @@ mod day2;
 mod deletion;
 mod deploy;
 mod environments;
+mod fleet;
 mod jobs;
 mod live;
+mod making;
 mod policies;
 mod provision;
 mod pull;
@@ -47,7 +49,7 @@ const UPGRADES: &str = "upgrades";
 pub const CACHES: [&str; 5] = [
     PLATFORM_CACHE,
     HISTORY_CACHE,
-    dashboard::CACHE,
+    fleet::CACHE,
     SCAFFOLDS,
     UPGRADES,
 ];
@@ -94,6 +96,10 @@ pub struct Reconciler {
     /// The fleet dashboard's rows as last built. Only a cache: after a
     /// restart the first rebuild reads the rows it shows.
     dashboard_rows: dashboard::Rows,
+    /// Services being made, and their CI's news meanwhile.
+    making: Arc<making::Making>,
+    /// Held while the fleet's clone is read.
+    fleet_clone: Mutex<()>,
 }
 
 impl Reconciler {
@@ -107,6 +113,8 @@ impl Reconciler {
             editors: Default::default(),
             picked: Default::default(),
             dashboard_rows: Default::default(),
+            making: Default::default(),
+            fleet_clone: Mutex::new(()),
         })
     }
 
@@ -353,11 +361,17 @@ pub fn route(jobs: &Arc<Jobs>, event: &crate::webhook::event::Event, delivery: &
                     run: run.id,
                 });
             }
-            jobs.order(jobs::Ordered::Follow {
-                repo: name,
-                sha: run.head_sha.clone(),
-                environment: None,
-            });
+            // A service being made shows its CI on the card it gets.
+            if !reconciler
+                .making
+                .hear(&name, run.id, &run.head_sha, &run.run)
+            {
+                jobs.order(jobs::Ordered::Follow {
+                    repo: name,
+                    sha: run.head_sha.clone(),
+                    environment: None,
+                });
+            }
         }
         EventKind::CheckSuite(suite) if !in_catalog => {
             jobs.order(jobs::Ordered::Follow {

@@ -10,6 +10,7 @@ use tracing::Instrument;
 
 use super::jobs::{Action, decide};
 use super::live::{Known, card};
+use super::making::Mark;
 use super::policies::Decision;
 use super::short;
 use super::state::{RequestState, with_health};
@@ -38,6 +39,9 @@ pub(super) struct Request<'a> {
     pub(super) status: Option<CommentInfo>,
     /// What the catalog's policies warned of: shown, not blocking.
     pub(super) warnings: Vec<String>,
+    /// The status comment was made by this run and is not yet known to be
+    /// the only one: another replica may have made one at the same moment.
+    unchecked: bool,
 }
 
 impl Reconciler {
@@ -165,6 +169,7 @@ impl Reconciler {
             issue,
             status,
             warnings: Vec::new(),
+            unchecked: false,
         })
     }
 }
@@ -197,43 +202,16 @@ impl Request<'_> {
             },
         ];
         let service = valid.request.name.clone();
-        if self.status.is_none() {
-            let progress = Status::Progress {
-                service: service.clone(),
-                steps: steps.clone(),
-                summary: None,
-            };
-            self.show(&progress).await?;
-        }
+        // No status comment yet: a request done in one go gets one, when
+        // it is committed; one that has to wait is shown waiting.
         let (failed, error) = match self.steps(valid, settings, &mut steps).await {
-            Ok((summary, repo, known)) => {
+            Ok((summary, repo, known, making)) => {
                 let committed = Status::Progress {
                     service,
                     steps,
                     summary: Some(summary),
                 };
-                // What runs goes on the card in the same edit, and its health
-                // into the labels: CI or Argo CD may have reported already (a
-                // run again of a live service). Should reading it fail, the
-                // next report shows it.
-                let read = self
-                    .paved
-                    .what_runs(self.setup, settings, &repo, Some(known));
-                let live = match read.await {
-                    Ok(live) => live,
-                    Err(e) => {
-                        tracing::warn!(%repo, error = %e, "what runs could not be shown yet");
-                        Vec::new()
-                    }
-                };
-                let card = (!live.is_empty()).then(|| card(self.setup, &live));
-                self.show_live(&committed, card.as_deref()).await?;
-                // A merged pull request is closed already; an issue is closed
-                // now: paved's part is done, and the labels follow what runs.
-                let close = !self.issue.is_pull_request;
-                let deploying = RequestState::Deploying.relabel(&self.issue.labels);
-                let report = live.first().and_then(|l| l.report());
-                self.set_labels(with_health(&deploying, report), close)
+                self.conclude(&committed, settings, &repo, known, making)
                     .await?;
                 let m = self.paved.metrics();
                 m.provisioning_requests
@@ -248,6 +226,52 @@ impl Request<'_> {
             Err(failed) => failed,
         };
         self.step_failed(valid, steps, failed, error, attempt).await
+    }
+
+    /// The request is committed: the status comment shows it with what
+    /// runs, and the labels follow what runs. `making` hands over what CI
+    /// said of a service made by this run.
+    async fn conclude(
+        &mut self,
+        committed: &Status,
+        settings: &CatalogSettings,
+        repo: &RepoName,
+        mut known: Known,
+        making: Option<Mark>,
+    ) -> Result<(), StepError> {
+        let tag = known.app.tag.clone();
+        known.ci = making.as_ref().and_then(|m| m.ci(&tag));
+        let shown = known.ci.clone();
+        // What runs goes on the card in the same edit, and its health into
+        // the labels: CI or Argo CD may have reported already (a run again
+        // of a live service). Should reading it fail, the next report
+        // shows it.
+        let read = self
+            .paved
+            .what_runs(self.setup, settings, repo, Some(known));
+        let mut live = read.await.unwrap_or_else(|e| {
+            tracing::warn!(%repo, error = %e, "what runs could not be shown yet");
+            Vec::new()
+        });
+        let shown_card = (!live.is_empty()).then(|| card(self.setup, &live));
+        self.show_live(committed, shown_card.as_deref()).await?;
+        // A merged pull request is closed already; an issue is closed now:
+        // paved's part is done, and the labels follow what runs.
+        let close = !self.issue.is_pull_request;
+        let deploying = RequestState::Deploying.relabel(&self.issue.labels);
+        let report = live.first().and_then(|l| l.report());
+        let labelled = self.set_labels(with_health(&deploying, report), close);
+        let counted = labelled.await?;
+        self.only_status(counted).await?;
+        // CI may have moved on while the card was being shown.
+        let ci = making.and_then(|m| m.end(&tag));
+        let first = live.first_mut().and_then(|l| l.running.as_mut());
+        if let Some(running) = first.filter(|_| ci != shown) {
+            running.ci = ci;
+            let moved_on = card(self.setup, &live);
+            self.show_live(committed, Some(&moved_on)).await?;
+        }
+        Ok(())
     }
 
     /// Step `failed` of `steps` ended in `error`: shown as the job runner
@@ -291,8 +315,9 @@ impl Request<'_> {
                 error => {
                     tracing::warn!(service = %valid.request.name, %error, "provisioning failed");
                     steps[failed].state = StepState::Failed(error.to_string());
-                    self.show(&progress(steps)).await?;
-                    self.labels(RequestState::Failed, false).await?;
+                    self.show_live(&progress(steps), None).await?;
+                    let counted = self.labels(RequestState::Failed, false).await?;
+                    self.only_status(counted).await?;
                     self.paved
                         .metrics()
                         .provisioning_requests
@@ -312,9 +337,12 @@ impl Request<'_> {
         valid: &ValidRequest,
         settings: &CatalogSettings,
         steps: &mut [Step],
-    ) -> Result<(String, RepoName, Known), (usize, StepError)> {
+    ) -> Result<(String, RepoName, Known, Option<Mark>), (usize, StepError)> {
         let at = |i: usize| move |e: StepError| (i, e);
         let (repo, new_service) = self.ensure_repo(valid, settings).await.map_err(at(0))?;
+        // Its first push sets CI off: what CI says until the card is shown
+        // goes to this run.
+        let making = new_service.then(|| self.paved.making.begin(&repo.name));
         steps[0].state = StepState::Done(format!("[{}]({})", repo.name, repo.html_url));
         let (commit, version) = self
             .ensure_scaffold(valid, settings, &repo)
@@ -364,8 +392,9 @@ impl Request<'_> {
             app,
             report,
             new_service,
+            ci: None,
         };
-        Ok((summary, repo.name, known))
+        Ok((summary, repo.name, known, making))
     }
 
     /// Creates `<org>/<name>`, or accepts it when paved made it for this very
@@ -417,10 +446,6 @@ impl Request<'_> {
             }
             Err(e) => return Err(e.into()),
         };
-        if !repo.topics.iter().any(|t| t == "paved") {
-            gh.replace_topics(inst, &full, &["paved", &valid.request.template])
-                .await?;
-        }
         Ok((repo, made))
     }
 
@@ -596,27 +621,30 @@ impl Request<'_> {
         template: &str,
         outcome: &str,
     ) -> Result<(), StepError> {
-        self.show(status).await?;
+        self.show_live(status, None).await?;
+        let mut counted = None;
         if RequestState::from_labels(&self.issue.labels) != RequestState::Invalid {
-            self.labels(RequestState::Invalid, false).await?;
+            counted = self.labels(RequestState::Invalid, false).await?;
             self.paved
                 .metrics()
                 .provisioning_requests
                 .with_label_values(&[template, outcome])
                 .inc();
         }
-        Ok(())
+        self.only_status(counted).await
     }
 
     /// Creates or edits the status comment, only when its text changes.
     /// Progress keeps the comment's live section: redoing a step never
     /// hides what runs.
     pub(super) async fn show(&mut self, status: &Status) -> Result<(), StepError> {
-        self.show_live(status, None).await
+        self.show_live(status, None).await?;
+        self.only_status(None).await
     }
 
     /// [`Request::show`], its live section showing `card` when given; else
-    /// a request's progress keeps the live section it had.
+    /// a request's progress keeps the live section it had. A comment made
+    /// now is left to [`Request::only_status`] to check.
     async fn show_live(&mut self, status: &Status, card: Option<&str>) -> Result<(), StepError> {
         let body = match (status, &self.status, card) {
             (_, _, Some(card)) => status::with_live(&status.render(), card),
@@ -635,42 +663,54 @@ impl Request<'_> {
                 let ours = gh
                     .create_comment(inst, self.catalog, self.issue.number, &body)
                     .await?;
-                self.status = Some(self.only_status(ours, &body).await?);
+                self.status = Some(ours);
+                self.unchecked = true;
             }
         }
         Ok(())
     }
 
     /// Another replica may have answered the same request at the same
-    /// moment: the oldest status comment wins, and a newer one of ours goes.
-    async fn only_status(&self, ours: CommentInfo, body: &str) -> Result<CommentInfo, StepError> {
+    /// moment: the oldest status comment wins, and a newer one of ours
+    /// goes. `counted`, the comments GitHub counted on the issue after
+    /// ours was made (a label edit's answer says), spares listing them
+    /// when ours is the only one added since the issue was read.
+    async fn only_status(&mut self, counted: Option<u64>) -> Result<(), StepError> {
+        let Some(ours) = self.status.as_ref().filter(|_| self.unchecked) else {
+            return Ok(());
+        };
+        let (ours, body) = (ours.id, ours.body.clone());
+        self.unchecked = false;
+        let alone = matches!((self.issue.comments, counted), (Some(before), Some(after)) if after == before + 1);
+        if alone {
+            return Ok(());
+        }
         let gh = &self.paved.deps.github;
         let inst = self.setup.installation;
         let (repo, number) = (self.catalog, self.issue.number);
         let older = self
             .paved
-            .older_twin(self.setup, repo, number, ours.id, status::is_status);
-        match older.await? {
-            Some(mut first) => {
-                gh.delete_comment(inst, self.catalog, ours.id).await?;
-                if first.body != body {
-                    gh.update_comment(inst, self.catalog, first.id, body)
-                        .await?;
-                    first.body = body.to_owned();
-                }
-                Ok(first)
+            .older_twin(self.setup, repo, number, ours, status::is_status);
+        if let Some(mut first) = older.await? {
+            gh.delete_comment(inst, self.catalog, ours).await?;
+            if first.body != body {
+                gh.update_comment(inst, self.catalog, first.id, &body)
+                    .await?;
+                first.body = body;
             }
-            None => Ok(ours),
+            self.status = Some(first);
         }
+        Ok(())
     }
 
     /// Sets the state label (keeping the requester's other labels) and,
-    /// when `close`, closes the issue, in one call.
+    /// when `close`, closes the issue, in one call; the comments GitHub
+    /// then counts on it, when it says.
     pub(super) async fn labels(
         &mut self,
         state: RequestState,
         close: bool,
-    ) -> Result<(), StepError> {
+    ) -> Result<Option<u64>, StepError> {
         self.set_labels(state.relabel(&self.issue.labels), close)
             .await
     }
@@ -684,14 +724,20 @@ impl Request<'_> {
         }
     }
 
-    /// Sets the request's labels to `labels`, closing it when `close`.
-    async fn set_labels(&mut self, labels: Vec<String>, close: bool) -> Result<(), StepError> {
+    /// Sets the request's labels to `labels`, closing it when `close`; the
+    /// comments GitHub then counts on it, when it says.
+    async fn set_labels(
+        &mut self,
+        labels: Vec<String>,
+        close: bool,
+    ) -> Result<Option<u64>, StepError> {
         let patch = IssuePatch {
             close,
             labels: Some(labels.clone()),
             body: None,
         };
-        self.paved
+        let updated = self
+            .paved
             .deps
             .github
             .update_issue(
@@ -702,7 +748,7 @@ impl Request<'_> {
             )
             .await?;
         self.issue.labels = labels;
-        Ok(())
+        Ok(updated.comments)
     }
 }
 

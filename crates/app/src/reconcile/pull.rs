@@ -191,7 +191,6 @@ impl Request<'_> {
             description: String::new(),
             archived: false,
             private: true,
-            topics: vec![],
             // GitHub's own choice, known once the repository exists.
             default_branch: crate::github::DEFAULT_BRANCH.into(),
         };

@@ -296,25 +296,14 @@ impl Upgrades<'_> {
         template: &str,
         mut progress: Option<&mut Progress<'_>>,
     ) -> Result<String, StepError> {
-        let (setup, settings, deps) = (self.setup, self.settings, &self.paved.deps);
+        let (setup, deps) = (self.setup, &self.paved.deps);
         if deps.templates.get(template).is_none() {
             return Err(StepError::invalid(format!(
                 "there is no template {template:?}"
             )));
         }
-        let repos = deps
-            .github
-            .list_org_repos(setup.installation, &settings.organization)
-            .await?;
-        let services: Vec<String> = repos
-            .into_iter()
-            .filter(|r| {
-                !r.archived
-                    && r.topics.iter().any(|t| t == "paved")
-                    && r.topics.iter().any(|t| t == template)
-            })
-            .map(|r| r.name.name)
-            .collect();
+        let fleet = self.paved.fleet(setup).await?;
+        let services = super::fleet::made_from(&fleet, template);
         if services.is_empty() {
             return Ok(format!("no service is made from {template}"));
         }

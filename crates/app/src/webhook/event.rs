@@ -6,6 +6,8 @@
 
 use serde::Deserialize;
 
+use crate::github::CiRun;
+
 /// The repository an event happened in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repo {
@@ -44,6 +46,8 @@ pub struct WorkflowRun {
     pub head_sha: String,
     /// `success`, `failure`, `cancelled`, ...
     pub conclusion: Option<String>,
+    /// The run as a card shows it.
+    pub run: CiRun,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -508,19 +512,29 @@ mod wire {
     struct RunBody {
         id: u64,
         #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
         head_branch: Option<String>,
         head_sha: String,
         #[serde(default)]
+        status: Option<String>,
+        #[serde(default)]
         conclusion: Option<String>,
+        #[serde(default)]
+        html_url: String,
     }
 
     impl From<RunBody> for WorkflowRun {
         fn from(r: RunBody) -> Self {
+            let name = r.name.unwrap_or_default();
+            let (status, conclusion) = (r.status.as_deref(), r.conclusion.as_deref());
+            let run = CiRun::new(name, status, conclusion, r.html_url);
             WorkflowRun {
                 id: r.id,
                 head_branch: r.head_branch,
                 head_sha: r.head_sha,
                 conclusion: r.conclusion,
+                run,
             }
         }
     }
