@@ -118,8 +118,7 @@ fn a_handled_event_without_its_object_is_malformed_and_names_it() {
 
 #[test]
 fn actions_paved_does_not_act_on_are_not_decoded() {
-    // An `assigned` issue without its issue object is still well formed:
-    // only the action was read.
+    // An `assigned` issue without its issue object is still well formed.
     assert_eq!(
         parse("issues", br#"{"action":"assigned"}"#).unwrap(),
         Parsed::Ignored("action not handled")
@@ -128,6 +127,18 @@ fn actions_paved_does_not_act_on_are_not_decoded() {
         parse("check_suite", br#"{"action":"requested"}"#).unwrap(),
         Parsed::Ignored("action not handled")
     );
+    // Nor is it held to the fields paved reads: a number that is no number
+    // is malformed only for an action paved acts on.
+    let odd = br#"{"issue":{"number":"one"},"action":"assigned"}"#;
+    assert_eq!(
+        parse("issues", odd).unwrap(),
+        Parsed::Ignored("action not handled")
+    );
+    let odd = br#"{"issue":{"number":"one"},"action":"opened"}"#;
+    let error = parse("issues", odd).unwrap_err().to_string();
+    assert!(error.contains("malformed issues payload"), "{error}");
+    // Its syntax still counts.
+    assert!(parse("issues", br#"{"action":"assigned""#).is_err());
 }
 
 #[test]

@@ -235,19 +235,48 @@ pub const EVENTS: [&str; 10] = [
     "installation_repositories",
 ];
 
-/// Parses a verified body for the event named by `X-GitHub-Event`. The
-/// action is read first, so deliveries paved does not act on are only
-/// checked for JSON syntax, never decoded.
+/// Parses a verified body for the event named by `X-GitHub-Event`, in one
+/// pass over it: events paved does not subscribe to, and ping, are only
+/// checked for JSON syntax; the others are decoded with their action, the
+/// fields routing reads alone.
 pub fn parse(event: &str, body: &[u8]) -> Result<Parsed, ParseError> {
     let label = event_label(event);
     let err = |source| ParseError {
         event: label,
         source,
     };
-    let action: wire::Action = serde_json::from_slice(body).map_err(err)?;
-    let action = action.action.as_deref().unwrap_or("");
-    let kind = match label {
-        "ping" => return Ok(Parsed::Ping),
+    let skipped = match label {
+        "ping" => Some(Parsed::Ping),
+        "installation" | "installation_repositories" => {
+            Some(Parsed::Ignored("installation changes need no work"))
+        }
+        "other" => Some(Parsed::Ignored("event not handled")),
+        _ => None,
+    };
+    if let Some(parsed) = skipped {
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(err)?;
+        return Ok(parsed);
+    }
+    match serde_json::from_slice::<wire::Envelope>(body) {
+        Ok(envelope) => match handled(label, envelope.action.as_deref().unwrap_or("")) {
+            Some(kind) => envelope.into_parsed(kind).map_err(err),
+            None => Ok(Parsed::Ignored("action not handled")),
+        },
+        // An action paved does not act on is not held to the fields it
+        // reads: only its syntax, and the action, count then.
+        Err(error) => {
+            let only: wire::Action = serde_json::from_slice(body).map_err(err)?;
+            match handled(label, only.action.as_deref().unwrap_or("")) {
+                Some(_) => Err(err(error)),
+                None => Ok(Parsed::Ignored("action not handled")),
+            }
+        }
+    }
+}
+
+/// Whether paved acts on `action` of the event labelled `label`.
+fn handled(label: &str, action: &str) -> Option<Handled> {
+    match label {
         "issues" => IssueAction::from_name(action).map(Handled::Issue),
         "issue_comment" => CommentAction::from_name(action).map(Handled::Comment),
         "pull_request" => PullRequestAction::from_name(action).map(Handled::Pull),
@@ -257,16 +286,8 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Parsed, ParseError> {
         }
         "check_suite" => (action == "completed").then_some(Handled::Suite),
         "deployment_status" => (action == "created").then_some(Handled::DeploymentStatus),
-        "installation" | "installation_repositories" => {
-            return Ok(Parsed::Ignored("installation changes need no work"));
-        }
-        _ => return Ok(Parsed::Ignored("event not handled")),
-    };
-    let Some(kind) = kind else {
-        return Ok(Parsed::Ignored("action not handled"));
-    };
-    let envelope: wire::Envelope = serde_json::from_slice(body).map_err(err)?;
-    envelope.into_parsed(kind).map_err(err)
+        _ => None,
+    }
 }
 
 /// An event and action paved acts on, before its payload is decoded.
@@ -289,7 +310,7 @@ mod wire {
 
     use super::*;
 
-    /// Only the action; everything else is skipped without allocating.
+    /// Only the action, for a delivery whose other fields did not decode.
     #[derive(Deserialize)]
     pub struct Action<'a> {
         #[serde(default, borrow)]
@@ -300,6 +321,8 @@ mod wire {
     /// each event is about.
     #[derive(Deserialize)]
     pub struct Envelope {
+        #[serde(default)]
+        pub action: Option<String>,
         #[serde(default)]
         repository: Option<Repository>,
         #[serde(default)]
