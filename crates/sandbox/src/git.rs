@@ -91,20 +91,23 @@ impl GitStore {
         self.root.join(&key.owner).join(format!("{}.git", key.name))
     }
 
-    /// `git init --bare` with `main` as HEAD.
+    /// A bare repository with `main` as HEAD, made in process: a burst of
+    /// new repositories spawns no `git` for them.
     pub async fn init(&self, key: &RepoKey) -> Result<(), SandboxError> {
         let path = self.repo_path(key);
-        tokio::fs::create_dir_all(&path).await?;
-        run(
-            &path,
-            &["init", "--bare", "--quiet", "--initial-branch=main"],
-            &[],
-            None,
-        )
-        .await?;
-        // Served over HTTP, so receive-pack must be allowed without a per-repo flag.
-        run(&path, &["config", "http.receivepack", "true"], &[], None).await?;
-        Ok(())
+        in_process("init", move || {
+            let mut options = git2::RepositoryInitOptions::new();
+            // No template folder: git's sample hooks serve nobody here.
+            options
+                .bare(true)
+                .initial_head("main")
+                .external_template(false);
+            let repo = git2::Repository::init_opts(&path, &options)?;
+            // Served over HTTP, so receive-pack must be allowed without a
+            // per-repo flag.
+            repo.config()?.set_bool("http.receivepack", true)
+        })
+        .await
     }
 
     /// Runs `read` on `key`'s repository, opened in process.
@@ -114,13 +117,7 @@ impl GitStore {
         read: impl FnOnce(&git2::Repository) -> Result<T, git2::Error> + Send + 'static,
     ) -> Result<T, SandboxError> {
         let path = self.repo_path(key);
-        tokio::task::spawn_blocking(move || read(&git2::Repository::open_bare(path)?))
-            .await
-            .map_err(|e| SandboxError::Io(std::io::Error::other(e)))?
-            .map_err(|e| SandboxError::Git {
-                command: "read".into(),
-                stderr: e.message().to_owned(),
-            })
+        in_process("read", move || read(&git2::Repository::open_bare(path)?)).await
     }
 
     /// Every ref and the object it points at.
@@ -557,6 +554,21 @@ fn parse_commit(chunk: &str) -> Option<CommitInfo> {
 
 async fn run_in(store: &GitStore, key: &RepoKey, args: &[&str]) -> Result<String, SandboxError> {
     run(&store.repo_path(key), args, &[], None).await
+}
+
+/// Runs libgit2 `work` on a blocking thread; its error is told as
+/// `command`'s.
+async fn in_process<T: Send + 'static>(
+    command: &'static str,
+    work: impl FnOnce() -> Result<T, git2::Error> + Send + 'static,
+) -> Result<T, SandboxError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| SandboxError::Io(std::io::Error::other(e)))?
+        .map_err(|e| SandboxError::Git {
+            command: command.into(),
+            stderr: e.message().to_owned(),
+        })
 }
 
 /// Runs git in `dir` with extra environment and optional stdin, returning stdout.
