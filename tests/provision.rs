@@ -381,30 +381,35 @@ async fn fifty_requests_at_once_make_fifty_services_in_a_few_platform_commits() 
     assert_eq!(created, 50);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn stopped_mid_way_and_restarted_the_resync_completes_once() {
+/// Requests `service` with paved's first push to its repository held for
+/// `millis` (then answered 504, not performed); its request once the
+/// repository is made.
+async fn made_and_held(stage: &Stage, service: &str, millis: u64) -> u64 {
     use paved_sandbox::{FaultKind, FaultRule};
-    let work = TempDir::new("e2e-crash");
-    let mut stage = stage(&work).await;
-    // Hold the scaffold's push, which follows the repository being made,
-    // then stop paved once the repository is there.
+    let repo = format!("acme/{service}");
     stage.sandbox.inject(FaultRule::next(
-        "POST /acme/ledger.git/git-receive-pack",
-        FaultKind::Stall { millis: 5_000 },
+        format!("POST /{repo}.git/git-receive-pack").as_str(),
+        FaultKind::Stall { millis },
         1,
     ));
     let number = stage
-        .request(&stage.writer, "ledger", "python-fastapi", "Keeps books.")
+        .request(&stage.writer, service, "python-fastapi", "Held.")
         .await
         .unwrap();
     let deadline = std::time::Instant::now() + LIMIT;
-    while stage.sandbox.repo_path("acme/ledger").is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the repository was never made"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    while stage.sandbox.repo_path(&repo).is_none() {
+        assert!(std::time::Instant::now() < deadline, "{repo} never made");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    number
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stopped_mid_way_and_restarted_the_resync_completes_once() {
+    let work = TempDir::new("e2e-crash");
+    let mut stage = stage(&work).await;
+    // Stop paved once the repository is there, its scaffold's push held.
+    let number = made_and_held(&stage, "ledger", 5_000).await;
     stage.stop_paved().await;
     assert!(
         stage
@@ -418,6 +423,44 @@ async fn stopped_mid_way_and_restarted_the_resync_completes_once() {
     let labels = stage.settled(number, LIMIT).await.unwrap();
     assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
     assert_once(&stage, number, "ledger", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn someone_pushing_to_the_new_repository_first_keeps_their_work() {
+    let work = TempDir::new("e2e-first-push");
+    let stage = stage(&work).await;
+    // paved pushes to a repository it has just made without reading its
+    // branches first. Its first push is held (then answered 504 undone),
+    // and an admin pushes to main as soon as the repository is there.
+    let number = made_and_held(&stage, "early", 3_000).await;
+    let files: [(&str, &[u8]); 1] = [("README.md", b"Ours first.\n")];
+    let theirs = stage
+        .sandbox
+        .push_files("acme/early", "main", &files, "First", stage.admin.login())
+        .await
+        .unwrap();
+    let labels = stage.settled(number, LIMIT).await.unwrap();
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
+    assert!(
+        stage.sandbox.pending_faults().is_empty(),
+        "the hold was met"
+    );
+    // Their main is kept and deployed; the scaffold is on paved/template.
+    let sb = &stage.sandbox;
+    assert_eq!(
+        sb.branch_sha("acme/early", "main").await,
+        Some(theirs.clone())
+    );
+    let answers = sb
+        .file("acme/early", "paved/template", ".paved/answers.yml")
+        .await;
+    assert!(answers.is_some(), "the scaffold is on paved/template");
+    let app = sb
+        .file(PLATFORM, "main", "apps/early/dev.yaml")
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&app).contains(&theirs));
+    assert_once(&stage, number, "early", 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -345,7 +345,7 @@ impl Request<'_> {
         let making = new_service.then(|| self.paved.making.begin(&repo.name));
         steps[0].state = StepState::Done(format!("[{}]({})", repo.name, repo.html_url));
         let (commit, version) = self
-            .ensure_scaffold(valid, settings, &repo)
+            .ensure_scaffold(valid, settings, &repo, new_service)
             .await
             .map_err(at(1))?;
         steps[1].state = StepState::Done(format!(
@@ -449,12 +449,14 @@ impl Request<'_> {
         Ok((repo, made))
     }
 
-    /// Renders and pushes the scaffold unless the repository already holds it.
+    /// Renders and pushes the scaffold unless the repository already holds
+    /// it; one `made_now` by this run holds nothing yet.
     async fn ensure_scaffold(
         &self,
         valid: &ValidRequest,
         settings: &CatalogSettings,
         repo: &RepoInfo,
+        made_now: bool,
     ) -> Result<(String, String), StepError> {
         let (template, rendered, base) = self.render(valid, settings).await?;
         let answers =
@@ -487,7 +489,13 @@ impl Request<'_> {
         let commit = crate::git::blocking(move || {
             let _ = std::fs::remove_dir_all(&scratch);
             let pushed = crate::git::with_retries(crate::git::TRANSIENT_ATTEMPTS, || {
-                publish::push_initial(&scratch, &url, &token, &branch, &files, &author, &message)
+                let to = publish::Destination {
+                    url: &url,
+                    token: &token,
+                    branch: &branch,
+                    made_now,
+                };
+                publish::push_initial(&scratch, &to, &files, &author, &message)
             });
             let _ = std::fs::remove_dir_all(&scratch);
             pushed

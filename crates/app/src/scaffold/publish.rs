@@ -77,20 +77,35 @@ pub fn scaffold_files(rendered: &Rendered, answers: Vec<u8>) -> Vec<FileChange> 
     files
 }
 
+/// Where a scaffold goes: the repository's clone URL, the token to push
+/// with, its default branch, and whether this very run made it.
+pub struct Destination<'a> {
+    pub url: &'a str,
+    pub token: &'a Secret,
+    pub branch: &'a str,
+    /// Made by this run, so empty: its branches need not be read before
+    /// the push. Should someone have pushed first, the push is refused and
+    /// they are read then.
+    pub made_now: bool,
+}
+
 /// Pushes the initial commit to a new repository, unless it already holds
 /// paved's scaffold (the `paved/template` branch), which makes this
-/// idempotent. Returns the commit on `branch`, the repository's default.
+/// idempotent. Returns the commit on the destination's default branch.
 pub fn push_initial(
     cache_dir: &Path,
-    url: &str,
-    token: &Secret,
-    branch: &str,
+    to: &Destination<'_>,
     files: &[FileChange],
     author: &Author,
     message: &str,
 ) -> Result<String, GitError> {
+    let (url, token, branch) = (to.url, to.token, to.branch);
     let repo = git::open_cache(cache_dir)?;
-    let heads = git::remote_heads(&repo, url, token)?;
+    let heads = if to.made_now {
+        Default::default()
+    } else {
+        git::remote_heads(&repo, url, token)?
+    };
     if let Some(done) = heads.get(TEMPLATE_BRANCH) {
         return Ok(heads.get(branch).unwrap_or(done).to_string());
     }
