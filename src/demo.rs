@@ -513,8 +513,8 @@ pub async fn run(
             "the request ended as {labels:?}:\n{comment}"
         )));
     }
+    let rest = stage.rest_calls();
     let requests = stage.sandbox.requests();
-    let rest = requests.by_installation().filter(|r| !r.is_git()).count();
     let git = requests.by_installation().filter(|r| r.is_git()).count();
     println!(
         "committed in {:.2} s: {rest} REST calls and {git} git requests by paved\n",
