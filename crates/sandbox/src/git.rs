@@ -1,8 +1,8 @@
-//! Bare repositories on disk. Creation, commits written without a work
-//! tree, merges and diffs go through the `git` command line; reads (refs,
-//! revisions, files and folders), made on nearly every REST call, are made
-//! in process through libgit2, as a process for each would cost more than
-//! the read.
+//! Bare repositories on disk. Commits written without a work tree, merges
+//! and diffs go through the `git` command line; creation and reads (refs,
+//! revisions, files and folders, a push's commits), made on nearly every
+//! REST call or push, are made in process through libgit2, as a process
+//! for each would cost more than the work.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -103,9 +103,14 @@ impl GitStore {
                 .initial_head("main")
                 .external_template(false);
             let repo = git2::Repository::init_opts(&path, &options)?;
+            let mut config = repo.config()?;
             // Served over HTTP, so receive-pack must be allowed without a
             // per-repo flag.
-            repo.config()?.set_bool("http.receivepack", true)
+            config.set_bool("http.receivepack", true)?;
+            // GitHub packs its repositories out of band; a push here must
+            // not start `git maintenance` (two more processes) on its way.
+            config.set_bool("receive.autogc", false)?;
+            config.set_bool("maintenance.auto", false)
         })
         .await
     }
@@ -433,7 +438,8 @@ impl GitStore {
 
     /// Commits a push of `ref_name` brought: reachable from `after` but not from
     /// `before` (or, for a new branch, from any other branch), oldest first, at
-    /// most the last 20 like GitHub's payload.
+    /// most the last 20 like GitHub's payload. Read in process: a push's
+    /// webhook needs it for every ref the push moved.
     pub async fn commits(
         &self,
         key: &RepoKey,
@@ -441,24 +447,36 @@ impl GitStore {
         before: Option<&str>,
         after: &str,
     ) -> Result<Vec<CommitInfo>, SandboxError> {
-        let format = "--format=%x1e%H%x1f%T%x1f%aI%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%B%x1f";
-        let mut args = vec!["log", "--reverse", "--name-status", "--no-renames", format];
-        let range = before.map(|b| format!("{b}..{after}"));
-        // `--exclude` before `--branches` takes the name without `refs/heads/`.
-        let branch = ref_name.strip_prefix("refs/heads/").unwrap_or(ref_name);
-        let exclude = format!("--exclude={branch}");
-        match &range {
-            Some(range) => args.push(range),
-            None => args.extend([after, "--not", &exclude, "--branches"]),
-        }
-        let out = run_in(self, key, &args).await?;
-        let mut commits: Vec<CommitInfo> = out
-            .split('\x1e')
-            .filter(|c| !c.trim().is_empty())
-            .filter_map(parse_commit)
-            .collect();
-        let skip = commits.len().saturating_sub(20);
-        Ok(commits.split_off(skip))
+        let (ref_name, before, after) = (
+            ref_name.to_owned(),
+            before.map(str::to_owned),
+            after.to_owned(),
+        );
+        self.read(key, move |repo| {
+            let mut walk = repo.revwalk()?;
+            walk.set_sorting(git2::Sort::TIME | git2::Sort::REVERSE)?;
+            walk.push(git2::Oid::from_str(&after)?)?;
+            match before {
+                Some(before) => walk.hide(git2::Oid::from_str(&before)?)?,
+                None => {
+                    for branch in repo.references_glob("refs/heads/*")? {
+                        let branch = branch?;
+                        match branch.target() {
+                            Some(tip) if branch.name_bytes() != ref_name.as_bytes() => {
+                                walk.hide(tip)?
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            let mut commits = walk
+                .map(|id| commit_info(repo, &repo.find_commit(id?)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            let skip = commits.len().saturating_sub(20);
+            Ok(commits.split_off(skip))
+        })
+        .await
     }
 
     /// The file or directory at `path` on `rev`.
@@ -516,40 +534,52 @@ impl GitStore {
     }
 }
 
-fn parse_commit(chunk: &str) -> Option<CommitInfo> {
-    let fields: Vec<&str> = chunk.splitn(9, '\x1f').collect();
-    let [sha, tree, timestamp, an, ae, cn, ce, message, files] = fields.as_slice() else {
-        return None;
+/// A commit as a push's payload tells it. The paths are those `git log
+/// --name-status` gives: against the first parent, none for a merge.
+fn commit_info(repo: &git2::Repository, commit: &git2::Commit) -> Result<CommitInfo, git2::Error> {
+    let signature = |s: git2::Signature| Signature {
+        name: String::from_utf8_lossy(s.name_bytes()).into_owned(),
+        email: String::from_utf8_lossy(s.email_bytes()).into_owned(),
     };
+    let when = commit.author().when();
+    let timestamp = chrono::FixedOffset::east_opt(when.offset_minutes() * 60)
+        .and_then(|zone| {
+            chrono::DateTime::from_timestamp(when.seconds(), 0).map(|t| t.with_timezone(&zone))
+        })
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+        .unwrap_or_default();
     let mut info = CommitInfo {
-        sha: sha.trim().to_string(),
-        tree: tree.to_string(),
-        message: message.trim_end().to_string(),
-        timestamp: timestamp.to_string(),
-        author: Signature {
-            name: an.to_string(),
-            email: ae.to_string(),
-        },
-        committer: Signature {
-            name: cn.to_string(),
-            email: ce.to_string(),
-        },
+        sha: commit.id().to_string(),
+        tree: commit.tree_id().to_string(),
+        message: String::from_utf8_lossy(commit.message_bytes())
+            .trim_end()
+            .to_string(),
+        timestamp,
+        author: signature(commit.author()),
+        committer: signature(commit.committer()),
         added: Vec::new(),
         removed: Vec::new(),
         modified: Vec::new(),
     };
-    for line in files.lines() {
-        let Some((status, file)) = line.split_once('\t') else {
-            continue;
-        };
-        let list = match status {
-            "A" => &mut info.added,
-            "D" => &mut info.removed,
-            _ => &mut info.modified,
-        };
-        list.push(file.to_string());
+    if commit.parent_count() > 1 {
+        return Ok(info);
     }
-    Some(info)
+    let parent = match commit.parent_count() {
+        0 => None,
+        _ => Some(commit.parent(0)?.tree()?),
+    };
+    let diff = repo.diff_tree_to_tree(parent.as_ref(), Some(&commit.tree()?), None)?;
+    for delta in diff.deltas() {
+        let (list, file) = match delta.status() {
+            git2::Delta::Added => (&mut info.added, delta.new_file()),
+            git2::Delta::Deleted => (&mut info.removed, delta.old_file()),
+            _ => (&mut info.modified, delta.new_file()),
+        };
+        if let Some(path) = file.path() {
+            list.push(path.to_string_lossy().into_owned());
+        }
+    }
+    Ok(info)
 }
 
 async fn run_in(store: &GitStore, key: &RepoKey, args: &[&str]) -> Result<String, SandboxError> {

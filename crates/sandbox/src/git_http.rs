@@ -1,5 +1,5 @@
-//! Git over smart HTTP at `/{owner}/{repo}.git/...`, served by `git
-//! http-backend` as a CGI program, with GitHub's basic auth (user
+//! Git over smart HTTP at `/{owner}/{repo}.git/...`, answered by git's own
+//! `upload-pack` and `receive-pack`, with GitHub's basic auth (user
 //! `x-access-token` and an installation token, or a user's personal token).
 //! A successful push fires `push` webhooks.
 
@@ -11,7 +11,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::io::Read;
+
+use axum::http::Method;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::Shared;
@@ -104,11 +108,8 @@ pub async fn serve(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     let mut response = match backend(&shared, &key, rest, &query, &login, req).await {
         Ok(response) => response,
         Err(e) => {
-            tracing::error!(error = %e, "git http-backend failed");
-            plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "git http-backend failed\n",
-            )
+            tracing::error!(error = %e, "git over HTTP failed");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "git failed\n")
         }
     };
     if let (Some(before), true) = (before, response.status().is_success()) {
@@ -123,7 +124,35 @@ pub async fn serve(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     response
 }
 
-/// Runs `git http-backend` for one request and turns its CGI output into a response.
+/// A smart HTTP service, as its request names it (`git-upload-pack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    UploadPack,
+    ReceivePack,
+}
+
+impl Service {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "git-upload-pack" => Some(Self::UploadPack),
+            "git-receive-pack" => Some(Self::ReceivePack),
+            _ => None,
+        }
+    }
+
+    /// The `git` subcommand, also the middle of its content types.
+    fn command(self) -> &'static str {
+        match self {
+            Self::UploadPack => "upload-pack",
+            Self::ReceivePack => "receive-pack",
+        }
+    }
+}
+
+/// Answers one smart HTTP request (git's `http-protocol` documentation) by
+/// running its service with `--stateless-rpc`, as `git http-backend` does
+/// but without that process in between: a push or fetch is two requests,
+/// and in a burst of new services each process counts.
 async fn backend(
     shared: &Shared,
     key: &RepoKey,
@@ -141,84 +170,142 @@ async fn backend(
             .unwrap_or_default()
             .to_string()
     };
-    let content_type = header("content-type");
-    let encoding = header("content-encoding");
-    let protocol = header("git-protocol");
-    let method = parts.method.to_string();
-    let body = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|e| SandboxError::Invalid(format!("request body: {e}")))?;
-    let mut child = Command::new("git")
-        .arg("http-backend")
-        .env("GIT_PROJECT_ROOT", shared.git.root())
-        .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env(
-            "PATH_INFO",
-            format!("/{}/{}.git/{rest}", key.owner, key.name),
-        )
-        .env("QUERY_STRING", query)
-        .env("REQUEST_METHOD", method)
-        .env("CONTENT_TYPE", content_type)
-        .env("CONTENT_LENGTH", body.len().to_string())
-        .env("HTTP_CONTENT_ENCODING", encoding)
-        .env("GIT_PROTOCOL", protocol)
-        // Without REMOTE_USER, http-backend refuses receive-pack.
-        .env("REMOTE_USER", login)
-        .env("REMOTE_ADDR", "127.0.0.1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    // Fed from its own task: http-backend may write output before reading all input.
-    let mut stdin = child.stdin.take().expect("stdin was piped");
-    let feeder = tokio::spawn(async move {
-        let _ = stdin.write_all(&body).await;
-    });
-    let mut stdout = Vec::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout was piped")
-        .read_to_end(&mut stdout)
-        .await?;
-    child.wait().await?;
-    let _ = feeder.await;
-    cgi_response(&stdout)
-}
-
-/// Parses CGI output: header lines (with `Status:`), a blank line, the body.
-fn cgi_response(output: &[u8]) -> Result<Response, SandboxError> {
-    let (head, body) = match find(output, b"\r\n\r\n") {
-        Some(i) => (&output[..i], &output[i + 4..]),
-        None => match find(output, b"\n\n") {
-            Some(i) => (&output[..i], &output[i + 2..]),
-            None => return Err(SandboxError::Invalid("CGI output without headers".into())),
-        },
+    let run = Run {
+        dir: shared.git.repo_path(key),
+        protocol: header("git-protocol"),
+        login,
     };
-    let mut response = Response::new(Body::from(body.to_vec()));
-    for line in String::from_utf8_lossy(head).lines() {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
+    if rest == "info/refs" && parts.method == Method::GET {
+        let Some(service) = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("service="))
+            .and_then(Service::parse)
+        else {
+            return Ok(plain(
+                StatusCode::FORBIDDEN,
+                "Git's dumb HTTP protocol is not served; use a git client that speaks smart HTTP.\n",
+            ));
         };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("status") {
-            let code = value.split_whitespace().next().and_then(|c| c.parse().ok());
-            *response.status_mut() = code
-                .and_then(|c: u16| StatusCode::from_u16(c).ok())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        } else if let (Ok(name), Ok(value)) = (
-            axum::http::HeaderName::try_from(name.trim()),
-            HeaderValue::from_str(value),
-        ) {
-            response.headers_mut().append(name, value);
+        let mut body = Vec::new();
+        // Protocol v2 starts with the capabilities; v0 with this announcement.
+        if !run.protocol.contains("version=2") {
+            let line = format!("# service=git-{}\n", service.command());
+            body.extend(format!("{:04x}{line}0000", line.len() + 4).as_bytes());
         }
+        body.extend(run.service(service, Some("--advertise-refs"), &[]).await?);
+        return Ok(git_answer(service, "advertisement", body));
     }
-    Ok(response)
+    let Some(service) = Service::parse(rest) else {
+        return Ok(plain(StatusCode::NOT_FOUND, "Not Found\n"));
+    };
+    if parts.method != Method::POST {
+        return Ok(plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method Not Allowed\n",
+        ));
+    }
+    let expected = format!("application/x-git-{}-request", service.command());
+    if header("content-type") != expected {
+        return Ok(plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported Media Type\n",
+        ));
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(e) => {
+            return Ok(plain(
+                StatusCode::BAD_REQUEST,
+                &format!("request body: {e}\n"),
+            ));
+        }
+    };
+    let body = match header("content-encoding").as_str() {
+        "gzip" | "x-gzip" => match gunzip(&body) {
+            Ok(body) => body,
+            Err(e) => return Ok(plain(StatusCode::BAD_REQUEST, &format!("{e}\n"))),
+        },
+        _ => body.to_vec(),
+    };
+    let out = run.service(service, None, &body).await?;
+    Ok(git_answer(service, "result", out))
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// How a service is run for one request.
+struct Run<'a> {
+    dir: std::path::PathBuf,
+    /// The client's `Git-Protocol` header, passed on as git expects.
+    protocol: String,
+    login: &'a str,
+}
+
+impl Run<'_> {
+    /// Runs `git <service> --stateless-rpc [flag] <dir>` on `input`.
+    async fn service(
+        &self,
+        service: Service,
+        flag: Option<&str>,
+        input: &[u8],
+    ) -> Result<Vec<u8>, SandboxError> {
+        let mut child = Command::new("git")
+            .arg(service.command())
+            .arg("--stateless-rpc")
+            .args(flag)
+            .arg(&self.dir)
+            .env("GIT_PROTOCOL", &self.protocol)
+            // Who pushed, as http-backend would name them for ref logs.
+            .env("GIT_COMMITTER_NAME", self.login)
+            .env("GIT_COMMITTER_EMAIL", format!("{}@127.0.0.1", self.login))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        // Fed from its own task: the service may answer before reading all input.
+        let mut stdin = child.stdin.take().expect("stdin was piped");
+        let input = input.to_vec();
+        let feeder = tokio::spawn(async move {
+            let _ = stdin.write_all(&input).await;
+        });
+        let out = child.wait_with_output().await?;
+        let _ = feeder.await;
+        if !out.status.success() && out.stdout.is_empty() {
+            return Err(SandboxError::Git {
+                command: service.command().into(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(out.stdout)
+    }
+}
+
+/// A service's answer, with the content type git clients check.
+fn git_answer(service: Service, kind: &str, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    let content_type = format!("application/x-git-{}-{kind}", service.command());
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
+        headers.insert(CONTENT_TYPE, value);
+    }
+    headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, max-age=0, must-revalidate"),
+    );
+    response
+}
+
+/// A gzipped request body (git compresses large fetch negotiations),
+/// inflated no further than a body may be.
+fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("gzipped request body: {e}"))?;
+    if out.len() > MAX_BODY {
+        return Err("request body too large once inflated".into());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -233,15 +320,5 @@ mod tests {
         );
         assert_eq!(split("/acme/cat/info/refs"), None);
         assert_eq!(split("/acme/cat.git"), None);
-    }
-
-    #[test]
-    fn parses_cgi_status_and_headers() {
-        let out = b"Status: 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nno";
-        let response = cgi_response(out).unwrap();
-        assert_eq!(response.status(), StatusCode::FORBIDDEN);
-        assert_eq!(response.headers()["content-type"], "text/plain");
-        let ok = cgi_response(b"Content-Type: application/x-git\n\nPACK").unwrap();
-        assert_eq!(ok.status(), StatusCode::OK);
     }
 }

@@ -29,9 +29,10 @@
 //!   there: `pinIssue` by the issue's node id (writers only, three pinned
 //!   issues a repository, firing `issues.pinned`); any other query is
 //!   answered with `errors`, as GitHub answers one it cannot run.
-//! - **Git** at `{url}/{owner}/{repo}.git` through `git http-backend`, basic
-//!   auth with `x-access-token:<installation token>` or `<login>:<personal
-//!   token>`. Pushes fire `push` (and `pull_request.synchronize`, in the
+//! - **Git** at `{url}/{owner}/{repo}.git` over smart HTTP (git's own
+//!   `upload-pack` and `receive-pack` behind it), basic auth with
+//!   `x-access-token:<installation token>` or `<login>:<personal token>`.
+//!   Pushes fire `push` (and `pull_request.synchronize`, in the
 //!   parent repository for a fork's branch), and queue a simulated GitHub
 //!   Actions run of each workflow the pushed commit holds whose `on: push`
 //!   takes the branch (`branches`/`branches-ignore` patterns;
