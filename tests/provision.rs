@@ -381,17 +381,19 @@ async fn fifty_requests_at_once_make_fifty_services_in_a_few_platform_commits() 
     assert_eq!(created, 50);
 }
 
-/// Requests `service` with paved's first push to its repository held for
-/// `millis` (then answered 504, not performed); its request once the
-/// repository is made.
-async fn made_and_held(stage: &Stage, service: &str, millis: u64) -> u64 {
+/// Requests `service`, with paved's first push to its repository held for
+/// `millis` when given (then answered 504, not performed); its request
+/// once the repository is made.
+async fn made_and_held(stage: &Stage, service: &str, millis: Option<u64>) -> u64 {
     use paved_sandbox::{FaultKind, FaultRule};
     let repo = format!("acme/{service}");
-    stage.sandbox.inject(FaultRule::next(
-        format!("POST /{repo}.git/git-receive-pack").as_str(),
-        FaultKind::Stall { millis },
-        1,
-    ));
+    if let Some(millis) = millis {
+        stage.sandbox.inject(FaultRule::next(
+            format!("POST /{repo}.git/git-receive-pack").as_str(),
+            FaultKind::Stall { millis },
+            1,
+        ));
+    }
     let number = stage
         .request(&stage.writer, service, "python-fastapi", "Held.")
         .await
@@ -404,12 +406,51 @@ async fn made_and_held(stage: &Stage, service: &str, millis: u64) -> u64 {
     number
 }
 
+/// A run whose step fails after someone else finished the request (a
+/// replica's run of it, or a person who closed it) leaves it as they left
+/// it: no "tries again" on it, no label taken back, no run after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_that_fails_after_someone_else_finished_the_request_leaves_it_be() {
+    use paved_sandbox::{FaultKind, FaultRule, IssueState};
+    let work = TempDir::new("e2e-moved-on");
+    let stage = stage(&work).await;
+    // Every try at the scaffold's push fails: the first is held, the
+    // other three (paved tries four times in all) refused.
+    let push = "POST /acme/ledger.git/git-receive-pack";
+    stage
+        .sandbox
+        .inject(FaultRule::next(push, FaultKind::Stall { millis: 2_000 }, 1));
+    stage
+        .sandbox
+        .inject(FaultRule::next(push, FaultKind::ServerError, 3));
+    let number = made_and_held(&stage, "ledger", None).await;
+    let finished = ["paved:request", "paved:deploying"];
+    let change = serde_json::json!({"state": "closed", "labels": finished});
+    stage
+        .admin
+        .update_issue(CATALOG, number, change)
+        .await
+        .unwrap();
+    common::quiescent(&stage).await;
+    assert!(
+        stage.sandbox.pending_faults().is_empty(),
+        "every try at the push failed"
+    );
+    let issue = stage.sandbox.issue(CATALOG, number).unwrap();
+    assert_eq!(issue.labels, finished);
+    assert_eq!(issue.state, IssueState::Closed);
+    let comments = stage.sandbox.comments(CATALOG, number);
+    assert!(comments.is_empty(), "{comments:#?}");
+    let deployed = stage.sandbox.file(PLATFORM, "main", "apps/ledger/dev.yaml");
+    assert!(deployed.await.is_none());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stopped_mid_way_and_restarted_the_resync_completes_once() {
     let work = TempDir::new("e2e-crash");
     let mut stage = stage(&work).await;
     // Stop paved once the repository is there, its scaffold's push held.
-    let number = made_and_held(&stage, "ledger", 5_000).await;
+    let number = made_and_held(&stage, "ledger", Some(5_000)).await;
     stage.stop_paved().await;
     assert!(
         stage
@@ -432,7 +473,7 @@ async fn someone_pushing_to_the_new_repository_first_keeps_their_work() {
     // paved pushes to a repository it has just made without reading its
     // branches first. Its first push is held (then answered 504 undone),
     // and an admin pushes to main as soon as the repository is there.
-    let number = made_and_held(&stage, "early", 3_000).await;
+    let number = made_and_held(&stage, "early", Some(3_000)).await;
     let files: [(&str, &[u8]); 1] = [("README.md", b"Ours first.\n")];
     let theirs = stage
         .sandbox

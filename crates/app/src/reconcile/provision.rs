@@ -291,6 +291,13 @@ impl Request<'_> {
             steps,
             summary: None,
         };
+        // A request someone finished or closed meanwhile (another replica's
+        // run of it, or a person) is left as they left it: this run's view
+        // is stale, and its report would undo theirs.
+        if self.moved_on().await {
+            tracing::info!(%service, %error, "a step failed, but the request has moved on; leaving it");
+            return Ok(());
+        }
         match decide(&error, attempt) {
             Action::Park(until) => {
                 tracing::info!(service = %valid.request.name, "waiting for GitHub's rate limit to reset");
@@ -732,6 +739,23 @@ impl Request<'_> {
         }
     }
 
+    /// Whether the request has left the state this run found it in (or
+    /// put it in): closed or reopened, or labelled otherwise. Read again
+    /// only when a step failed; should even that read fail, the run
+    /// reports as it would have.
+    async fn moved_on(&self) -> bool {
+        let gh = &self.paved.deps.github;
+        let now = gh.get_issue(self.setup.installation, self.catalog, self.issue.number);
+        match now.await {
+            Ok(now) => {
+                now.open != self.issue.open
+                    || RequestState::from_labels(&now.labels)
+                        != RequestState::from_labels(&self.issue.labels)
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Sets the request's labels to `labels`, closing it when `close`; the
     /// comments GitHub then counts on it, when it says.
     async fn set_labels(
@@ -756,6 +780,7 @@ impl Request<'_> {
             )
             .await?;
         self.issue.labels = labels;
+        self.issue.open &= !close;
         Ok(updated.comments)
     }
 }
