@@ -406,87 +406,43 @@ async fn made_and_held(stage: &Stage, service: &str, millis: Option<u64>) -> u64
     number
 }
 
-/// Requests `service` with every try at its scaffold's push failing: the
-/// first held a while, the other three (paved tries four times in all)
-/// refused. Its request, once the repository is made.
-async fn requested_with_a_failing_push(stage: &Stage, service: &str) -> u64 {
-    use paved_sandbox::{FaultKind, FaultRule};
-    let push = format!("POST /acme/{service}.git/git-receive-pack");
-    let held = FaultKind::Stall { millis: 2_000 };
-    stage
-        .sandbox
-        .inject(FaultRule::next(push.as_str(), held, 1));
-    let refused = FaultKind::ServerError;
-    stage
-        .sandbox
-        .inject(FaultRule::next(push.as_str(), refused, 3));
-    made_and_held(stage, service, None).await
-}
-
-/// What another replica leaves on a request it finished.
-const FINISHED: [&str; 2] = ["paved:request", "paved:deploying"];
-
-/// Finishes request `number` as another replica would: labelled, closed.
-async fn finish_elsewhere(stage: &Stage, number: u64) {
-    let change = serde_json::json!({"state": "closed", "labels": FINISHED});
-    stage
-        .admin
-        .update_issue(CATALOG, number, change)
-        .await
-        .unwrap();
-}
-
 /// A run whose step fails after someone else finished the request (a
 /// replica's run of it, or a person who closed it) leaves it as they left
 /// it: no "tries again" on it, no label taken back, no run after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_run_that_fails_after_someone_else_finished_the_request_leaves_it_be() {
+    use paved_sandbox::{FaultKind, FaultRule, IssueState};
     let work = TempDir::new("e2e-moved-on");
     let stage = stage(&work).await;
-    let number = requested_with_a_failing_push(&stage, "ledger").await;
-    finish_elsewhere(&stage, number).await;
+    // Every try at the scaffold's push fails: the first is held, the
+    // other three (paved tries four times in all) refused.
+    let push = "POST /acme/ledger.git/git-receive-pack";
+    stage
+        .sandbox
+        .inject(FaultRule::next(push, FaultKind::Stall { millis: 2_000 }, 1));
+    stage
+        .sandbox
+        .inject(FaultRule::next(push, FaultKind::ServerError, 3));
+    let number = made_and_held(&stage, "ledger", None).await;
+    let finished = ["paved:request", "paved:deploying"];
+    let change = serde_json::json!({"state": "closed", "labels": finished});
+    stage
+        .admin
+        .update_issue(CATALOG, number, change)
+        .await
+        .unwrap();
     common::quiescent(&stage).await;
     assert!(
         stage.sandbox.pending_faults().is_empty(),
         "every try at the push failed"
     );
     let issue = stage.sandbox.issue(CATALOG, number).unwrap();
-    assert_eq!(issue.labels, FINISHED);
-    assert_eq!(issue.state, paved_sandbox::IssueState::Closed);
+    assert_eq!(issue.labels, finished);
+    assert_eq!(issue.state, IssueState::Closed);
     let comments = stage.sandbox.comments(CATALOG, number);
     assert!(comments.is_empty(), "{comments:#?}");
     let deployed = stage.sandbox.file(PLATFORM, "main", "apps/ledger/dev.yaml");
     assert!(deployed.await.is_none());
-}
-
-/// Should the other replica finish it while the failed run is labelling
-/// it, the label paved adds does not take theirs away: the request reads
-/// as deploying, and stays closed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_request_finished_while_a_failed_run_labels_it_stays_finished() {
-    use paved_sandbox::{FaultKind, FaultRule};
-    let work = TempDir::new("e2e-finished-meanwhile");
-    let stage = stage(&work).await;
-    // paved's label call, however it makes it, is held until the other
-    // replica has finished the request.
-    let slow = FaultKind::Latency { millis: 2_000 };
-    for call in ["issues/add-labels", "issues/update"] {
-        let rule = FaultRule::next(call, slow.clone(), 1).by("installation");
-        stage.sandbox.inject(rule);
-    }
-    let number = requested_with_a_failing_push(&stage, "ledger").await;
-    // The failure is shown first, and then labelled.
-    let deadline = std::time::Instant::now() + LIMIT;
-    while stage.sandbox.comments(CATALOG, number).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no failure shown");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    finish_elsewhere(&stage, number).await;
-    common::quiescent(&stage).await;
-    let issue = stage.sandbox.issue(CATALOG, number).unwrap();
-    let state = paved_app::reconcile::RequestState::from_labels(&issue.labels);
-    assert_eq!(state.label(), Some("paved:deploying"), "{:?}", issue.labels);
-    assert_eq!(issue.state, paved_sandbox::IssueState::Closed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

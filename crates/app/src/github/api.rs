@@ -512,22 +512,6 @@ impl GitHub {
         Ok(wire.into())
     }
 
-    /// Adds `labels` to an issue and keeps those it has: unlike setting
-    /// them all, this cannot undo a label someone set at the same moment.
-    pub async fn add_labels(
-        &self,
-        inst: u64,
-        repo: &RepoName,
-        number: u64,
-        labels: &[&str],
-    ) -> Result<(), GitHubError> {
-        let path = format!("/repos/{repo}/issues/{number}/labels");
-        let body = json!({ "labels": labels });
-        self.act("issues/add-labels", inst, Method::POST, &path, &body)
-            .await?;
-        Ok(())
-    }
-
     /// The names of the files (not folders) in folder `path` at `git_ref`,
     /// or `None` when there is no such folder. GitHub lists up to 1,000.
     pub async fn list_dir(

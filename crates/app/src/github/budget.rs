@@ -18,12 +18,11 @@ pub const RESERVE: u64 = 50;
 /// Operations that may spend the reserve: reading a request, checking who
 /// asked for it, and telling its requester where it stands (status comment,
 /// labels).
-const REPORTING: [&str; 9] = [
+const REPORTING: [&str; 8] = [
     "issues/get",
     "orgs/get-membership-for-user",
     "repos/get-collaborator-permission-level",
     "issues/update",
-    "issues/add-labels",
     "issues/list-comments",
     "issues/create-comment",
     "issues/update-comment",

@@ -111,14 +111,13 @@ fn valid_repo(s: &str) -> bool {
 
 /// Every operation the client names in its metrics (GitHub's operation ids
 /// where it has one), so each has its series from the start.
-pub const OPERATIONS: [&str; 30] = [
+pub const OPERATIONS: [&str; 29] = [
     "actions/list-workflow-runs-for-repo",
     "apps/get-authenticated",
     "apps/get-repo-installation",
     "checks/create",
     "create_installation_token",
     "graphql",
-    "issues/add-labels",
     "issues/create",
     "issues/create-comment",
     "issues/delete-comment",

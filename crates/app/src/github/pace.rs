@@ -98,7 +98,7 @@ pub async fn background<F: Future>(work: F) -> F::Output {
 }
 
 /// Operations whose calls answer people or check who asked.
-const ANSWERS: [&str; 9] = [
+const ANSWERS: [&str; 8] = [
     "issues/get",
     "orgs/get-membership-for-user",
     "repos/get-collaborator-permission-level",
@@ -106,7 +106,6 @@ const ANSWERS: [&str; 9] = [
     "issues/create-comment",
     "issues/update-comment",
     "issues/update",
-    "issues/add-labels",
     "reactions/create-for-issue-comment",
 ];
 

@@ -732,28 +732,10 @@ impl Request<'_> {
 
     /// A request that does not finish in one go is labelled as still being
     /// worked on; one that does goes straight to its outcome, sparing a
-    /// call. Best effort: the status comment says the same. A new request
-    /// gets the label added, not its labels set: should a replica finish
-    /// it at this very moment, the label that replica sets stays, and
-    /// wins as the more final (`RequestState::from_labels`).
+    /// call. Best effort: the status comment says the same.
     async fn still_provisioning(&mut self) {
-        match RequestState::from_labels(&self.issue.labels) {
-            RequestState::Provisioning => {}
-            RequestState::New => {
-                let label = RequestState::Provisioning.label().unwrap_or_default();
-                let gh = &self.paved.deps.github;
-                let (inst, number) = (self.setup.installation, self.issue.number);
-                if gh
-                    .add_labels(inst, self.catalog, number, &[label])
-                    .await
-                    .is_ok()
-                {
-                    self.issue.labels.push(label.to_owned());
-                }
-            }
-            _ => {
-                let _ = self.labels(RequestState::Provisioning, false).await;
-            }
+        if RequestState::from_labels(&self.issue.labels) != RequestState::Provisioning {
+            let _ = self.labels(RequestState::Provisioning, false).await;
         }
     }
 
