@@ -406,24 +406,31 @@ async fn made_and_held(stage: &Stage, service: &str, millis: Option<u64>) -> u64
     number
 }
 
+/// Requests `service` with every try at its scaffold's push failing once:
+/// the first held a while, the other three (paved tries four times in
+/// all) refused. Its request, once the repository is made.
+async fn requested_with_a_failing_push(stage: &Stage, service: &str) -> u64 {
+    use paved_sandbox::{FaultKind, FaultRule};
+    let push = format!("POST /acme/{service}.git/git-receive-pack");
+    let held = FaultKind::Stall { millis: 2_000 };
+    stage
+        .sandbox
+        .inject(FaultRule::next(push.as_str(), held, 1));
+    let refused = FaultKind::ServerError;
+    stage
+        .sandbox
+        .inject(FaultRule::next(push.as_str(), refused, 3));
+    made_and_held(stage, service, None).await
+}
+
 /// A run whose step fails after someone else finished the request (a
 /// replica's run of it, or a person who closed it) leaves it as they left
 /// it: no "tries again" on it, no label taken back, no run after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_run_that_fails_after_someone_else_finished_the_request_leaves_it_be() {
-    use paved_sandbox::{FaultKind, FaultRule, IssueState};
     let work = TempDir::new("e2e-moved-on");
     let stage = stage(&work).await;
-    // Every try at the scaffold's push fails: the first is held, the
-    // other three (paved tries four times in all) refused.
-    let push = "POST /acme/ledger.git/git-receive-pack";
-    stage
-        .sandbox
-        .inject(FaultRule::next(push, FaultKind::Stall { millis: 2_000 }, 1));
-    stage
-        .sandbox
-        .inject(FaultRule::next(push, FaultKind::ServerError, 3));
-    let number = made_and_held(&stage, "ledger", None).await;
+    let number = requested_with_a_failing_push(&stage, "ledger").await;
     let finished = ["paved:request", "paved:deploying"];
     let change = serde_json::json!({"state": "closed", "labels": finished});
     stage
@@ -438,11 +445,36 @@ async fn a_run_that_fails_after_someone_else_finished_the_request_leaves_it_be()
     );
     let issue = stage.sandbox.issue(CATALOG, number).unwrap();
     assert_eq!(issue.labels, finished);
-    assert_eq!(issue.state, IssueState::Closed);
+    assert_eq!(issue.state, paved_sandbox::IssueState::Closed);
     let comments = stage.sandbox.comments(CATALOG, number);
     assert!(comments.is_empty(), "{comments:#?}");
     let deployed = stage.sandbox.file(PLATFORM, "main", "apps/ledger/dev.yaml");
     assert!(deployed.await.is_none());
+}
+
+/// A request tried again after a failed step looks for the repository it
+/// made rather than making it again: no second create, so no 422 spending
+/// a content-creating call under GitHub's secondary limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_tried_again_finds_its_repository_instead_of_making_it_again() {
+    let work = TempDir::new("e2e-tried-again");
+    let stage = stage(&work).await;
+    let number = requested_with_a_failing_push(&stage, "ledger").await;
+    let labels = stage.settled(number, LIMIT).await.unwrap();
+    assert!(labels.contains(&"paved:deploying".to_owned()), "{labels:?}");
+    common::quiescent(&stage).await;
+    assert!(stage.sandbox.pending_faults().is_empty());
+    let log = stage.sandbox.requests();
+    let creates: Vec<u16> = log
+        .with_operation("repos/create-in-org")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        creates,
+        [201],
+        "the repository is made once, and asked for once"
+    );
+    assert_once(&stage, number, "ledger", 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -423,37 +423,32 @@ impl Request<'_> {
         };
         let description = format!("{} {marker}", headline(&valid.request.description));
         let private = settings.policy.private_repositories;
-        let (repo, made) = match gh
+        // A request worked on before (shown waiting) has likely made its
+        // repository: looking costs a read, where making it again would
+        // spend a content-creating call on GitHub's 422.
+        let worked_on = RequestState::from_labels(&self.issue.labels) == RequestState::Provisioning;
+        let found = if worked_on {
+            gh.get_repo(inst, &full).await?
+        } else {
+            None
+        };
+        if let Some(existing) = found {
+            return Ok((claimed(existing, &full, &marker)?, false));
+        }
+        match gh
             .create_org_repo(inst, org, name, &description, private)
             .await
         {
-            Ok(repo) => (repo, true),
+            Ok(repo) => Ok((repo, true)),
             Err(e) if e.status().map(|s| s.as_u16()) == Some(422) => {
                 let existing = gh
                     .get_repo(inst, &full)
                     .await?
                     .ok_or_else(|| StepError::from(e))?;
-                if existing.archived {
-                    return Err(StepError::Invalid(vec![Problem::new(
-                        "name",
-                        format!(
-                            "the repository {full} is archived: a deleted service is not made again; choose another name"
-                        ),
-                    )]));
-                }
-                if !existing.description.contains(&marker) {
-                    return Err(StepError::Invalid(vec![Problem::new(
-                        "name",
-                        format!(
-                            "the repository {full} already exists and was not made for this request; choose another name"
-                        ),
-                    )]));
-                }
-                (existing, false)
+                Ok((claimed(existing, &full, &marker)?, false))
             }
-            Err(e) => return Err(e.into()),
-        };
-        Ok((repo, made))
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Renders and pushes the scaffold unless the repository already holds
@@ -783,6 +778,23 @@ impl Request<'_> {
         self.issue.open &= !close;
         Ok(updated.comments)
     }
+}
+
+/// `existing`, the repository named `full`, if this request made it (its
+/// description carries `marker`) and it is not archived.
+fn claimed(existing: RepoInfo, full: &RepoName, marker: &str) -> Result<RepoInfo, StepError> {
+    let refused = |why: String| Err(StepError::Invalid(vec![Problem::new("name", why)]));
+    if existing.archived {
+        return refused(format!(
+            "the repository {full} is archived: a deleted service is not made again; choose another name"
+        ));
+    }
+    if !existing.description.contains(marker) {
+        return refused(format!(
+            "the repository {full} already exists and was not made for this request; choose another name"
+        ));
+    }
+    Ok(existing)
 }
 
 fn waiting_text(reset_at: std::time::SystemTime) -> String {
