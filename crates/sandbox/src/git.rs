@@ -470,11 +470,13 @@ impl GitStore {
                     }
                 }
             }
-            let mut commits = walk
-                .map(|id| commit_info(repo, &repo.find_commit(id?)?))
-                .collect::<Result<Vec<_>, _>>()?;
-            let skip = commits.len().saturating_sub(20);
-            Ok(commits.split_off(skip))
+            // Only the last 20 are described: a diff for each older one
+            // would be work thrown away.
+            let ids = walk.collect::<Result<Vec<_>, _>>()?;
+            let last = &ids[ids.len().saturating_sub(20)..];
+            last.iter()
+                .map(|id| commit_info(repo, &repo.find_commit(*id)?))
+                .collect()
         })
         .await
     }
