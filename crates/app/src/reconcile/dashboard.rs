@@ -9,8 +9,9 @@
 //! a Git clone ([`super::fleet`]), and a row's GitHub reads (how the
 //! service was made, Argo CD's reports) are made again only when its
 //! Applications changed, a CI or deployment event named it, or it is among
-//! the few oldest rows, so a missed event heals in time. Rows past GitHub's limit on an issue's size
-//! are not shown, so they are not read either.
+//! the few oldest rows, so a missed event heals in time. Rows past
+//! GitHub's limit on an issue's size are not shown, so they are not read
+//! either.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
