@@ -75,9 +75,12 @@ impl Etags {
             return;
         };
         let entry = Remembered {
-            etag: etag.clone(),
-            headers: headers.clone(),
-            body: body.clone(),
+            etag: copied(etag),
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.clone(), copied(value)))
+                .collect(),
+            body: Bytes::copy_from_slice(body),
         };
         cache.bytes += body.len();
         cache.entries.insert(key.clone(), entry);
@@ -89,6 +92,16 @@ impl Etags {
             }
         }
     }
+}
+
+/// A header value of its own. What the HTTP client read off a connection
+/// (bodies and header values alike) may be a slice of its read buffer, and
+/// keeping the slice would keep the whole buffer, past what the cache
+/// counts; so the cache keeps copies.
+fn copied(value: &HeaderValue) -> HeaderValue {
+    let mut own = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+    own.set_sensitive(value.is_sensitive());
+    own
 }
 
 #[cfg(test)]
@@ -143,5 +156,37 @@ mod tests {
         let cache = etags.inner.lock().unwrap();
         assert_eq!(cache.bytes, (fit - 1) * LARGEST + 2);
         assert_eq!(cache.order.len(), cache.entries.len());
+    }
+
+    /// An answer read off a connection may share the client's read buffer;
+    /// what is kept is a copy of the answer alone, so it holds no buffer.
+    #[test]
+    fn what_is_kept_is_a_copy_of_the_answer_alone() {
+        let read = Bytes::from(b"HTTP/1.1 200 OK\r\netag: \"a\"\r\n\r\n{\"x\":1}".repeat(100));
+        let etag_at = read.windows(3).position(|w| w == b"\"a\"").unwrap();
+        let etag = HeaderValue::from_maybe_shared(read.slice(etag_at..etag_at + 3)).unwrap();
+        let body_at = read.windows(7).position(|w| w == b"{\"x\":1}").unwrap();
+        let body = read.slice(body_at..body_at + 7);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ETAG, etag.clone());
+        let etags = Etags::default();
+        etags.remember(1, "/p", StatusCode::OK, &headers, &body);
+        let kept = etags.get(1, "/p").expect("kept");
+        assert_eq!(
+            (&kept.body[..], kept.etag.as_bytes()),
+            (&body[..], etag.as_bytes())
+        );
+        let in_read = |p: *const u8| read.as_ptr_range().contains(&p);
+        assert!(in_read(body.as_ptr()) && in_read(etag.as_bytes().as_ptr()));
+        assert!(!in_read(kept.body.as_ptr()), "the body is a copy");
+        assert!(
+            !in_read(kept.etag.as_bytes().as_ptr()),
+            "the ETag is a copy"
+        );
+        let kept_etag = kept.headers.get(header::ETAG).expect("headers kept");
+        assert!(
+            !in_read(kept_etag.as_bytes().as_ptr()),
+            "the headers are copies"
+        );
     }
 }
