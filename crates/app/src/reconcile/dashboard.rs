@@ -13,11 +13,12 @@
 //! GitHub's limit on an issue's size are not shown, so they are not read
 //! either.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::fleet::Envs;
 use super::live::web_url;
 use super::{Reconciler, Setup, short};
 use crate::catalog::CatalogSettings;
@@ -65,7 +66,7 @@ struct Kept {
 }
 
 struct Built {
-    apps: BTreeMap<String, AppSpec>,
+    apps: Envs,
     row: Row,
     at: Instant,
 }
@@ -82,12 +83,7 @@ impl Rows {
     /// named it since and it is young enough (an old one is handed back
     /// while `aged` allows, and `aged` counts it). A mark is taken here, so
     /// one made while the row is read again stays for the next rebuild.
-    fn reuse(
-        &self,
-        service: &str,
-        apps: &BTreeMap<String, AppSpec>,
-        aged: &mut usize,
-    ) -> Option<Row> {
+    fn reuse(&self, service: &str, apps: &Envs, aged: &mut usize) -> Option<Row> {
         let mut kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let named = kept.stale.remove(service);
         let built = kept.built.get(service)?;
@@ -101,7 +97,7 @@ impl Rows {
         Some(built.row.clone())
     }
 
-    fn keep(&self, service: &str, apps: BTreeMap<String, AppSpec>, row: Row) {
+    fn keep(&self, service: &str, apps: Envs, row: Row) {
         let mut kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let at = Instant::now();
         kept.built
@@ -151,13 +147,13 @@ impl Reconciler {
         setup: &Setup,
         settings: &CatalogSettings,
         service: &str,
-        mut envs: BTreeMap<String, AppSpec>,
+        mut envs: Envs,
     ) -> Result<Row, StepError> {
         let repo = RepoName {
             owner: settings.organization.clone(),
             name: service.to_owned(),
         };
-        let first = envs.values().next();
+        let first = envs.iter().next();
         let branch = first.map(|a| a.revision.clone()).unwrap_or_default();
         let repo_url = first.map(|a| a.repo_url.clone()).unwrap_or_default();
         let answers = self

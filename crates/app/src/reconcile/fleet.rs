@@ -14,8 +14,35 @@ use crate::platform::{AppSpec, history, of_path};
 /// rollbacks, which read the history clone, and the writer's pushes).
 pub(super) const CACHE: &str = "platform-fleet.git";
 
-/// Applications by service, then environment.
-pub(super) type Fleet = BTreeMap<String, BTreeMap<String, AppSpec>>;
+/// Applications by service.
+pub(super) type Fleet = BTreeMap<String, Envs>;
+
+/// One service's Applications, one an environment, in environment order.
+/// A list held to its length, not a map: the fleet and the dashboard's rows
+/// keep one for every service, and a map's node for a service's one or two
+/// environments would take some 4 KB.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Envs(Vec<AppSpec>);
+
+impl Envs {
+    /// `apps`, in environment order, the first of any environment kept.
+    fn new(mut apps: Vec<AppSpec>) -> Self {
+        apps.sort_by(|a, b| a.environment.cmp(&b.environment));
+        apps.dedup_by(|a, b| a.environment == b.environment);
+        apps.shrink_to_fit();
+        Self(apps)
+    }
+
+    pub(super) fn iter(&self) -> std::slice::Iter<'_, AppSpec> {
+        self.0.iter()
+    }
+
+    /// Takes out the Application of environment `env`.
+    pub(super) fn remove(&mut self, env: &str) -> Option<AppSpec> {
+        let at = self.0.iter().position(|a| a.environment == env)?;
+        Some(self.0.remove(at))
+    }
+}
 
 impl Reconciler {
     /// Every Application on the platform's default branch now. A file that
@@ -36,7 +63,7 @@ impl Reconciler {
         let files =
             crate::git::blocking(move || history::applications(&cache, &url, &token, &branch))
                 .await??;
-        let mut fleet = Fleet::new();
+        let mut found: BTreeMap<String, Vec<AppSpec>> = BTreeMap::new();
         for (path, bytes) in files {
             let Some((service, env)) = of_path(&path) else {
                 continue;
@@ -45,13 +72,13 @@ impl Reconciler {
                 continue;
             };
             if app.service == service && app.environment == env {
-                fleet
-                    .entry(service.to_owned())
-                    .or_default()
-                    .insert(env.to_owned(), app);
+                found.entry(service.to_owned()).or_default().push(app);
             }
         }
-        Ok(fleet)
+        Ok(found
+            .into_iter()
+            .map(|(service, apps)| (service, Envs::new(apps)))
+            .collect())
     }
 }
 
@@ -61,9 +88,46 @@ pub(super) fn made_from(fleet: &Fleet, template: &str) -> Vec<String> {
     fleet
         .iter()
         .filter(|(_, envs)| {
-            envs.values()
+            envs.iter()
                 .any(|app| app.template.split('@').next() == Some(template))
         })
         .map(|(service, _)| service.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(environment: &str, tag: &str) -> AppSpec {
+        AppSpec {
+            service: "orders".into(),
+            environment: environment.into(),
+            template: "node-express@1.0.0".into(),
+            repo_url: "https://github.com/acme/orders.git".into(),
+            revision: "main".into(),
+            image: "ghcr.io/acme/orders".into(),
+            tag: tag.into(),
+            replicas: 1,
+            project: "default".into(),
+            cluster: "https://kubernetes.default.svc".into(),
+            namespace: format!("orders-{environment}"),
+            request_url: String::new(),
+            url: String::new(),
+            path: "k8s".into(),
+            wiring: None,
+        }
+    }
+
+    #[test]
+    fn a_services_applications_are_one_an_environment_in_order() {
+        let apps = vec![app("staging", "b"), app("dev", "a"), app("staging", "c")];
+        let mut envs = Envs::new(apps);
+        let order: Vec<_> = envs.iter().map(|a| (&*a.environment, &*a.tag)).collect();
+        assert_eq!(order, [("dev", "a"), ("staging", "b")]);
+        assert_eq!(envs.remove("prod"), None);
+        assert_eq!(envs.remove("dev"), Some(app("dev", "a")));
+        let left: Vec<_> = envs.iter().map(|a| &*a.environment).collect();
+        assert_eq!(left, ["staging"]);
+    }
 }
