@@ -5,7 +5,7 @@
 //!    opened (its webhook) to the service being committed
 //!    (`paved:deploying`) and the REST calls paved made for it; then 100
 //!    requests opened at once: the time until all are committed, REST calls
-//!    and git pushes per request, platform commits in total.
+//!    and scaffold pushes per request, platform pushes and commits in total.
 //! 2. With them (the sandbox enforces GitHub's figures, paved paces
 //!    itself), on a stage of its own: the same 100 at once, and how many
 //!    answers were secondary-limit refusals.
@@ -119,16 +119,18 @@ async fn burst(stage: &Stage) {
     }
     let elapsed = started.elapsed();
     let log = stage.sandbox.requests();
-    let pushes = log
+    let platform_git = format!("/{PLATFORM}.git/");
+    let (to_platform, scaffolds): (Vec<_>, Vec<_>) = log
         .by_installation()
         .filter(|r| r.operation.as_deref() == Some("git/receive-pack"))
-        .count();
+        .partition(|r| r.path.contains(&platform_git));
     println!(
-        "provision ({BURST} requests opened at once, in {:.1} s): all committed after {:.1} s; REST calls per request {:.1}, git pushes per request {:.2}; platform commits in total {}",
+        "provision ({BURST} requests opened at once, in {:.1} s): all committed after {:.1} s; REST calls per request {:.1}, scaffold pushes per request {:.2}; platform pushes {} for {} commits in total",
         opened.as_secs_f64(),
         elapsed.as_secs_f64(),
         stage.rest_calls() as f64 / BURST as f64,
-        pushes as f64 / BURST as f64,
+        scaffolds.len() as f64 / BURST as f64,
+        to_platform.len(),
         platform_commits(stage) - commits_before,
     );
 }
