@@ -103,9 +103,11 @@ async fn memory(services: usize) {
     }
     assert!(stage.quiesce().await, "paved serve never went quiet");
     let after_restart = status_mb(pid, "VmRSS:");
+    let sampler = PeakSampler::start(pid);
     fleet_upgrade(&stage, seed, services, None).await;
+    let (anon, file) = sampler.stop();
     println!(
-        "paved serve: RSS {after_restart} MB after its start (a resync pass, the dashboard's rows read), {} MB after the fleet upgrade, peak {} MB",
+        "paved serve: RSS {after_restart} MB after its start (a resync pass, the dashboard's rows read), {} MB after the fleet upgrade, peak {} MB (sampled every 100 ms: heap and stacks at most {anon} MB, mapped files at most {file} MB)",
         status_mb(pid, "VmRSS:"),
         status_mb(pid, "VmHWM:")
     );
@@ -269,6 +271,38 @@ fn text(bytes: Option<Vec<u8>>) -> String {
 }
 
 /// A `/proc/<pid>/status` figure, in MB.
+/// The most anonymous memory (heap, stacks) and file-backed memory (the
+/// binary, git's mapped packs) a process held, read from `/proc` every
+/// 100 ms: what its peak RSS is made of.
+struct PeakSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(u64, u64)>,
+}
+
+impl PeakSampler {
+    fn start(pid: u32) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut anon, mut file) = (0, 0);
+            while !stopped.load(Ordering::Relaxed) {
+                anon = anon.max(status_mb(pid, "RssAnon:"));
+                file = file.max(status_mb(pid, "RssFile:"));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (anon, file)
+        });
+        Self { stop, thread }
+    }
+
+    /// The peaks: anonymous, file-backed, in MB.
+    fn stop(self) -> (u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("sampler")
+    }
+}
+
 fn status_mb(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
