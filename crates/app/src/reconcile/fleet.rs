@@ -17,11 +17,11 @@ pub(super) const CACHE: &str = "platform-fleet.git";
 /// Applications by service.
 pub(super) type Fleet = BTreeMap<String, Envs>;
 
-/// One service's Applications, one an environment, in environment order.
-/// A list held to its length, not a map: the fleet and the dashboard's rows
-/// keep one for every service, and a map's node for a service's one or two
-/// environments would take some 4 KB.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One service's Applications, one per environment, in environment order.
+/// A list held to its length, not a map: the fleet keeps one for every
+/// service (and the dashboard one for every row it shows), and a map's node
+/// for a service's one or two environments would take some 4 KB.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Envs(Vec<AppSpec>);
 
 impl Envs {
@@ -120,7 +120,7 @@ mod tests {
     }
 
     #[test]
-    fn a_services_applications_are_one_an_environment_in_order() {
+    fn a_services_applications_are_one_per_environment_in_order() {
         let apps = vec![app("staging", "b"), app("dev", "a"), app("staging", "c")];
         let mut envs = Envs::new(apps);
         let order: Vec<_> = envs.iter().map(|a| (&*a.environment, &*a.tag)).collect();
