@@ -406,9 +406,11 @@ async fn made_and_held(stage: &Stage, service: &str, millis: Option<u64>) -> u64
     number
 }
 
-/// Requests `service` with every try at its scaffold's push failing once:
-/// the first held a while, the other three (paved tries four times in
-/// all) refused. Its request, once the repository is made.
+/// Requests `service` with the four tries of one run at its scaffold's
+/// push failing (paved tries four times a run): the first held a while,
+/// the other three refused. The stall is injected here, before the
+/// refusals, and not through [`made_and_held`]: the sandbox applies the
+/// first matching fault rule. Its request, once the repository is made.
 async fn requested_with_a_failing_push(stage: &Stage, service: &str) -> u64 {
     use paved_sandbox::{FaultKind, FaultRule};
     let push = format!("POST /acme/{service}.git/git-receive-pack");
