@@ -270,7 +270,6 @@ fn text(bytes: Option<Vec<u8>>) -> String {
     String::from_utf8(bytes.expect("the seed's file")).expect("utf-8")
 }
 
-/// A `/proc/<pid>/status` figure, in MB.
 /// The most anonymous memory (heap, stacks) and file-backed memory (the
 /// binary, git's mapped packs) a process held, read from `/proc` every
 /// 100 ms: what its peak RSS is made of.
@@ -303,6 +302,7 @@ impl PeakSampler {
     }
 }
 
+/// A `/proc/<pid>/status` figure, in MB.
 fn status_mb(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
