@@ -246,6 +246,31 @@ impl AppSpec {
     }
 }
 
+#[cfg(test)]
+impl AppSpec {
+    /// An Application for unit tests: `service` from node-express in
+    /// `environment`, one replica, in the cluster paved runs in.
+    pub(crate) fn example(service: &str, environment: &str) -> Self {
+        Self {
+            service: service.into(),
+            environment: environment.into(),
+            template: "node-express@1.0.0".into(),
+            repo_url: format!("https://github.com/acme/{service}.git"),
+            revision: "main".into(),
+            image: format!("ghcr.io/acme/{service}"),
+            tag: "0123abc".into(),
+            replicas: 1,
+            project: "default".into(),
+            cluster: "https://kubernetes.default.svc".into(),
+            namespace: format!("{service}-{environment}"),
+            request_url: String::new(),
+            url: String::new(),
+            path: "k8s".into(),
+            wiring: None,
+        }
+    }
+}
+
 /// Why an Application file is not one paved can work with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

@@ -101,21 +101,8 @@ mod tests {
 
     fn app(environment: &str, tag: &str) -> AppSpec {
         AppSpec {
-            service: "orders".into(),
-            environment: environment.into(),
-            template: "node-express@1.0.0".into(),
-            repo_url: "https://github.com/acme/orders.git".into(),
-            revision: "main".into(),
-            image: "ghcr.io/acme/orders".into(),
             tag: tag.into(),
-            replicas: 1,
-            project: "default".into(),
-            cluster: "https://kubernetes.default.svc".into(),
-            namespace: format!("orders-{environment}"),
-            request_url: String::new(),
-            url: String::new(),
-            path: "k8s".into(),
-            wiring: None,
+            ..AppSpec::example("orders", environment)
         }
     }
 

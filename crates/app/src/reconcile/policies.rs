@@ -371,21 +371,9 @@ mod tests {
         let settings = CatalogSettings::defaults("acme");
         let env = &settings.environments[1];
         let app = AppSpec {
-            service: "orders".into(),
-            environment: env.name.clone(),
-            template: "node-express@1.0.0".into(),
-            repo_url: "https://github.com/acme/orders.git".into(),
-            revision: "main".into(),
-            image: "ghcr.io/acme/orders".into(),
-            tag: "0123abc".into(),
             replicas: 2,
-            project: "default".into(),
-            cluster: "https://kubernetes.default.svc".into(),
-            namespace: "orders-staging".into(),
-            request_url: String::new(),
             url: "https://orders.apps.example.com".into(),
-            path: "k8s".into(),
-            wiring: None,
+            ..AppSpec::example("orders", &env.name)
         };
         let change = Change {
             command: "promote",
